@@ -1,0 +1,100 @@
+//! `hello-provider`: the smallest complete backup-gateway plugin.
+//!
+//! Two routes and an error format of its own:
+//! - `GET /hello/greetings/{name}` (scope `hello:read`) → `{"greeting": "Hello, {name}!"}`
+//! - `POST /hello/echo` (scope `hello:write`) → the JSON body back, under `{"echo": …}`
+//! - every error → `{"error": {"status": 404, "reason": "not_found", "message": "…"}}`
+//!
+//! Copy this crate to start a provider: rename it, declare your routes in `manifest`, answer
+//! them in `handle`, and render the host's problems in your provider's format in
+//! `render_problem`. See `examples/README.md`.
+
+use backup_gateway_sdk::{
+    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, QuotaDefaults, Request, Response,
+    Route, backups::Backup,
+};
+use serde_json::json;
+
+struct Hello;
+
+impl Guest for Hello {
+    fn manifest() -> Manifest {
+        Manifest {
+            contract: backup_gateway_sdk::CONTRACT_VERSION.into(),
+            name: "hello".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            auth: vec![AuthScheme::Bearer],
+            routes: vec![
+                Route::new(Method::Get, "/hello/greetings/{name}", "greet").scope("hello:read"),
+                Route::new(Method::Post, "/hello/echo", "echo").scope("hello:write"),
+            ],
+            rate_limits: Vec::new(),
+            quotas: QuotaDefaults {
+                org_bytes: 0,
+                upload_bytes: 0,
+                resource_slots: 0,
+                resource_bytes: 0,
+            },
+            openapi: None,
+        }
+    }
+
+    fn handle(req: Request) -> Response {
+        match req.operation.as_str() {
+            "greet" => {
+                let name = req.param("name").unwrap_or_default();
+                Response::json(200, &json!({ "greeting": format!("Hello, {name}!") }))
+            }
+            "echo" => match req.json_body() {
+                Ok(Some(body)) => Response::json(200, &json!({ "echo": body })),
+                Ok(None) => error(400, "invalid_body", "a JSON body is required"),
+                Err(e) => error(400, "invalid_body", &format!("the body is not JSON: {e}")),
+            },
+            _ => error(404, "not_found", "no such operation"),
+        }
+    }
+
+    fn prepare_ingest(_req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
+        Err(error(404, "not_found", "this provider takes no uploads"))
+    }
+
+    fn complete_ingest(_req: Request, _stored: Backup) -> Response {
+        error(404, "not_found", "this provider takes no uploads")
+    }
+
+    fn render_problem(problem: Problem, _req: Request) -> Response {
+        let (status, reason, message) = match problem {
+            Problem::Unauthenticated(_) => {
+                (401, "unauthenticated", "valid credentials are required")
+            }
+            Problem::Forbidden(_) => (403, "forbidden", "the credential lacks a required scope"),
+            Problem::NotFound => (404, "not_found", "no such resource"),
+            Problem::MethodNotAllowed => (405, "method_not_allowed", "method not allowed"),
+            Problem::Validation(_) | Problem::LengthMismatch(_) => {
+                (400, "invalid_request", "the request is malformed")
+            }
+            Problem::LengthRequired => (411, "length_required", "Content-Length is required"),
+            Problem::PayloadTooLarge(_) | Problem::QuotaExceeded => {
+                (413, "too_large", "the request is too large")
+            }
+            Problem::RateLimited(_) => (429, "rate_limited", "too many requests"),
+            Problem::Conflict(_) => (409, "conflict", "the request conflicts with current state"),
+            Problem::StorageUnavailable | Problem::QuotaUnavailable => {
+                (503, "unavailable", "try again later")
+            }
+            Problem::StorageFailed => (502, "bad_gateway", "storage failed"),
+            Problem::Internal => (500, "internal", "internal error"),
+        };
+        error(status, reason, message)
+    }
+}
+
+/// The provider's error format.
+fn error(status: u16, reason: &str, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({ "error": { "status": status, "reason": reason, "message": message } }),
+    )
+}
+
+backup_gateway_sdk::export_provider!(Hello);

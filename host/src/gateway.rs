@@ -1,0 +1,177 @@
+//! Assembling a gateway from its configuration: database, object store, credentials,
+//! plugins (with collision checks), config-declared resources, and the background sweeps;
+//! then serving it with graceful shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::auth::CredentialStore;
+use crate::config::{Config, SourceConfig};
+use crate::http::{EffectiveLimits, Gateway};
+use crate::plugins::{PluginRuntime, Services, manifest};
+use crate::store::{Db, Objects, ResourceRecord, now_micros};
+
+/// A built gateway and what keeps it running.
+pub struct Built {
+    /// The shared state the router serves.
+    pub gateway: Arc<Gateway>,
+    /// The engine and its epoch ticker; dropping it stops the ticker.
+    pub runtime: Arc<PluginRuntime>,
+}
+
+/// Build everything the router needs from a configuration.
+pub async fn build(config: &Config) -> anyhow::Result<Built> {
+    std::fs::create_dir_all(&config.server.data_dir)
+        .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
+    let db = Db::connect(&config.database_url(), config.database.max_connections)
+        .await
+        .context("opening the metadata database")?;
+    let objects = Objects::open(&config.storage_url(), config.storage.fsync.unwrap_or(true))
+        .context("opening object storage")?;
+    let credentials = CredentialStore::new(&config.credentials)?;
+    let runtime =
+        Arc::new(PluginRuntime::new(&config.runtime).map_err(|e| anyhow::anyhow!("{e:#}"))?);
+    let rt = runtime.clone();
+    let (dir, cache) = (config.server.plugins_dir.clone(), config.cache_dir());
+    let mut plugins = tokio::task::spawn_blocking(move || rt.load_dir(&dir, &cache))
+        .await?
+        .context("loading plugins")?;
+    plugins.retain(|p| {
+        config
+            .plugins
+            .get(&*p.name)
+            .and_then(|c| c.enabled)
+            .unwrap_or(true)
+    });
+    let mut names = std::collections::HashSet::new();
+    for p in &plugins {
+        if !names.insert(p.name.clone()) {
+            anyhow::bail!("two plugins are named {:?} ({})", p.name, p.path.display());
+        }
+        tracing::info!(plugin = %p.name, version = %p.manifest.version, routes = p.manifest.routes.len(), cached = p.cached, path = %p.path.display(), "plugin loaded");
+    }
+    manifest::check_collisions(plugins.iter().map(|p| &p.manifest))?;
+    for c in &config.credentials {
+        if !names.contains(c.plugin.as_str()) {
+            tracing::warn!(credential = %c.key, plugin = %c.plugin, "credential for a plugin that is not loaded");
+        }
+    }
+    for r in &config.resources {
+        let rec = ResourceRecord {
+            kind: r.kind.clone(),
+            id: r.id.clone(),
+            name: r.name.clone().unwrap_or_else(|| r.id.clone()),
+            state: r.state.clone().unwrap_or_else(|| "active".into()),
+            attributes: serde_json::Value::Object(r.attributes.clone()).to_string(),
+            source: r.source.as_ref().map(source_json),
+            created_at: now_micros(),
+        };
+        db.upsert_resource(&r.org, &r.plugin, &rec).await?;
+    }
+    let limits: HashMap<String, EffectiveLimits> = plugins
+        .iter()
+        .map(|p| {
+            (
+                p.name.to_string(),
+                EffectiveLimits::new(p, config.plugins.get(&*p.name)),
+            )
+        })
+        .collect();
+    let services = Arc::new(Services { db, objects });
+    // A single SQLite file means a single node: every in-flight ingest at start-up belongs
+    // to a process that is gone.
+    let single_node = services.db.engine() == crate::store::Engine::Sqlite;
+    let n = crate::ingest::reclaim(&services.db, &services.objects, single_node).await?;
+    if n > 0 {
+        tracing::info!(count = n, "reclaimed uploads interrupted by a previous run");
+    }
+    let gateway = Arc::new(Gateway {
+        credentials,
+        plugins,
+        services,
+        limits,
+        max_json_body: config.server.max_json_body,
+        max_response_body: config.server.max_response_body,
+    });
+    Ok(Built { gateway, runtime })
+}
+
+fn source_json(s: &SourceConfig) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "null".into())
+}
+
+/// Periodic housekeeping: reclaim abandoned uploads, forget old rate-limit windows.
+pub fn spawn_sweeps(gw: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let s = &gw.services;
+            if let Err(e) = crate::ingest::reclaim(&s.db, &s.objects, false).await {
+                tracing::warn!(error = %e, "upload reclaim sweep failed");
+            }
+            let day_ago = (now_micros() / 1_000_000) - 86_400;
+            if let Err(e) = s.db.prune_windows(day_ago).await {
+                tracing::warn!(error = %e, "rate-window prune failed");
+            }
+        }
+    })
+}
+
+/// Serve until SIGINT or SIGTERM, then give in-flight requests `grace` to finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let built = build(&config).await?;
+    let gw = built.gateway.clone();
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, plugins = gw.plugins.len(), "backup-gateway listening");
+    if config.server.print_examples {
+        crate::demo::print_examples(&config, &gw, addr);
+    }
+    let sweeps = spawn_sweeps(gw.clone());
+    let app = crate::http::app(gw);
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = tx.send(());
+    });
+    tokio::select! {
+        res = server => res?,
+        _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over; exiting with requests still in flight");
+        }
+    }
+    sweeps.abort();
+    drop(built);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,279 @@
+//! One request through the fixed pipeline: authenticate (scheme from the manifest) → scope →
+//! body (bounded) → rate limit → plugin `handle` in a fresh instance → response. Ingest routes
+//! hand over to [`crate::ingest`] after the scope check. Every refusal goes through the
+//! plugin's `render-problem`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::response::Response;
+use http_body_util::BodyExt;
+
+use super::{Gateway, REQUEST_ID, convert, problem};
+use crate::auth::Principal;
+use crate::plugins::bindings::types::{self, Problem};
+use crate::plugins::{BodyMode, CallContext, Fault, Plugin, RouteSpec};
+
+/// A mounted route: the plugin and the route it declared.
+pub struct RouteEntry {
+    /// The owning plugin.
+    pub plugin: Arc<Plugin>,
+    /// The route.
+    pub spec: RouteSpec,
+    params: Vec<String>,
+}
+
+impl RouteEntry {
+    /// Bind a route to its plugin.
+    pub fn new(plugin: Arc<Plugin>, spec: RouteSpec) -> RouteEntry {
+        let params = spec.param_names();
+        RouteEntry {
+            plugin,
+            spec,
+            params,
+        }
+    }
+}
+
+fn request_id(parts: &http::request::Parts) -> String {
+    parts
+        .headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// The context for calls made on behalf of `principal`.
+pub fn call_context(gw: &Gateway, plugin: &Plugin, req: &types::Request) -> CallContext {
+    CallContext {
+        plugin: plugin.name.clone(),
+        org: req.principal.as_ref().map(|p| p.org.clone()),
+        request_id: req.request_id.clone(),
+        services: Some(gw.services.clone()),
+        rt: Some(tokio::runtime::Handle::current()),
+    }
+}
+
+/// Serve a request for a mounted route.
+pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let rid = request_id(&parts);
+    let plugin = &entry.plugin;
+    let raw = RawPathParams::from_request_parts(&mut parts, &()).await;
+    let mut call = convert::request(plugin, &entry.spec.operation, &parts, Vec::new(), &rid);
+    let params = match raw {
+        Ok(raw) => raw
+            .iter()
+            .filter_map(|(k, v)| {
+                let i: usize = k.strip_prefix('p')?.parse().ok()?;
+                Some((entry.params.get(i)?.clone(), v.to_owned()))
+            })
+            .collect(),
+        Err(_) => {
+            let p = Problem::Validation(vec![types::FieldError {
+                location: "path".into(),
+                code: "invalid_encoding".into(),
+                message: "a path parameter is not valid percent-encoded UTF-8".into(),
+                value: None,
+            }]);
+            return problem::render(&gw, plugin, p, &call).await;
+        }
+    };
+    call.params = params;
+
+    // 1. authentication and 2. scope
+    let principal = if entry.spec.authenticated {
+        match gw
+            .credentials
+            .authenticate(&plugin.name, &plugin.manifest.auth, &parts.headers)
+        {
+            Ok(p) => Some(p),
+            Err(f) => {
+                let p = Problem::Unauthenticated(problem::auth_failure(f));
+                return problem::render(&gw, plugin, p, &call).await;
+            }
+        }
+    } else {
+        None
+    };
+    call.principal = principal.as_ref().map(convert::principal);
+    if let (Some(scope), Some(p)) = (&entry.spec.scope, &principal)
+        && !p.has_scope(scope)
+    {
+        return problem::render(&gw, plugin, Problem::Forbidden(scope.clone()), &call).await;
+    }
+
+    match entry.spec.body {
+        BodyMode::Ingest => {
+            let Some(p) = principal else {
+                return problem::render(&gw, plugin, Problem::Internal, &call).await;
+            };
+            return crate::ingest::serve(gw.clone(), entry.clone(), call, p, parts, body).await;
+        }
+        // 3. body, bounded before it is read
+        BodyMode::Buffered => match read_body(&parts, body, gw.max_json_body).await {
+            Ok(bytes) => call.body = bytes,
+            Err(p) => return problem::render(&gw, plugin, p, &call).await,
+        },
+        BodyMode::None => {}
+    }
+
+    // 4. rate limit
+    if let Some(p) = &principal
+        && let Err(p) = rate_limit(&gw, &entry, p).await
+    {
+        return problem::render(&gw, plugin, p, &call).await;
+    }
+
+    // 5. the plugin
+    let ctx = call_context(&gw, plugin, &call);
+    let req = call.clone();
+    let result = plugin
+        .call(ctx, move |prov, store| prov.call_handle(store, &req))
+        .await;
+    respond(&gw, plugin, &call, result).await
+}
+
+/// Turn a plugin call's outcome into the HTTP response, rendering faults and unusable
+/// responses as a 500 in the plugin's format.
+pub async fn respond(
+    gw: &Arc<Gateway>,
+    plugin: &Arc<Plugin>,
+    call: &types::Request,
+    result: Result<types::Response, Fault>,
+) -> Response {
+    let org = call.principal.as_ref().map(|p| p.org.as_str());
+    match result {
+        Ok(resp) => match convert::response(gw, plugin, org, resp).await {
+            Ok(out) => out,
+            Err(convert::ResponseError::BackupNotFound) => {
+                problem::render(gw, plugin, Problem::NotFound, call).await
+            }
+            Err(convert::ResponseError::Storage(e)) => {
+                tracing::error!(plugin = %plugin.name, error = %e, "cannot stream stored object");
+                problem::render(gw, plugin, Problem::StorageUnavailable, call).await
+            }
+            Err(e) => {
+                tracing::error!(plugin = %plugin.name, operation = %call.operation, error = %e, "unusable plugin response");
+                problem::render(gw, plugin, Problem::Internal, call).await
+            }
+        },
+        Err(fault) => {
+            tracing::error!(plugin = %plugin.name, operation = %call.operation, %fault, "plugin call failed");
+            problem::render(gw, plugin, Problem::Internal, call).await
+        }
+    }
+}
+
+/// Count the request against the route's rate classes.
+pub async fn rate_limit(gw: &Gateway, entry: &RouteEntry, p: &Principal) -> Result<(), Problem> {
+    if entry.spec.rate_classes.is_empty() {
+        return Ok(());
+    }
+    let Some(limits) = gw.limits(&entry.plugin.name) else {
+        return Ok(());
+    };
+    let classes: Vec<_> = entry
+        .spec
+        .rate_classes
+        .iter()
+        .filter_map(|c| limits.rates.get(c))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::ratelimit::hit(&gw.services.db, &entry.plugin.name, &classes, p, now)
+        .await
+        .map_err(|r| {
+            Problem::RateLimited(types::RateLimitState {
+                class: r.class,
+                retry_after_seconds: r.retry_after_seconds,
+                limit: r.limit,
+                remaining: r.remaining,
+                reset_at: r.reset_at_micros,
+            })
+        })
+}
+
+async fn read_body(
+    parts: &http::request::Parts,
+    body: Body,
+    limit: u64,
+) -> Result<Vec<u8>, Problem> {
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Problem::PayloadTooLarge(limit));
+    }
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes().to_vec()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Problem::PayloadTooLarge(limit))
+        }
+        Err(_) => Err(Problem::Validation(vec![types::FieldError {
+            location: "body".into(),
+            code: "unreadable".into(),
+            message: "the request body could not be read".into(),
+            value: None,
+        }])),
+    }
+}
+
+/// A mounted path with a method no plugin declared for it: 405 from the path's owner.
+pub async fn wrong_method(gw: Arc<Gateway>, owner: Arc<RouteEntry>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let call = convert::request(&owner.plugin, "", &parts, Vec::new(), &request_id(&parts));
+    problem::render(&gw, &owner.plugin, Problem::MethodNotAllowed, &call).await
+}
+
+/// No route matched: 404 rendered by the plugin whose routes share the longest literal prefix
+/// with the path (when exactly one does), else plain JSON.
+pub async fn no_route(gw: Arc<Gateway>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let segments: Vec<&str> = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
+    let mut best: Option<(&Arc<Plugin>, usize)> = None;
+    let mut tie = false;
+    for plugin in &gw.plugins {
+        let score = plugin
+            .manifest
+            .routes
+            .iter()
+            .map(|r| {
+                r.segments
+                    .iter()
+                    .zip(&segments)
+                    .take_while(|(s, p)| matches!(s, crate::plugins::manifest::Segment::Literal(l) if l == *p))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        match best {
+            Some((_, b)) if score == b && score > 0 => tie = true,
+            Some((_, b)) if score <= b => {}
+            _ if score > 0 => {
+                best = Some((plugin, score));
+                tie = false;
+            }
+            _ => {}
+        }
+    }
+    match best {
+        Some((plugin, _)) if !tie => {
+            let call = convert::request(plugin, "", &parts, Vec::new(), &request_id(&parts));
+            problem::render(&gw, plugin, Problem::NotFound, &call).await
+        }
+        _ => problem::fallback(&Problem::NotFound),
+    }
+}

@@ -1,0 +1,156 @@
+//! The HTTP surface: every plugin route mounted in one axum router, the gateway's own
+//! `/_gateway/*` endpoints, and the middleware stack (request id → trace span).
+//!
+//! - [`dispatch`]: one request through auth → scope → body → rate limit → plugin;
+//! - [`convert`]: requests into the WIT shape and plugin responses back out;
+//! - [`problem`]: host refusals rendered by the owning plugin (plain JSON as the last resort).
+
+mod convert;
+mod dispatch;
+pub mod problem;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{MethodFilter, MethodRouter, get};
+use http::HeaderName;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::CredentialStore;
+use crate::config::PluginConfig;
+use crate::plugins::manifest::{Quotas, RateSpec};
+use crate::plugins::{Plugin, RouteSpec, Services};
+
+pub use dispatch::{RouteEntry, call_context, rate_limit, respond};
+
+/// The header carrying the request id, in and out.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Limits in force for one plugin: its manifest's defaults with the operator's overrides.
+#[derive(Debug, Clone)]
+pub struct EffectiveLimits {
+    /// Storage limits.
+    pub quotas: Quotas,
+    /// Rate limits by class.
+    pub rates: BTreeMap<String, RateSpec>,
+}
+
+impl EffectiveLimits {
+    /// Merge the manifest's defaults with a plugin's config section.
+    pub fn new(plugin: &Plugin, overrides: Option<&PluginConfig>) -> EffectiveLimits {
+        let mut quotas = plugin.manifest.quotas;
+        let mut rates = plugin.manifest.rate_limits.clone();
+        if let Some(o) = overrides {
+            quotas.org_bytes = o.org_bytes.unwrap_or(quotas.org_bytes);
+            quotas.upload_bytes = o.upload_bytes.unwrap_or(quotas.upload_bytes);
+            quotas.resource_slots = o.resource_slots.unwrap_or(quotas.resource_slots);
+            quotas.resource_bytes = o.resource_bytes.unwrap_or(quotas.resource_bytes);
+            for (class, r) in &o.rate_limits {
+                if let Some(spec) = rates.get_mut(class) {
+                    spec.window_seconds = r.window_seconds.max(1);
+                    spec.max_requests = r.max_requests;
+                }
+            }
+        }
+        EffectiveLimits { quotas, rates }
+    }
+}
+
+/// Everything a request needs, shared by all handlers.
+pub struct Gateway {
+    /// Who may call.
+    pub credentials: CredentialStore,
+    /// Loaded plugins.
+    pub plugins: Vec<Arc<Plugin>>,
+    /// Database and object storage.
+    pub services: Arc<Services>,
+    /// Limits per plugin name.
+    pub limits: HashMap<String, EffectiveLimits>,
+    /// Largest buffered JSON body.
+    pub max_json_body: u64,
+    /// Largest body a plugin may return itself.
+    pub max_response_body: u64,
+}
+
+impl Gateway {
+    /// The limits in force for a plugin.
+    pub fn limits(&self, plugin: &str) -> Option<&EffectiveLimits> {
+        self.limits.get(plugin)
+    }
+}
+
+/// The router: every plugin route, `/_gateway/health`, and a fallback that lets the plugin
+/// owning the path prefix render 404s.
+pub fn app(gw: Arc<Gateway>) -> Router {
+    let mut by_path: BTreeMap<String, Vec<Arc<RouteEntry>>> = BTreeMap::new();
+    for plugin in &gw.plugins {
+        for spec in &plugin.manifest.routes {
+            by_path
+                .entry(spec.mount_path())
+                .or_default()
+                .push(Arc::new(RouteEntry::new(plugin.clone(), spec.clone())));
+        }
+    }
+    let mut router = Router::new();
+    for (path, entries) in by_path {
+        router = router.route(&path, method_router(&gw, &entries));
+    }
+    let health_gw = gw.clone();
+    let fallback_gw = gw.clone();
+    router
+        .route(
+            "/_gateway/health",
+            get(move || health(health_gw.clone())),
+        )
+        .fallback(move |req| dispatch::no_route(fallback_gw.clone(), req))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn method_router(gw: &Arc<Gateway>, entries: &[Arc<RouteEntry>]) -> MethodRouter {
+    let mut mr = MethodRouter::new();
+    for entry in entries {
+        let Ok(filter) = MethodFilter::try_from(entry.spec.method.clone()) else {
+            continue;
+        };
+        let (gw, entry) = (gw.clone(), entry.clone());
+        mr = mr.on(filter, move |req| {
+            dispatch::dispatch(gw.clone(), entry.clone(), req)
+        });
+    }
+    // A known path with another method: 405, rendered by the plugin owning the path.
+    let owner = entries[0].clone();
+    let gw = gw.clone();
+    mr.fallback(move |req| dispatch::wrong_method(gw.clone(), owner.clone(), req))
+}
+
+async fn health(gw: Arc<Gateway>) -> axum::Json<serde_json::Value> {
+    let plugins: Vec<_> = gw
+        .plugins
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": &*p.name,
+                "version": p.manifest.version,
+                "contract": p.manifest.contract,
+                "sha256": p.sha256,
+                "routes": p.manifest.routes.iter().map(route_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "status": "ok", "plugins": plugins }))
+}
+
+fn route_json(r: &RouteSpec) -> serde_json::Value {
+    serde_json::json!({ "method": r.method.as_str(), "path": r.template, "operation": r.operation })
+}

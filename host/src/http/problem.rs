@@ -1,0 +1,89 @@
+//! Host refusals as provider-neutral problems, rendered by the plugin that owns the route.
+//! If the plugin cannot render (it traps, times out or answers nonsense), a plain JSON body
+//! with the problem's natural status is sent: the client still gets the right status.
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use super::Gateway;
+use super::convert;
+use crate::auth::AuthFailure;
+use crate::plugins::bindings::types::{self, Problem};
+use crate::plugins::{CallContext, Plugin};
+
+/// The WIT form of an authentication failure.
+pub fn auth_failure(f: AuthFailure) -> types::AuthFailure {
+    match f {
+        AuthFailure::Missing => types::AuthFailure::Missing,
+        AuthFailure::UnsupportedScheme => types::AuthFailure::UnsupportedScheme,
+        AuthFailure::MalformedEncoding => types::AuthFailure::MalformedEncoding,
+        AuthFailure::MalformedCredentials => types::AuthFailure::MalformedCredentials,
+        AuthFailure::InvalidCredentials => types::AuthFailure::InvalidCredentials,
+        AuthFailure::ExpiredCredentials => types::AuthFailure::ExpiredCredentials,
+    }
+}
+
+/// The status a problem means.
+pub fn status(p: &Problem) -> StatusCode {
+    match p {
+        Problem::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Problem::Forbidden(_) => StatusCode::FORBIDDEN,
+        Problem::NotFound => StatusCode::NOT_FOUND,
+        Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Problem::Validation(_) | Problem::LengthMismatch(_) => StatusCode::BAD_REQUEST,
+        Problem::LengthRequired => StatusCode::LENGTH_REQUIRED,
+        Problem::PayloadTooLarge(_) | Problem::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+        Problem::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        Problem::Conflict(_) => StatusCode::CONFLICT,
+        Problem::StorageUnavailable | Problem::QuotaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Problem::StorageFailed => StatusCode::BAD_GATEWAY,
+        Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The last resort: `{"error": {"status": …, "message": …}}`.
+pub fn fallback(p: &Problem) -> Response {
+    let status = status(p);
+    let body = serde_json::json!({
+        "error": { "status": status.as_u16(), "message": status.canonical_reason().unwrap_or("error") }
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Render `problem` through `plugin`, falling back to plain JSON.
+pub async fn render(
+    gw: &Arc<Gateway>,
+    plugin: &Arc<Plugin>,
+    problem: Problem,
+    req: &types::Request,
+) -> Response {
+    let org = req.principal.as_ref().map(|p| p.org.clone());
+    let ctx = CallContext {
+        plugin: plugin.name.clone(),
+        org: org.clone(),
+        request_id: req.request_id.clone(),
+        services: Some(gw.services.clone()),
+        rt: Some(tokio::runtime::Handle::current()),
+    };
+    let (p, r) = (problem.clone(), req.clone());
+    match plugin
+        .call(ctx, move |prov, store| {
+            prov.call_render_problem(store, &p, &r)
+        })
+        .await
+    {
+        Ok(resp) => match convert::response(gw, plugin, org.as_deref(), resp).await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(plugin = %plugin.name, error = %e, "render-problem answered an unusable response");
+                fallback(&problem)
+            }
+        },
+        Err(fault) => {
+            tracing::error!(plugin = %plugin.name, %fault, "render-problem failed");
+            fallback(&problem)
+        }
+    }
+}

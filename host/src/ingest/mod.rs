@@ -1,0 +1,635 @@
+//! Streaming ingest: a request body (or a capture source) through SHA-256 and a byte counter
+//! into a temporary object, made visible only when every byte declared has arrived and is
+//! durable, then recorded together with its quota charge in one transaction.
+//!
+//! Order of checks for an upload (the reference collect service's, so a malformed request
+//! never consumes a rate-limit slot): `Content-Length` present and non-zero (411) → not over
+//! the per-upload cap (413) → rate limit (429) → the plugin's `prepare-ingest` → quota
+//! reservation (413, or 503 when it cannot be read) → stream → length check (400) → commit →
+//! retention → the plugin's `complete-ingest` (201).
+//!
+//! The work runs in its own task, so a client that disconnects mid-body cannot cancel the
+//! cleanup: the temporary object is removed and the reservation released. A process killed
+//! mid-upload leaves an `ingests` row whose lease expires; [`reclaim`] removes its temporary
+//! object and releases its reservation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::config::is_key_segment;
+use crate::http::problem;
+use crate::http::{Gateway, RouteEntry};
+use crate::plugins::bindings::types::{self, Problem};
+use crate::plugins::host::to_backup;
+use crate::store::{BackupRecord, Db, Objects, now_micros};
+
+/// How long an in-flight ingest's lease lasts without renewal.
+const LEASE: Duration = Duration::from_secs(60);
+/// How often a running ingest renews its lease.
+const RENEW_EVERY: Duration = Duration::from_secs(15);
+
+/// Serve an upload on an ingest route (after authentication and the scope check).
+pub async fn serve(
+    gw: Arc<Gateway>,
+    entry: Arc<RouteEntry>,
+    call: types::Request,
+    principal: Principal,
+    parts: http::request::Parts,
+    body: Body,
+) -> Response {
+    let task = tokio::spawn(run(
+        gw.clone(),
+        entry.clone(),
+        call.clone(),
+        principal,
+        parts,
+        body,
+    ));
+    match task.await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "ingest task failed");
+            problem::render(&gw, &entry.plugin, Problem::Internal, &call).await
+        }
+    }
+}
+
+async fn run(
+    gw: Arc<Gateway>,
+    entry: Arc<RouteEntry>,
+    call: types::Request,
+    principal: Principal,
+    parts: http::request::Parts,
+    body: Body,
+) -> Response {
+    let plugin = &entry.plugin;
+    let refuse = async |p: Problem| problem::render(&gw, plugin, p, &call).await;
+    let quotas = gw
+        .limits(&plugin.name)
+        .map(|l| l.quotas)
+        .unwrap_or_default();
+
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if declared == 0 {
+        return refuse(Problem::LengthRequired).await;
+    }
+    if quotas.upload_bytes > 0 && declared > quotas.upload_bytes {
+        return refuse(Problem::PayloadTooLarge(quotas.upload_bytes)).await;
+    }
+    if let Err(p) = crate::http::rate_limit(&gw, &entry, &principal).await {
+        return refuse(p).await;
+    }
+
+    let backup_id = uuid::Uuid::now_v7().to_string();
+    let ctx = crate::http::call_context(&gw, plugin, &call);
+    let (req, bid) = (call.clone(), backup_id.clone());
+    let plan = match plugin
+        .call(ctx, move |prov, store| {
+            prov.call_prepare_ingest(store, &req, &bid)
+        })
+        .await
+    {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(resp)) => return crate::http::respond(&gw, plugin, &call, Ok(resp)).await,
+        Err(fault) => return crate::http::respond(&gw, plugin, &call, Err(fault)).await,
+    };
+    let Some(extension) = clean_extension(&plan.extension) else {
+        tracing::error!(plugin = %plugin.name, extension = %plan.extension, "prepare-ingest named an unsafe extension");
+        return refuse(Problem::Internal).await;
+    };
+    let key = format!(
+        "{}/{}/{backup_id}{extension}",
+        principal.org,
+        key_segment(&plan.resource_id)
+    );
+    let target = Target {
+        org: principal.org.clone(),
+        provider: plugin.name.to_string(),
+        resource_kind: plan.resource_kind.clone(),
+        resource_id: plan.resource_id.clone(),
+        backup_id: backup_id.clone(),
+        key,
+        filename: clean_filename(&plan.filename),
+        extension,
+        media_type: plan.media_type.clone(),
+        subject: principal.subject.clone(),
+        metadata: if plan.metadata.trim().is_empty() {
+            "{}".into()
+        } else {
+            plan.metadata.clone()
+        },
+        job_id: None,
+    };
+    let stream = body
+        .into_data_stream()
+        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
+    let stored = match write(
+        &gw.services.db,
+        &gw.services.objects,
+        &target,
+        declared,
+        quotas.org_bytes,
+        stream,
+    )
+    .await
+    {
+        Ok(rec) => rec,
+        Err(e) => {
+            tracing::info!(plugin = %plugin.name, error = %e, "upload refused or failed");
+            return refuse(e.problem()).await;
+        }
+    };
+    if let Err(e) = prune(
+        &gw.services.db,
+        &gw.services.objects,
+        &stored,
+        quotas.resource_slots,
+        quotas.resource_bytes,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "retention pruning failed");
+    }
+    let ctx = crate::http::call_context(&gw, plugin, &call);
+    let (req, backup) = (call.clone(), to_backup(stored));
+    let result = plugin
+        .call(ctx, move |prov, store| {
+            prov.call_complete_ingest(store, &req, &backup)
+        })
+        .await;
+    crate::http::respond(&gw, plugin, &call, result).await
+}
+
+/// Where and as what a stream is stored.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Org.
+    pub org: String,
+    /// Provider.
+    pub provider: String,
+    /// Resource kind.
+    pub resource_kind: String,
+    /// Resource id (as given).
+    pub resource_id: String,
+    /// The backup's id (UUIDv7).
+    pub backup_id: String,
+    /// Object key.
+    pub key: String,
+    /// Sanitised filename.
+    pub filename: String,
+    /// Checked extension.
+    pub extension: String,
+    /// Media type.
+    pub media_type: String,
+    /// Uploader.
+    pub subject: String,
+    /// Plugin metadata JSON.
+    pub metadata: String,
+    /// Producing job.
+    pub job_id: Option<String>,
+}
+
+/// Why an ingest did not produce a backup.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The org quota would be exceeded.
+    #[error("quota exceeded")]
+    QuotaExceeded,
+    /// The quota could not be read.
+    #[error("quota unavailable: {0}")]
+    QuotaUnavailable(String),
+    /// Storage could not be reached.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+    /// Storage failed during the write or the record could not be committed.
+    #[error("storage failed: {0}")]
+    StorageFailed(String),
+    /// The stream ended before, or ran past, the declared length.
+    #[error("length mismatch: declared {declared}, received {received}")]
+    LengthMismatch {
+        /// Declared.
+        declared: u64,
+        /// Received (possibly partial).
+        received: u64,
+    },
+}
+
+impl IngestError {
+    /// The provider-neutral problem.
+    pub fn problem(&self) -> Problem {
+        match self {
+            IngestError::QuotaExceeded => Problem::QuotaExceeded,
+            IngestError::QuotaUnavailable(_) => Problem::QuotaUnavailable,
+            IngestError::StorageUnavailable(_) => Problem::StorageUnavailable,
+            IngestError::StorageFailed(_) => Problem::StorageFailed,
+            IngestError::LengthMismatch { declared, received } => {
+                Problem::LengthMismatch((*declared, *received))
+            }
+        }
+    }
+}
+
+/// Reserve `declared` bytes, stream into a temporary object hashing as it goes, and on
+/// success make it visible and record it (with its quota charge) in one transaction. On any
+/// failure nothing is visible and nothing stays charged.
+pub async fn write<S>(
+    db: &Db,
+    objects: &Objects,
+    target: &Target,
+    declared: u64,
+    org_quota: u64,
+    mut stream: S,
+) -> Result<BackupRecord, IngestError>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
+{
+    let ingest_id = target.backup_id.clone();
+    let temp_key = objects.temp_key(&ingest_id, &target.key);
+    let lease_end = || now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+    let reserved = db
+        .reserve(
+            &ingest_id,
+            &target.org,
+            &target.provider,
+            i64::try_from(declared).unwrap_or(i64::MAX),
+            i64::try_from(org_quota).unwrap_or(i64::MAX),
+            &temp_key,
+            lease_end(),
+        )
+        .await
+        .map_err(|e| IngestError::QuotaUnavailable(e.to_string()))?;
+    if !reserved {
+        return Err(IngestError::QuotaExceeded);
+    }
+    let release = async || {
+        if let Err(e) = db.release(&ingest_id).await {
+            tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
+        }
+    };
+    let mut temp = match objects.begin(&ingest_id, &target.key).await {
+        Ok(t) => t,
+        Err(e) => {
+            release().await;
+            return Err(IngestError::StorageUnavailable(e.to_string()));
+        }
+    };
+    let mut hasher = Sha256::new();
+    let mut received: u64 = 0;
+    let mut last_renewal = tokio::time::Instant::now();
+    let outcome: Result<(), IngestError> = loop {
+        match stream.next().await {
+            None => break Ok(()),
+            Some(Err(_)) => {
+                break Err(IngestError::LengthMismatch { declared, received });
+            }
+            Some(Ok(chunk)) => {
+                received += chunk.len() as u64;
+                if received > declared {
+                    break Err(IngestError::LengthMismatch { declared, received });
+                }
+                hasher.update(&chunk);
+                if let Err(e) = temp.write(&chunk).await {
+                    break Err(IngestError::StorageFailed(e.to_string()));
+                }
+                if last_renewal.elapsed() > RENEW_EVERY {
+                    last_renewal = tokio::time::Instant::now();
+                    if let Err(e) = db.renew_ingest(&ingest_id, lease_end()).await {
+                        tracing::warn!(error = %e, "could not renew ingest lease");
+                    }
+                }
+            }
+        }
+    };
+    let outcome = outcome.and_then(|()| {
+        if received == declared {
+            Ok(())
+        } else {
+            Err(IngestError::LengthMismatch { declared, received })
+        }
+    });
+    if let Err(e) = outcome {
+        temp.abort().await;
+        release().await;
+        return Err(e);
+    }
+    if let Err(e) = temp.commit().await {
+        release().await;
+        return Err(IngestError::StorageFailed(e.to_string()));
+    }
+    let size = i64::try_from(received).unwrap_or(i64::MAX);
+    let mut rec = BackupRecord {
+        id: target.backup_id.clone(),
+        org: target.org.clone(),
+        provider: target.provider.clone(),
+        seq: 0,
+        resource_kind: target.resource_kind.clone(),
+        resource_id: target.resource_id.clone(),
+        object_key: target.key.clone(),
+        filename: target.filename.clone(),
+        extension: target.extension.clone(),
+        media_type: target.media_type.clone(),
+        size,
+        stored_bytes: size,
+        sha256: hex::encode(hasher.finalize()),
+        created_at: now_micros(),
+        subject: target.subject.clone(),
+        job_id: target.job_id.clone(),
+        metadata: target.metadata.clone(),
+    };
+    if let Err(e) = db.commit_backup(&ingest_id, &mut rec).await {
+        if let Err(e) = objects.delete(&target.key).await {
+            tracing::error!(key = %target.key, error = %e, "could not remove object of an uncommitted backup");
+        }
+        release().await;
+        return Err(IngestError::StorageFailed(e.to_string()));
+    }
+    Ok(rec)
+}
+
+/// Keep at most `slots` backups and `bytes` bytes for the resource of `newest`, deleting
+/// the oldest first; `newest` itself is never pruned (0 = no limit).
+pub async fn prune(
+    db: &Db,
+    objects: &Objects,
+    newest: &BackupRecord,
+    slots: u32,
+    bytes: u64,
+) -> Result<(), crate::store::DbError> {
+    if slots == 0 && bytes == 0 {
+        return Ok(());
+    }
+    let q = crate::store::BackupQuery {
+        resource_kind: Some(newest.resource_kind.clone()),
+        resource_id: Some(newest.resource_id.clone()),
+        newest_first: true,
+        offset: 0,
+        limit: 10_000,
+    };
+    let (items, _) = db.backups(&newest.org, &newest.provider, &q).await?;
+    let (mut count, mut total) = (0u64, 0u64);
+    for b in items {
+        count += 1;
+        total += u64::try_from(b.size).unwrap_or(0);
+        let over = (slots > 0 && count > u64::from(slots)) || (bytes > 0 && total > bytes);
+        if over && b.id != newest.id {
+            if let Some(rec) = db.delete_backup(&b.org, &b.provider, &b.id).await? {
+                tracing::info!(backup = %rec.id, resource = %rec.resource_id, "pruned by retention");
+                if let Err(e) = objects.delete(&rec.object_key).await {
+                    tracing::error!(key = %rec.object_key, error = %e, "orphaned object after pruning");
+                }
+            }
+            count -= 1;
+            total -= u64::try_from(b.size).unwrap_or(0);
+        }
+    }
+    Ok(())
+}
+
+/// Release reservations and remove temporary objects of ingests whose writer died (lease
+/// expired; with `all`, every in-flight ingest — for a single-node start-up).
+pub async fn reclaim(
+    db: &Db,
+    objects: &Objects,
+    all: bool,
+) -> Result<usize, crate::store::DbError> {
+    let stale = db.stale_ingests(now_micros(), all).await?;
+    for (id, temp_key) in &stale {
+        if let Err(e) = objects.remove_temp(temp_key).await {
+            tracing::warn!(key = %temp_key, error = %e, "could not remove abandoned temporary object");
+        }
+        db.release(id).await?;
+        tracing::info!(ingest = %id, "reclaimed abandoned upload");
+    }
+    Ok(stale.len())
+}
+
+/// A resource id as one object-key segment: itself when safe, else a hash of it.
+pub fn key_segment(id: &str) -> String {
+    if is_key_segment(id) {
+        id.to_owned()
+    } else {
+        format!("h-{}", &hex::encode(Sha256::digest(id.as_bytes()))[..32])
+    }
+}
+
+/// `[A-Za-z0-9._-]`, everything else `_`, at most 255 bytes.
+pub fn clean_filename(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(255)
+        .collect()
+}
+
+/// An extension is empty or dot-separated lower-case alphanumerics, at most 16 bytes.
+pub fn clean_extension(ext: &str) -> Option<String> {
+    if ext.is_empty() {
+        return Some(String::new());
+    }
+    let ok = ext.len() <= 16
+        && ext.starts_with('.')
+        && ext[1..].split('.').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    ok.then(|| ext.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_and_names() {
+        assert_eq!(clean_extension(".tar.gz").as_deref(), Some(".tar.gz"));
+        assert_eq!(clean_extension("").as_deref(), Some(""));
+        assert_eq!(clean_extension(".."), None);
+        assert_eq!(clean_extension("/../x"), None);
+        assert_eq!(clean_extension(".TAR"), None);
+        assert_eq!(clean_filename("a b/c.tgz"), "a_b_c.tgz");
+        assert_eq!(key_segment("NETH-1"), "NETH-1");
+        assert!(key_segment("../../etc").starts_with("h-"));
+    }
+
+    async fn fixture() -> (tempfile::TempDir, Db, Objects) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(
+            &format!("sqlite://{}/t.db?mode=rwc", dir.path().display()),
+            None,
+        )
+        .await
+        .unwrap();
+        let objects = Objects::open(&format!("file://{}/o", dir.path().display()), true).unwrap();
+        (dir, db, objects)
+    }
+
+    fn target(id: &str) -> Target {
+        Target {
+            org: "acme".into(),
+            provider: "p".into(),
+            resource_kind: "system".into(),
+            resource_id: "S1".into(),
+            backup_id: id.into(),
+            key: format!("acme/S1/{id}.bin"),
+            filename: "f.bin".into(),
+            extension: ".bin".into(),
+            media_type: "application/octet-stream".into(),
+            subject: "S1".into(),
+            metadata: "{}".into(),
+            job_id: None,
+        }
+    }
+
+    fn chunks(
+        parts: Vec<std::io::Result<&'static [u8]>>,
+    ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin {
+        futures_util::stream::iter(parts.into_iter().map(|r| r.map(bytes::Bytes::from_static)))
+    }
+
+    #[tokio::test]
+    async fn success_commits_and_charges_exactly_once() {
+        let (_d, db, objects) = fixture().await;
+        let rec = write(
+            &db,
+            &objects,
+            &target("b1"),
+            11,
+            100,
+            chunks(vec![Ok(b"hello "), Ok(b"world")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rec.sha256, hex::encode(Sha256::digest(b"hello world")));
+        assert_eq!(rec.seq, 1);
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (11, 0));
+        assert!(objects.exists(&rec.object_key).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn failures_leave_nothing_behind() {
+        let (d, db, objects) = fixture().await;
+        // short body, long body, broken stream
+        let cases: Vec<(u64, Vec<std::io::Result<&'static [u8]>>)> = vec![
+            (20, vec![Ok(b"short")]),
+            (3, vec![Ok(b"too long")]),
+            (
+                10,
+                vec![Ok(b"abc"), Err(std::io::Error::other("client went away"))],
+            ),
+        ];
+        for (i, (declared, parts)) in cases.into_iter().enumerate() {
+            let t = target(&format!("x{i}"));
+            let err = write(&db, &objects, &t, declared, 0, chunks(parts))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, IngestError::LengthMismatch { .. }), "{err}");
+            assert!(!objects.exists(&t.key).await.unwrap());
+        }
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+        let left: Vec<_> = std::fs::read_dir(d.path().join("o/.incoming"))
+            .unwrap()
+            .collect();
+        assert!(left.is_empty());
+        let (items, total) = db
+            .backups(
+                "acme",
+                "p",
+                &crate::store::BackupQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(items.is_empty() && total == 0);
+    }
+
+    #[tokio::test]
+    async fn quota_is_never_exceeded() {
+        let (_d, db, objects) = fixture().await;
+        write(
+            &db,
+            &objects,
+            &target("a"),
+            6,
+            10,
+            chunks(vec![Ok(b"123456")]),
+        )
+        .await
+        .unwrap();
+        let err = write(
+            &db,
+            &objects,
+            &target("b"),
+            5,
+            10,
+            chunks(vec![Ok(b"12345")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, IngestError::QuotaExceeded));
+        write(
+            &db,
+            &objects,
+            &target("c"),
+            4,
+            10,
+            chunks(vec![Ok(b"1234")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (10, 0));
+    }
+
+    #[tokio::test]
+    async fn retention_prunes_oldest_but_never_the_newest() {
+        let (_d, db, objects) = fixture().await;
+        let mut last = None;
+        for i in 0..4 {
+            let rec = write(
+                &db,
+                &objects,
+                &target(&format!("r{i}")),
+                4,
+                0,
+                chunks(vec![Ok(b"abcd")]),
+            )
+            .await
+            .unwrap();
+            prune(&db, &objects, &rec, 2, 0).await.unwrap();
+            last = Some(rec);
+        }
+        let q = crate::store::BackupQuery {
+            newest_first: true,
+            limit: 10,
+            ..Default::default()
+        };
+        let (items, _) = db.backups("acme", "p", &q).await.unwrap();
+        let ids: Vec<_> = items.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(ids, ["r3", "r2"]);
+        assert!(!objects.exists("acme/S1/r0.bin").await.unwrap());
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (8, 0));
+        // a size cap smaller than the newest backup keeps only the newest
+        let newest = last.unwrap();
+        prune(&db, &objects, &newest, 0, 1).await.unwrap();
+        let (items, _) = db.backups("acme", "p", &q).await.unwrap();
+        assert_eq!(items.len(), 1);
+    }
+}

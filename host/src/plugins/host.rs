@@ -1,0 +1,443 @@
+//! The capabilities a plugin may call (the world's imports), implemented over the metadata
+//! database and object storage. Every call is scoped to the org of the request's principal;
+//! with no principal (manifest loading, unauthenticated requests) they see nothing.
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{backups, clock, documents, ids, jobs, log, resources, types};
+use crate::store::{BackupQuery, BackupRecord, Db, DbError, Objects, ResourceRecord, now_micros};
+
+/// What the capabilities are implemented with.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Metadata.
+    pub db: Db,
+    /// Backup bytes.
+    pub objects: Objects,
+}
+
+/// Who a plugin call runs for.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The plugin's provider name.
+    pub plugin: Arc<str>,
+    /// The principal's org, when authenticated.
+    pub org: Option<String>,
+    /// The request id, for logs.
+    pub request_id: String,
+    /// The services, absent while loading.
+    pub services: Option<Arc<Services>>,
+    /// The runtime the (blocking) call is made from, to run async queries on.
+    pub rt: Option<tokio::runtime::Handle>,
+}
+
+/// The data of one plugin instance's `Store`: an empty WASI context (no preopens, no
+/// environment, no network), the memory limiter and the call's scope.
+pub struct InstanceState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    pub(super) ctx: CallContext,
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+const MAX_READ: u64 = 1024 * 1024;
+const MAX_LIST: u32 = 1000;
+
+impl InstanceState {
+    /// The org, services and runtime, when the call is scoped to an org.
+    fn scope(&self) -> Option<(&str, &Services, &tokio::runtime::Handle)> {
+        match (&self.ctx.org, &self.ctx.services, &self.ctx.rt) {
+            (Some(org), Some(s), Some(rt)) => Some((org.as_str(), s.as_ref(), rt)),
+            _ => None,
+        }
+    }
+
+    fn plugin(&self) -> &str {
+        &self.ctx.plugin
+    }
+
+    /// Run a database call for the caller's org, mapping failures to `unavailable`.
+    fn with_db<T>(
+        &self,
+        f: impl AsyncFnOnce(&Db, &str, &str) -> Result<T, DbError>,
+    ) -> Result<T, types::HostError> {
+        let (org, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
+        rt.block_on(f(&services.db, org, self.plugin())).map_err(|e| {
+            tracing::error!(plugin = self.plugin(), request_id = %self.ctx.request_id, error = %e, "capability call failed");
+            types::HostError::Unavailable
+        })
+    }
+}
+
+impl types::Host for InstanceState {}
+
+fn to_resource(r: ResourceRecord) -> resources::Resource {
+    resources::Resource {
+        kind: r.kind,
+        id: r.id,
+        name: r.name,
+        state: r.state,
+        attributes: r.attributes,
+        has_source: r.source.is_some(),
+        created_at: u64::try_from(r.created_at).unwrap_or(0),
+    }
+}
+
+/// The WIT view of a backup record.
+pub fn to_backup(r: BackupRecord) -> backups::Backup {
+    backups::Backup {
+        id: r.id,
+        seq: u64::try_from(r.seq).unwrap_or(0),
+        resource_kind: r.resource_kind,
+        resource_id: r.resource_id,
+        filename: r.filename,
+        extension: r.extension,
+        media_type: r.media_type,
+        size: u64::try_from(r.size).unwrap_or(0),
+        stored_bytes: u64::try_from(r.stored_bytes).unwrap_or(0),
+        sha256: r.sha256,
+        created_at: u64::try_from(r.created_at).unwrap_or(0),
+        subject: r.subject,
+        job_id: r.job_id,
+        metadata: r.metadata,
+    }
+}
+
+impl resources::Host for InstanceState {
+    fn get(&mut self, kind: String, id: String) -> Option<resources::Resource> {
+        self.with_db(async |db, org, p| db.resource(org, p, &kind, &id).await)
+            .ok()
+            .flatten()
+            .map(to_resource)
+    }
+
+    fn list(
+        &mut self,
+        kind: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Vec<resources::Resource> {
+        let limit = i64::from(limit.min(MAX_LIST));
+        self.with_db(async |db, org, p| db.resources(org, p, &kind, after.as_deref(), limit).await)
+            .unwrap_or_default()
+            .into_iter()
+            .map(to_resource)
+            .collect()
+    }
+
+    fn set_state(
+        &mut self,
+        kind: String,
+        id: String,
+        state: String,
+    ) -> Result<(), types::HostError> {
+        match self
+            .with_db(async |db, org, p| db.set_resource_state(org, p, &kind, &id, &state).await)?
+        {
+            true => Ok(()),
+            false => Err(types::HostError::NotFound),
+        }
+    }
+
+    fn create(
+        &mut self,
+        kind: String,
+        id: String,
+        name: String,
+        attributes: String,
+    ) -> Result<resources::Resource, types::HostError> {
+        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&attributes).is_err()
+        {
+            return Err(types::HostError::Invalid(
+                "attributes must be a JSON object".into(),
+            ));
+        }
+        let rec = ResourceRecord {
+            kind,
+            id,
+            name,
+            state: "available".into(),
+            attributes,
+            source: None,
+            created_at: now_micros(),
+        };
+        match self.with_db(async |db, org, p| db.insert_resource(org, p, &rec).await)? {
+            true => Ok(to_resource(rec)),
+            false => Err(types::HostError::Conflict(
+                "a resource with this id exists".into(),
+            )),
+        }
+    }
+}
+
+impl backups::Host for InstanceState {
+    fn list(&mut self, q: backups::Query) -> Result<backups::Page, types::HostError> {
+        let query = BackupQuery {
+            resource_kind: q.resource_kind,
+            resource_id: q.resource_id,
+            newest_first: q.newest_first,
+            offset: i64::try_from(q.offset).unwrap_or(i64::MAX),
+            limit: i64::from(q.limit.min(MAX_LIST)),
+        };
+        let (items, total) = self.with_db(async |db, org, p| db.backups(org, p, &query).await)?;
+        Ok(backups::Page {
+            items: items.into_iter().map(to_backup).collect(),
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    fn get(&mut self, id: String) -> Result<Option<backups::Backup>, types::HostError> {
+        Ok(self
+            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
+            .map(to_backup))
+    }
+
+    fn get_by_seq(&mut self, seq: u64) -> Result<Option<backups::Backup>, types::HostError> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        Ok(self
+            .with_db(async |db, org, p| db.backup_by_seq(org, p, seq).await)?
+            .map(to_backup))
+    }
+
+    fn delete(&mut self, id: String) -> Result<bool, types::HostError> {
+        let Some(rec) = self.with_db(async |db, org, p| db.delete_backup(org, p, &id).await)?
+        else {
+            return Ok(false);
+        };
+        let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
+        if let Err(e) = rt.block_on(services.objects.delete(&rec.object_key)) {
+            // The record is gone, so nothing can reach the object; log it for the operator.
+            tracing::error!(key = %rec.object_key, error = %e, "orphaned object after delete");
+        }
+        Ok(true)
+    }
+
+    fn read(&mut self, id: String, range: types::ByteRange) -> Result<Vec<u8>, types::HostError> {
+        let rec = self
+            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
+            .ok_or(types::HostError::NotFound)?;
+        let size = u64::try_from(rec.size).unwrap_or(0);
+        let start = range.offset.min(size);
+        let len = range.length.unwrap_or(MAX_READ).min(MAX_READ);
+        let end = start.saturating_add(len).min(size);
+        if start == end {
+            return Ok(Vec::new());
+        }
+        let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
+        rt.block_on(services.objects.read_range(&rec.object_key, start..end))
+            .map(|b| b.to_vec())
+            .map_err(|e| {
+                tracing::warn!(key = %rec.object_key, error = %e, "backup read failed");
+                match e {
+                    crate::store::ObjectError::NotFound => types::HostError::NotFound,
+                    _ => types::HostError::Unavailable,
+                }
+            })
+    }
+
+    fn object_exists(&mut self, id: String) -> Result<bool, types::HostError> {
+        let rec = self
+            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
+            .ok_or(types::HostError::NotFound)?;
+        let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
+        rt.block_on(services.objects.exists(&rec.object_key))
+            .map_err(|_| types::HostError::Unavailable)
+    }
+
+    fn set_metadata(&mut self, id: String, metadata: String) -> Result<(), types::HostError> {
+        if serde_json::from_str::<serde_json::Value>(&metadata).is_err() {
+            return Err(types::HostError::Invalid("metadata must be JSON".into()));
+        }
+        match self
+            .with_db(async |db, org, p| db.set_backup_metadata(org, p, &id, &metadata).await)?
+        {
+            true => Ok(()),
+            false => Err(types::HostError::NotFound),
+        }
+    }
+}
+
+impl jobs::Host for InstanceState {
+    // The job store and capture workers are not part of this build yet: creating a job is
+    // refused as `unavailable` rather than accepted and never run.
+    fn create(&mut self, _spec: jobs::JobSpec) -> Result<jobs::Job, types::HostError> {
+        tracing::warn!(
+            plugin = self.plugin(),
+            "jobs.create called but no job store is configured"
+        );
+        Err(types::HostError::Unavailable)
+    }
+
+    fn get(&mut self, _id: String) -> Option<jobs::Job> {
+        None
+    }
+
+    fn get_by_seq(&mut self, _seq: u64) -> Option<jobs::Job> {
+        None
+    }
+
+    fn list(&mut self, _q: jobs::Query) -> Vec<jobs::Job> {
+        Vec::new()
+    }
+
+    fn cancel(&mut self, _id: String) -> Result<jobs::Job, types::HostError> {
+        Err(types::HostError::NotFound)
+    }
+
+    fn set_metadata(&mut self, _id: String, _metadata: String) -> Result<(), types::HostError> {
+        Err(types::HostError::NotFound)
+    }
+}
+
+fn to_document(d: crate::store::DocumentRecord) -> documents::Document {
+    documents::Document {
+        key: d.key,
+        value: d.value,
+        revision: u64::try_from(d.revision).unwrap_or(0),
+    }
+}
+
+impl documents::Host for InstanceState {
+    fn get(&mut self, collection: String, key: String) -> Option<documents::Document> {
+        self.with_db(async |db, org, p| db.document(org, p, &collection, &key).await)
+            .ok()
+            .flatten()
+            .map(to_document)
+    }
+
+    fn put(
+        &mut self,
+        collection: String,
+        key: String,
+        value: String,
+        expected_revision: Option<u64>,
+    ) -> Result<documents::Document, types::HostError> {
+        if serde_json::from_str::<serde_json::Value>(&value).is_err() {
+            return Err(types::HostError::Invalid("value must be JSON".into()));
+        }
+        let expected = expected_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        let rev = self.with_db(async |db, org, p| {
+            db.put_document(org, p, &collection, &key, &value, expected)
+                .await
+        })?;
+        match rev {
+            Some(revision) => Ok(documents::Document {
+                key,
+                value,
+                revision: u64::try_from(revision).unwrap_or(0),
+            }),
+            None => Err(types::HostError::Conflict("revision mismatch".into())),
+        }
+    }
+
+    fn delete(&mut self, collection: String, key: String) -> Result<bool, types::HostError> {
+        self.with_db(async |db, org, p| db.delete_document(org, p, &collection, &key).await)
+    }
+
+    fn list(
+        &mut self,
+        collection: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Vec<documents::Document> {
+        let limit = i64::from(limit.min(MAX_LIST));
+        self.with_db(async |db, org, p| {
+            db.documents(org, p, &collection, after.as_deref(), limit)
+                .await
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(to_document)
+        .collect()
+    }
+}
+
+impl ids::Host for InstanceState {
+    fn uuid_v4(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn uuid_v7(&mut self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+
+    fn ulid(&mut self) -> String {
+        ulid_from(uuid::Uuid::now_v7())
+    }
+
+    fn next_in_sequence(&mut self, name: String) -> u64 {
+        self.with_db(async |db, org, p| db.next_in_sequence(org, p, &name).await)
+            .map(|v| u64::try_from(v).unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+/// A ULID from a UUIDv7's bits: 48-bit millisecond time then randomness, in Crockford base32.
+pub fn ulid_from(u: uuid::Uuid) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let n = u.as_u128();
+    (0..26)
+        .rev()
+        .map(|i| ALPHABET[((n >> (i * 5)) & 0x1f) as usize] as char)
+        .collect()
+}
+
+impl clock::Host for InstanceState {
+    fn now(&mut self) -> u64 {
+        u64::try_from(now_micros()).unwrap_or(0)
+    }
+}
+
+impl log::Host for InstanceState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let mut message = message;
+        if message.len() > 2048 {
+            let mut cut = 2048;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let plugin = self.plugin();
+        let rid = &self.ctx.request_id;
+        match level {
+            log::Level::Debug => tracing::debug!(plugin, request_id = %rid, "{message}"),
+            log::Level::Info => tracing::info!(plugin, request_id = %rid, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, request_id = %rid, "{message}"),
+            log::Level::Error => tracing::error!(plugin, request_id = %rid, "{message}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulid_is_26_crockford_chars_and_time_ordered() {
+        let a = ulid_from(uuid::Uuid::now_v7());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ulid_from(uuid::Uuid::now_v7());
+        assert_eq!(a.len(), 26);
+        assert!(
+            a.chars()
+                .all(|c| "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c))
+        );
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,337 @@
+//! The plugin runtime: loading components, checking what they import and declare, and calling
+//! them in a fresh, sandboxed instance per request.
+//!
+//! - [`engine`]: the one `Engine` (pooling allocator, epoch ticker, compiled-artifact cache);
+//! - [`bindings`]: the generated host bindings of the WIT world;
+//! - [`manifest`]: manifest validation and route-collision checks;
+//! - [`host`]: the capabilities (imports) a plugin may call, scoped to the caller's org.
+//!
+//! Traps are not errors: a plugin's domain error is a response it returns; a trap, a missed
+//! deadline or memory exhaustion is a [`Fault`], which the HTTP layer turns into a
+//! provider-shaped 500.
+
+pub mod bindings;
+pub mod engine;
+pub mod host;
+pub mod manifest;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use crate::config::RuntimeConfig;
+pub use host::{CallContext, InstanceState, Services};
+pub use manifest::{BodyMode, ManifestError, PluginManifest, RouteSpec};
+
+use bindings::{Provider, ProviderPre};
+
+/// WASI interfaces a plugin may import. Rust's standard library imports some of `wasi:io` and
+/// `wasi:cli` even when unused; they are linked against an empty context (no environment,
+/// no arguments, stdin empty, stdout discarded, stderr captured for the log). Filesystem,
+/// sockets and HTTP are refused at load time, whatever a component asks for.
+const ALLOWED_WASI: &[&str] = &[
+    "wasi:io/",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-",
+    "wasi:random/",
+    "wasi:clocks/",
+];
+const CONTRACT_PACKAGE: &str = "backup-gateway:provider/";
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not a component, or it does not compile or link.
+    #[error("{path}: {source}")]
+    Component {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: wasmtime::Error,
+    },
+    /// It imports something a plugin may not have.
+    #[error(
+        "{path}: imports {import:?}, which plugins are not given (no filesystem, sockets or HTTP)"
+    )]
+    ForbiddenImport {
+        /// The file.
+        path: PathBuf,
+        /// The import.
+        import: String,
+    },
+    /// Its manifest call failed.
+    #[error("{path}: manifest() failed: {fault}")]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// The fault.
+        fault: Fault,
+    },
+    /// The manifest is invalid.
+    #[error("{path}: {source}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ManifestError,
+    },
+}
+
+/// A plugin call that did not return normally.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Fault {
+    /// The call ran past its deadline and was interrupted.
+    #[error("deadline exceeded")]
+    Deadline,
+    /// The instance tried to grow its memory past the limit.
+    #[error("memory limit exceeded")]
+    Memory,
+    /// The guest trapped (panic, unreachable, out-of-bounds access...).
+    #[error("trap: {0}")]
+    Trap(String),
+    /// Every instance slot is in use.
+    #[error("no free instance slot")]
+    Busy,
+    /// The blocking task was lost (the host is shutting down).
+    #[error("call aborted")]
+    Aborted,
+}
+
+impl Fault {
+    fn classify(err: &wasmtime::Error, stderr: &MemoryOutputPipe) -> Fault {
+        let fault = if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            Fault::Deadline
+        } else if format!("{err:?}").contains("growing memory") {
+            Fault::Memory
+        } else if format!("{err:?}").contains("maximum concurrent") {
+            Fault::Busy
+        } else {
+            let out = stderr.contents();
+            let out = String::from_utf8_lossy(&out);
+            Fault::Trap(format!(
+                "{err:#}{}{}",
+                if out.is_empty() { "" } else { "; stderr: " },
+                out.trim()
+            ))
+        };
+        fault
+    }
+}
+
+/// The one engine and linker, shared by every plugin.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<InstanceState>,
+    limits: RuntimeConfig,
+    _ticker: engine::EpochTicker,
+}
+
+/// A loaded plugin, ready to instantiate per request.
+pub struct Plugin {
+    /// Provider name (from the manifest).
+    pub name: Arc<str>,
+    /// The validated manifest.
+    pub manifest: PluginManifest,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// Hex SHA-256 of the component.
+    pub sha256: String,
+    /// Whether the compiled code came from the cache.
+    pub cached: bool,
+    pre: ProviderPre<InstanceState>,
+    engine: Engine,
+    limits: RuntimeConfig,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl PluginRuntime {
+    /// Build the engine, start its epoch ticker and link the capabilities.
+    pub fn new(limits: &RuntimeConfig) -> wasmtime::Result<PluginRuntime> {
+        let engine = engine::build_engine(limits)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Provider::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        let ticker = engine::EpochTicker::start(
+            engine.clone(),
+            Duration::from_millis(limits.epoch_tick_ms.max(1)),
+        )?;
+        Ok(PluginRuntime {
+            engine,
+            linker,
+            limits: limits.clone(),
+            _ticker: ticker,
+        })
+    }
+
+    /// Load every `*.wasm` in `dir` (sorted by file name).
+    pub fn load_dir(&self, dir: &Path, cache_dir: &Path) -> Result<Vec<Arc<Plugin>>, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Component {
+            path: dir.to_owned(),
+            source: wasmtime::Error::msg(format!("cannot read plugins directory: {e}")),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| self.load(p, cache_dir).map(Arc::new))
+            .collect()
+    }
+
+    /// Load one component: compile (or reuse the cache), check imports, read the manifest.
+    pub fn load(&self, path: &Path, cache_dir: &Path) -> Result<Plugin, LoadError> {
+        let component_err = |source| LoadError::Component {
+            path: path.to_owned(),
+            source,
+        };
+        let loaded =
+            engine::load_component(&self.engine, path, cache_dir).map_err(component_err)?;
+        check_imports(&self.engine, &loaded.component, path)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&loaded.component)
+            .and_then(ProviderPre::new)
+            .map_err(component_err)?;
+        let mut plugin = Plugin {
+            name: Arc::from(""),
+            manifest: PluginManifest {
+                name: String::new(),
+                version: String::new(),
+                contract: String::new(),
+                auth: Vec::new(),
+                routes: Vec::new(),
+                rate_limits: Default::default(),
+                quotas: Default::default(),
+                openapi: None,
+            },
+            path: path.to_owned(),
+            sha256: loaded.sha256,
+            cached: loaded.cached,
+            pre,
+            engine: self.engine.clone(),
+            limits: self.limits.clone(),
+        };
+        let ctx = CallContext {
+            plugin: Arc::from("(loading)"),
+            org: None,
+            request_id: "load".into(),
+            services: None,
+            rt: None,
+        };
+        let raw = plugin
+            .call_blocking(ctx, |p, s| p.call_manifest(s))
+            .map_err(|fault| LoadError::Manifest {
+                path: path.to_owned(),
+                fault,
+            })?;
+        let manifest = PluginManifest::validate(raw).map_err(|source| LoadError::Invalid {
+            path: path.to_owned(),
+            source,
+        })?;
+        plugin.name = Arc::from(manifest.name.as_str());
+        plugin.manifest = manifest;
+        Ok(plugin)
+    }
+}
+
+fn check_imports(engine: &Engine, component: &Component, path: &Path) -> Result<(), LoadError> {
+    for (name, _) in component.component_type().imports(engine) {
+        let allowed = name.starts_with(CONTRACT_PACKAGE)
+            || ALLOWED_WASI.iter().any(|prefix| name.starts_with(prefix));
+        if !allowed {
+            return Err(LoadError::ForbiddenImport {
+                path: path.to_owned(),
+                import: name.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Plugin {
+    /// Call into a fresh instance on a blocking thread.
+    pub async fn call<R, F>(self: &Arc<Self>, ctx: CallContext, f: F) -> Result<R, Fault>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.call_blocking(ctx, f))
+            .await
+            .map_err(|_| Fault::Aborted)?
+    }
+
+    /// Instantiate in a new `Store` (memory limit, epoch deadline), run `f`, drop the store.
+    pub fn call_blocking<R, F>(&self, ctx: CallContext, f: F) -> Result<R, Fault>
+    where
+        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R>,
+    {
+        let stderr = MemoryOutputPipe::new(4096);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let max_memory = usize::try_from(self.limits.max_memory_bytes).unwrap_or(usize::MAX);
+        let state = InstanceState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(max_memory)
+                .trap_on_grow_failure(true)
+                .build(),
+            ctx,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.limits.deadline_ms / self.limits.epoch_tick_ms.max(1)).max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let run = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|provider| f(&provider, &mut store));
+        run.map_err(|e| Fault::classify(&e, &stderr))
+    }
+}
+
+/// `backup-gateway check`: load one component with default limits, validate it, print its
+/// manifest summary.
+pub fn check(path: &Path) -> anyhow::Result<()> {
+    let limits = RuntimeConfig::default();
+    let runtime = PluginRuntime::new(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let cache = std::env::temp_dir().join("backup-gateway-check-cache");
+    let plugin = runtime.load(path, &cache)?;
+    let m = &plugin.manifest;
+    println!(
+        "{} {} (contract {}), sha256 {}",
+        m.name, m.version, m.contract, plugin.sha256
+    );
+    for r in &m.routes {
+        println!(
+            "  {:6} {:45} {:20} scope={} body={:?}",
+            r.method.as_str(),
+            r.template,
+            r.operation,
+            r.scope.as_deref().unwrap_or("-"),
+            r.body
+        );
+    }
+    manifest::check_collisions([m])?;
+    Ok(())
+}

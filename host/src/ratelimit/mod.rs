@@ -1,0 +1,67 @@
+//! Fixed-window rate limits per subject or per org, counted in the metadata database so every
+//! gateway node sharing it sees the same windows. A refusal carries the numbers providers put
+//! in `Retry-After` and `X-RateLimit-*`.
+
+use crate::auth::Principal;
+use crate::plugins::manifest::RateSpec;
+use crate::store::Db;
+
+/// A refusal: which class, and when to come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The class that refused.
+    pub class: String,
+    /// Seconds to the end of the window.
+    pub retry_after_seconds: u32,
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Left in the window (0).
+    pub remaining: u32,
+    /// Window end, µs since epoch.
+    pub reset_at_micros: u64,
+}
+
+/// Count one request against each of `classes` at `now_secs`; refuse with the first class
+/// whose window is full. Database trouble fails open (logged), as the reference service does.
+pub async fn hit(
+    db: &Db,
+    plugin: &str,
+    classes: &[&RateSpec],
+    principal: &Principal,
+    now_secs: u64,
+) -> Result<(), RateLimited> {
+    for spec in classes {
+        let window = u64::from(spec.window_seconds);
+        let start = now_secs / window * window;
+        let key = if spec.per_org {
+            format!("{plugin}\u{1f}{}\u{1f}{}", spec.class, principal.org)
+        } else {
+            format!(
+                "{plugin}\u{1f}{}\u{1f}{}\u{1f}{}",
+                spec.class, principal.org, principal.subject
+            )
+        };
+        let count = match db
+            .hit_window(&key, i64::try_from(start).unwrap_or(i64::MAX))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit window unavailable; allowing the request");
+                continue;
+            }
+        };
+        if count > i64::from(spec.max_requests) {
+            let end = start + window;
+            return Err(RateLimited {
+                class: spec.class.clone(),
+                retry_after_seconds: u32::try_from(end.saturating_sub(now_secs).max(1))
+                    .unwrap_or(u32::MAX),
+                limit: spec.max_requests,
+                remaining: 0,
+                reset_at_micros: end.saturating_mul(1_000_000),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Persistent state: the metadata database ([`Db`], sqlx over SQLite or PostgreSQL with one
+//! schema) and object storage for backup bytes ([`Objects`]).
+
+mod db;
+mod objects;
+
+pub use db::{BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord};
+pub use objects::{ObjectError, Objects, TempObject};
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

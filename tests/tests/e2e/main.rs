@@ -1,0 +1,54 @@
+//! End-to-end tests: real HTTP against a gateway with real plugins, SQLite and local files.
+//! One binary for the whole suite (one link of the host).
+
+mod appliance;
+mod hello;
+mod sandbox;
+
+use gateway_tests::{TestGateway, provider_plugin, test_plugin};
+
+pub const ORG: &str = r#"
+[[orgs]]
+id = "acme"
+[[orgs]]
+id = "globex"
+"#;
+
+/// A gateway with hello-provider and the hostile plugin, and bearer tokens for both.
+pub async fn hello_and_hostile() -> TestGateway {
+    let extra = format!(
+        r#"{ORG}
+[[credentials]]
+org = "acme"
+plugin = "hello"
+scheme = "bearer"
+key = "reader"
+secret = "hello-read-token"
+scopes = ["hello:read"]
+
+[[credentials]]
+org = "acme"
+plugin = "hello"
+scheme = "bearer"
+key = "writer"
+secret = "hello-write-token"
+scopes = ["hello:read", "hello:write"]
+
+[[credentials]]
+org = "acme"
+plugin = "hostile"
+scheme = "bearer"
+key = "h"
+secret = "hostile-token"
+"#
+    );
+    TestGateway::start(
+        &[
+            provider_plugin("hello_provider"),
+            test_plugin("hostile_plugin"),
+        ],
+        &extra,
+    )
+    .await
+    .expect("gateway starts")
+}
