@@ -450,6 +450,15 @@ secret = "s""#,
     }
 
     #[test]
+    fn shipped_example_files_parse() {
+        let full = Config::from_toml(include_str!("../../examples/gateway.toml")).unwrap();
+        assert_eq!(full.credentials.len(), 2);
+        assert_eq!(full.plugins["appliance-collect"].resource_slots, Some(10));
+        let demo = Config::from_toml(include_str!("../../examples/demo.toml")).unwrap();
+        assert!(demo.server.print_examples);
+    }
+
+    #[test]
     fn key_segments() {
         assert!(is_key_segment("NETH-1234.a_b"));
         assert!(!is_key_segment(".."));
