@@ -311,13 +311,10 @@ where
             }
         }
     };
-    let outcome = outcome.and_then(|()| {
-        if received == declared {
-            Ok(())
-        } else {
-            Err(IngestError::LengthMismatch { declared, received })
-        }
-    });
+    let outcome = match outcome {
+        Ok(()) if received != declared => Err(IngestError::LengthMismatch { declared, received }),
+        other => other,
+    };
     if let Err(e) = outcome {
         temp.abort().await;
         release().await;

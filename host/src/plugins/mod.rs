@@ -82,7 +82,7 @@ pub enum LoadError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: ManifestError,
+        source: Box<ManifestError>,
     },
 }
 
@@ -108,7 +108,7 @@ pub enum Fault {
 
 impl Fault {
     fn classify(err: &wasmtime::Error, stderr: &MemoryOutputPipe) -> Fault {
-        let fault = if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             Fault::Deadline
         } else if format!("{err:?}").contains("growing memory") {
             Fault::Memory
@@ -122,8 +122,7 @@ impl Fault {
                 if out.is_empty() { "" } else { "; stderr: " },
                 out.trim()
             ))
-        };
-        fault
+        }
     }
 }
 
@@ -245,7 +244,7 @@ impl PluginRuntime {
             })?;
         let manifest = PluginManifest::validate(raw).map_err(|source| LoadError::Invalid {
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
         plugin.name = Arc::from(manifest.name.as_str());
         plugin.manifest = manifest;

@@ -74,6 +74,19 @@ async fn upload(
     r.send().await.unwrap()
 }
 
+/// The caller's list response.
+async fn list(gw: &TestGateway, who: (&str, &str)) -> Value {
+    gw.client
+        .get(gw.at(UPLOAD))
+        .basic_auth(who.0, Some(who.1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 const A1: (&str, &str) = ("NETH-A1", "my_secret_a1");
 const A2: (&str, &str) = ("NETH-A2", "my_secret_a2");
 const G1: (&str, &str) = ("NETH-G1", "my_secret_g1");
@@ -103,18 +116,9 @@ async fn seed_upload_list_download_delete() {
     assert_eq!(d["mimetype"], "application/octet-stream");
     assert!(d["uploaded_at"].as_str().unwrap().ends_with('Z'));
 
-    let list: Value = gw
-        .client
-        .get(gw.at(UPLOAD))
-        .basic_auth(A1.0, Some(A1.1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["code"], 200);
-    assert_eq!(list["data"]["backups"][0]["id"], id.as_str());
+    let page: Value = list(&gw, A1).await;
+    assert_eq!(page["code"], 200);
+    assert_eq!(page["data"]["backups"][0]["id"], id.as_str());
 
     let r = gw
         .client
@@ -325,17 +329,8 @@ async fn other_systems_and_orgs_never_see_a_backup() {
         .unwrap()
         .to_owned();
     for who in [A2, G1] {
-        let list: Value = gw
-            .client
-            .get(gw.at(UPLOAD))
-            .basic_auth(who.0, Some(who.1))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(list["data"]["backups"], json!([]), "{}", who.0);
+        let page: Value = list(&gw, who).await;
+        assert_eq!(page["data"]["backups"], json!([]), "{}", who.0);
         for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
             let r = gw
                 .client
@@ -374,17 +369,8 @@ async fn retention_keeps_ten_per_system_and_the_size_cap() {
                 .to_owned(),
         );
     }
-    let list: Value = gw
-        .client
-        .get(gw.at(UPLOAD))
-        .basic_auth(A1.0, Some(A1.1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let listed: Vec<&str> = list["data"]["backups"]
+    let page: Value = list(&gw, A1).await;
+    let listed: Vec<&str> = page["data"]["backups"]
         .as_array()
         .unwrap()
         .iter()
@@ -404,17 +390,8 @@ async fn retention_keeps_ten_per_system_and_the_size_cap() {
     // the size cap: a 4.5 KB upload leaves room for nothing older
     let r = upload(&gw, A1, Some("big.bin"), vec![9; 4500]).await;
     assert_eq!(r.status(), 201);
-    let list: Value = gw
-        .client
-        .get(gw.at(UPLOAD))
-        .basic_auth(A1.0, Some(A1.1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sizes: Vec<u64> = list["data"]["backups"]
+    let page: Value = list(&gw, A1).await;
+    let sizes: Vec<u64> = page["data"]["backups"]
         .as_array()
         .unwrap()
         .iter()
@@ -502,17 +479,8 @@ async fn a_client_that_disconnects_mid_body_leaves_nothing() {
         !gw.path().join("objects/acme").exists(),
         "no object visible"
     );
-    let list: Value = gw
-        .client
-        .get(gw.at(UPLOAD))
-        .basic_auth(A1.0, Some(A1.1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["data"]["backups"], json!([]));
+    let page: Value = list(&gw, A1).await;
+    assert_eq!(page["data"]["backups"], json!([]));
 }
 
 #[tokio::test]

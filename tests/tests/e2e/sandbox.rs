@@ -92,3 +92,23 @@ async fn colliding_routes_refuse_to_start_naming_both_plugins() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_plugin_that_imports_the_filesystem_is_refused_at_load() {
+    let err = TestGateway::start(&[test_plugin("snooper_plugin")], super::ORG)
+        .await
+        .err()
+        .expect("start-up must fail");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("wasi:filesystem"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_restart_reuses_compiled_components() {
+    let first = hello_and_hostile().await;
+    drop(first);
+    let second = hello_and_hostile().await;
+    for p in &second.gateway.plugins {
+        assert!(p.cached, "{} was compiled again", p.name);
+    }
+}
