@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use crate::auth::Scheme;
 use crate::config::{Config, SchemeConfig};
 use crate::http::Gateway;
 
@@ -43,31 +42,24 @@ pub fn print_examples(config: &Config, gw: &Gateway, addr: SocketAddr) {
             };
             println!("curl -sS -X {} '{base}{path}'{auth}{extra}", r.method);
         }
-        let _ = plugin
-            .manifest
-            .auth
-            .iter()
-            .any(|s| matches!(s, Scheme::Basic));
         println!();
     }
 }
 
-/// Fill `{param}`s with the first declared resource of the plugin, or a placeholder.
+/// The first `{param}` becomes the plugin's first declared resource (when there is one);
+/// the others stay placeholders to fill in.
 fn example_path(config: &Config, plugin: &str, template: &str) -> String {
     let resource = config.resources.iter().find(|r| r.plugin == plugin);
+    let mut filled = false;
     template
         .split('/')
-        .enumerate()
-        .map(
-            |(i, seg)| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(_) if i == 2 || resource.is_none() => resource.map_or_else(
-                    || format!("{{{}}}", &seg[1..seg.len() - 1]),
-                    |r| r.id.clone(),
-                ),
-                Some(name) => format!("{{{name}}}"),
-                None => seg.to_owned(),
-            },
-        )
+        .map(|seg| match resource {
+            Some(r) if seg.starts_with('{') && !filled => {
+                filled = true;
+                r.id.clone()
+            }
+            _ => seg.to_owned(),
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
