@@ -1,6 +1,8 @@
 //! Request accessors and response builders shared by every provider plugin.
 
-use crate::{Body, Method, Principal, Request, Response, Route};
+use crate::{
+    AuthScheme, Body, Manifest, Method, Principal, QuotaDefaults, Request, Response, Route,
+};
 use crate::{BodyMode, bindings::backup_gateway::provider::types::Headers};
 
 impl Request {
@@ -118,6 +120,33 @@ impl Response {
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_ascii_lowercase(), value.into()));
         self
+    }
+}
+
+impl QuotaDefaults {
+    /// No storage limits (0 = unlimited everywhere).
+    pub const UNLIMITED: QuotaDefaults = QuotaDefaults {
+        org_bytes: 0,
+        upload_bytes: 0,
+        resource_slots: 0,
+        resource_bytes: 0,
+    };
+}
+
+impl Manifest {
+    /// A manifest for this SDK's contract version with no rate limits, no storage limits and
+    /// no OpenAPI document; set those fields afterwards where the provider has them.
+    pub fn new(name: &str, version: &str, auth: Vec<AuthScheme>, routes: Vec<Route>) -> Manifest {
+        Manifest {
+            contract: crate::CONTRACT_VERSION.into(),
+            name: name.into(),
+            version: version.into(),
+            auth,
+            routes,
+            rate_limits: Vec::new(),
+            quotas: QuotaDefaults::UNLIMITED,
+            openapi: None,
+        }
     }
 }
 

@@ -10,8 +10,8 @@
 //! `render_problem`. See `examples/README.md`.
 
 use backup_gateway_sdk::{
-    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, QuotaDefaults, Request, Response,
-    Route, backups::Backup,
+    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
+    backups::Backup,
 };
 use serde_json::json;
 
@@ -19,24 +19,15 @@ struct Hello;
 
 impl Guest for Hello {
     fn manifest() -> Manifest {
-        Manifest {
-            contract: backup_gateway_sdk::CONTRACT_VERSION.into(),
-            name: "hello".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            auth: vec![AuthScheme::Bearer],
-            routes: vec![
+        Manifest::new(
+            "hello",
+            env!("CARGO_PKG_VERSION"),
+            vec![AuthScheme::Bearer],
+            vec![
                 Route::new(Method::Get, "/hello/greetings/{name}", "greet").scope("hello:read"),
                 Route::new(Method::Post, "/hello/echo", "echo").scope("hello:write"),
             ],
-            rate_limits: Vec::new(),
-            quotas: QuotaDefaults {
-                org_bytes: 0,
-                upload_bytes: 0,
-                resource_slots: 0,
-                resource_bytes: 0,
-            },
-            openapi: None,
-        }
+        )
     }
 
     fn handle(req: Request) -> Response {

@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use super::{Gateway, REQUEST_ID, convert, problem};
 use crate::auth::Principal;
 use crate::plugins::bindings::types::{self, Problem};
+use crate::plugins::manifest::Segment;
 use crate::plugins::{BodyMode, CallContext, Fault, Plugin, RouteSpec};
 
 /// A mounted route: the plugin and the route it declared.
@@ -243,10 +244,8 @@ pub async fn no_route(gw: Arc<Gateway>, req: Request) -> Response {
         .trim_start_matches('/')
         .split('/')
         .collect();
-    let mut best: Option<(&Arc<Plugin>, usize)> = None;
-    let mut tie = false;
-    for plugin in &gw.plugins {
-        let score = plugin
+    let score = |plugin: &Plugin| {
+        plugin
             .manifest
             .routes
             .iter()
@@ -254,23 +253,17 @@ pub async fn no_route(gw: Arc<Gateway>, req: Request) -> Response {
                 r.segments
                     .iter()
                     .zip(&segments)
-                    .take_while(|(s, p)| matches!(s, crate::plugins::manifest::Segment::Literal(l) if l == *p))
+                    .take_while(|(s, p)| matches!(s, Segment::Literal(l) if l == *p))
                     .count()
             })
             .max()
-            .unwrap_or(0);
-        match best {
-            Some((_, b)) if score == b && score > 0 => tie = true,
-            Some((_, b)) if score <= b => {}
-            _ if score > 0 => {
-                best = Some((plugin, score));
-                tie = false;
-            }
-            _ => {}
-        }
-    }
-    match best {
-        Some((plugin, _)) if !tie => {
+            .unwrap_or(0)
+    };
+    let scored: Vec<(usize, &Arc<Plugin>)> = gw.plugins.iter().map(|p| (score(p), p)).collect();
+    let top = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
+    let mut leaders = scored.iter().filter(|(s, _)| *s == top && top > 0);
+    match (leaders.next(), leaders.next()) {
+        (Some((_, plugin)), None) => {
             let call = convert::request(plugin, "", &parts, Vec::new(), &request_id(&parts));
             problem::render(&gw, plugin, Problem::NotFound, &call).await
         }

@@ -146,6 +146,11 @@ pub struct Plugin {
     pub sha256: String,
     /// Whether the compiled code came from the cache.
     pub cached: bool,
+    instances: Instances,
+}
+
+/// What a call needs to make a fresh instance: the pre-linked component and the limits.
+struct Instances {
     pre: ProviderPre<InstanceState>,
     engine: Engine,
     limits: RuntimeConfig,
@@ -210,21 +215,7 @@ impl PluginRuntime {
             .instantiate_pre(&loaded.component)
             .and_then(ProviderPre::new)
             .map_err(component_err)?;
-        let mut plugin = Plugin {
-            name: Arc::from(""),
-            manifest: PluginManifest {
-                name: String::new(),
-                version: String::new(),
-                contract: String::new(),
-                auth: Vec::new(),
-                routes: Vec::new(),
-                rate_limits: Default::default(),
-                quotas: Default::default(),
-                openapi: None,
-            },
-            path: path.to_owned(),
-            sha256: loaded.sha256,
-            cached: loaded.cached,
+        let instances = Instances {
             pre,
             engine: self.engine.clone(),
             limits: self.limits.clone(),
@@ -236,7 +227,7 @@ impl PluginRuntime {
             services: None,
             rt: None,
         };
-        let raw = plugin
+        let raw = instances
             .call_blocking(ctx, |p, s| p.call_manifest(s))
             .map_err(|fault| LoadError::Manifest {
                 path: path.to_owned(),
@@ -246,9 +237,14 @@ impl PluginRuntime {
             path: path.to_owned(),
             source: Box::new(source),
         })?;
-        plugin.name = Arc::from(manifest.name.as_str());
-        plugin.manifest = manifest;
-        Ok(plugin)
+        Ok(Plugin {
+            name: Arc::from(manifest.name.as_str()),
+            manifest,
+            path: path.to_owned(),
+            sha256: loaded.sha256,
+            cached: loaded.cached,
+            instances,
+        })
     }
 }
 
@@ -279,8 +275,18 @@ impl Plugin {
             .map_err(|_| Fault::Aborted)?
     }
 
-    /// Instantiate in a new `Store` (memory limit, epoch deadline), run `f`, drop the store.
+    /// Like [`Plugin::call`], on the current (blocking) thread.
     pub fn call_blocking<R, F>(&self, ctx: CallContext, f: F) -> Result<R, Fault>
+    where
+        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R>,
+    {
+        self.instances.call_blocking(ctx, f)
+    }
+}
+
+impl Instances {
+    /// Instantiate in a new `Store` (memory limit, epoch deadline), run `f`, drop the store.
+    fn call_blocking<R, F>(&self, ctx: CallContext, f: F) -> Result<R, Fault>
     where
         F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R>,
     {

@@ -74,6 +74,16 @@ async fn upload(
     r.send().await.unwrap()
 }
 
+/// Committed and reserved bytes of org acme.
+async fn usage(gw: &TestGateway) -> (i64, i64) {
+    gw.gateway
+        .services
+        .db
+        .usage("acme", "appliance-collect")
+        .await
+        .unwrap()
+}
+
 /// The caller's list response.
 async fn list(gw: &TestGateway, who: (&str, &str)) -> Value {
     gw.client
@@ -166,15 +176,7 @@ async fn seed_upload_list_download_delete() {
         r.json::<Value>().await.unwrap()["message"],
         "backup not found"
     );
-    assert_eq!(
-        gw.gateway
-            .services
-            .db
-            .usage("acme", "appliance-collect")
-            .await
-            .unwrap(),
-        (0, 0)
-    );
+    assert_eq!(usage(&gw).await, (0, 0));
 }
 
 #[tokio::test]
@@ -378,15 +380,7 @@ async fn retention_keeps_ten_per_system_and_the_size_cap() {
         .collect();
     let expected: Vec<&str> = ids[1..].iter().rev().map(String::as_str).collect();
     assert_eq!(listed, expected, "newest first, the oldest pruned");
-    assert_eq!(
-        gw.gateway
-            .services
-            .db
-            .usage("acme", "appliance-collect")
-            .await
-            .unwrap(),
-        (1000, 0)
-    );
+    assert_eq!(usage(&gw).await, (1000, 0));
     // the size cap: a 4.5 KB upload leaves room for nothing older
     let r = upload(&gw, A1, Some("big.bin"), vec![9; 4500]).await;
     assert_eq!(r.status(), 201);
@@ -430,15 +424,7 @@ async fn concurrent_uploads_never_exceed_the_org_quota() {
     let refused = statuses.iter().filter(|s| **s == 413).count();
     assert_eq!(ok, 10, "{statuses:?}");
     assert_eq!(refused, 10, "{statuses:?}");
-    assert_eq!(
-        gw.gateway
-            .services
-            .db
-            .usage("acme", "appliance-collect")
-            .await
-            .unwrap(),
-        (100_000, 0)
-    );
+    assert_eq!(usage(&gw).await, (100_000, 0));
 }
 
 /// Send headers promising `declared` bytes, send `sent`, then close the connection.
@@ -461,16 +447,15 @@ async fn a_client_that_disconnects_mid_body_leaves_nothing() {
     let gw = gateway(NO_RATE).await;
     cut_off_upload(&gw, 10 * 1024 * 1024, 3 * 1024 * 1024).await;
     // the ingest task notices the broken stream and cleans up; give it a moment
-    let db = &gw.gateway.services.db;
-    let mut usage = (-1, -1);
+    let mut charged = (-1, -1);
     for _ in 0..100 {
-        usage = db.usage("acme", "appliance-collect").await.unwrap();
-        if usage == (0, 0) {
+        charged = usage(&gw).await;
+        if charged == (0, 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(usage, (0, 0), "no quota charged or reserved");
+    assert_eq!(charged, (0, 0), "no quota charged or reserved");
     let incoming: Vec<_> = std::fs::read_dir(gw.path().join("objects/.incoming"))
         .unwrap()
         .collect();
@@ -504,15 +489,7 @@ async fn a_short_body_is_a_length_mismatch() {
         assert!(out.contains("upload length mismatch"), "{out}");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        gw.gateway
-            .services
-            .db
-            .usage("acme", "appliance-collect")
-            .await
-            .unwrap(),
-        (0, 0)
-    );
+    assert_eq!(usage(&gw).await, (0, 0));
 }
 
 #[tokio::test]

@@ -2,29 +2,20 @@
 //! `/hello/greetings/{name}`. Loading both must refuse to start, naming both plugins.
 
 use backup_gateway_sdk::{
-    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, QuotaDefaults, Request, Response,
-    Route, backups::Backup,
+    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
+    backups::Backup,
 };
 
 struct Collider;
 
 impl Guest for Collider {
     fn manifest() -> Manifest {
-        Manifest {
-            contract: backup_gateway_sdk::CONTRACT_VERSION.into(),
-            name: "collider".into(),
-            version: "0.0.1".into(),
-            auth: vec![AuthScheme::Bearer],
-            routes: vec![Route::new(Method::Get, "/hello/greetings/{who}", "steal")],
-            rate_limits: Vec::new(),
-            quotas: QuotaDefaults {
-                org_bytes: 0,
-                upload_bytes: 0,
-                resource_slots: 0,
-                resource_bytes: 0,
-            },
-            openapi: None,
-        }
+        Manifest::new(
+            "collider",
+            "0.0.1",
+            vec![AuthScheme::Bearer],
+            vec![Route::new(Method::Get, "/hello/greetings/{who}", "steal")],
+        )
     }
 
     fn handle(_req: Request) -> Response {

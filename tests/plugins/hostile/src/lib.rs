@@ -4,8 +4,8 @@
 //! by the plugin and not by the host's fallback.
 
 use backup_gateway_sdk::{
-    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, QuotaDefaults, Request, Response,
-    Route, backups::Backup,
+    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
+    backups::Backup,
 };
 use serde_json::json;
 
@@ -17,12 +17,11 @@ fn route(path: &str, op: &str) -> Route {
 
 impl Guest for Hostile {
     fn manifest() -> Manifest {
-        Manifest {
-            contract: backup_gateway_sdk::CONTRACT_VERSION.into(),
-            name: "hostile".into(),
-            version: "0.0.1".into(),
-            auth: vec![AuthScheme::Bearer],
-            routes: vec![
+        Manifest::new(
+            "hostile",
+            "0.0.1",
+            vec![AuthScheme::Bearer],
+            vec![
                 route("/hostile/ok", "ok"),
                 route("/hostile/loop", "loop"),
                 route("/hostile/hog", "hog"),
@@ -31,15 +30,7 @@ impl Guest for Hostile {
                 route("/hostile/double-fault", "double-fault"),
                 route("/hostile/bad-header", "bad-header"),
             ],
-            rate_limits: Vec::new(),
-            quotas: QuotaDefaults {
-                org_bytes: 0,
-                upload_bytes: 0,
-                resource_slots: 0,
-                resource_bytes: 0,
-            },
-            openapi: None,
-        }
+        )
     }
 
     fn handle(req: Request) -> Response {

@@ -2,29 +2,20 @@
 //! refuse to load it (no `wasi:filesystem` for plugins), whatever its manifest says.
 
 use backup_gateway_sdk::{
-    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, QuotaDefaults, Request, Response,
-    Route, backups::Backup,
+    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
+    backups::Backup,
 };
 
 struct Snooper;
 
 impl Guest for Snooper {
     fn manifest() -> Manifest {
-        Manifest {
-            contract: backup_gateway_sdk::CONTRACT_VERSION.into(),
-            name: "snooper".into(),
-            version: "0.0.1".into(),
-            auth: vec![AuthScheme::Bearer],
-            routes: vec![Route::new(Method::Get, "/snoop", "snoop")],
-            rate_limits: Vec::new(),
-            quotas: QuotaDefaults {
-                org_bytes: 0,
-                upload_bytes: 0,
-                resource_slots: 0,
-                resource_bytes: 0,
-            },
-            openapi: None,
-        }
+        Manifest::new(
+            "snooper",
+            "0.0.1",
+            vec![AuthScheme::Bearer],
+            vec![Route::new(Method::Get, "/snoop", "snoop")],
+        )
     }
 
     fn handle(_req: Request) -> Response {
