@@ -2,6 +2,7 @@
 //! One binary for the whole suite (one link of the host).
 
 mod appliance;
+mod crash;
 mod hello;
 mod sandbox;
 
