@@ -148,3 +148,101 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A gateway running as its own process (the release binary), for tests and benchmarks that
+/// kill it or measure it from outside.
+pub struct GatewayProcess {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// The running process.
+    pub child: std::process::Child,
+    config: PathBuf,
+}
+
+impl GatewayProcess {
+    /// Copy `plugins` into `dir/plugins`, write a config (with `extra`) on a free loopback
+    /// port, start the binary and wait until it answers.
+    pub async fn start(
+        dir: &Path,
+        plugins: &[PathBuf],
+        extra: &str,
+    ) -> anyhow::Result<GatewayProcess> {
+        let pdir = dir.join("plugins");
+        std::fs::create_dir_all(&pdir)?;
+        for p in plugins {
+            let name = p
+                .file_name()
+                .ok_or_else(|| anyhow::anyhow!("bad plugin path"))?;
+            std::fs::copy(p, pdir.join(name))?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let config = dir.join("gateway.toml");
+        std::fs::write(
+            &config,
+            config_for(dir, extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+        )?;
+        let child = Self::spawn(&config)?;
+        let gw = GatewayProcess {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            child,
+            config,
+        };
+        gw.wait_healthy().await?;
+        Ok(gw)
+    }
+
+    fn spawn(config: &Path) -> anyhow::Result<std::process::Child> {
+        let bin = target_dir().join("release/backup-gateway");
+        anyhow::ensure!(
+            bin.exists(),
+            "{} is missing: run scripts/test",
+            bin.display()
+        );
+        Ok(std::process::Command::new(bin)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()?)
+    }
+
+    async fn wait_healthy(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let r = client
+                .get(format!("{}/_gateway/health", self.url))
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("gateway at {} never became healthy", self.url)
+    }
+
+    /// SIGKILL the process and reap it.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Start the binary again on the same configuration and data.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.child = Self::spawn(&self.config)?;
+        self.wait_healthy().await
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

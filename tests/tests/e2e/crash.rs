@@ -3,67 +3,19 @@
 //! the sum of the visible backups.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use gateway_tests::{config_for, provider_plugin, target_dir};
+use gateway_tests::{GatewayProcess, provider_plugin};
 
 const AUTH: (&str, &str) = ("NETH-K1", "kill-secret");
-
-fn spawn(config: &Path) -> Child {
-    let bin = target_dir().join("release/backup-gateway");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/test",
-        bin.display()
-    );
-    Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("gateway starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, url: &str) {
-    for _ in 0..200 {
-        if client
-            .get(format!("{url}/_gateway/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gateway at {url} never became healthy");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 #[tokio::test]
 async fn sigkill_mid_upload_leaves_no_partial_object_and_exact_quota() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        provider_plugin("appliance_collect"),
-        plugins.join("appliance_collect.wasm"),
-    )
-    .unwrap();
-    let port = free_port();
     let extra = format!(
         r#"{org}
 [[credentials]]
@@ -77,15 +29,12 @@ secret = "{secret}"
         key = AUTH.0,
         secret = AUTH.1
     );
-    let config =
-        config_for(dir.path(), &extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    let config_path = dir.path().join("gateway.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let mut gw = GatewayProcess::start(dir.path(), &[provider_plugin("appliance_collect")], &extra)
+        .await
+        .unwrap();
+    let (url, port) = (gw.url.clone(), gw.port);
     let client = reqwest::Client::new();
 
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &url).await;
     // one complete backup, which must survive
     let kept = client
         .post(format!("{url}/api/systems/backups"))
@@ -121,12 +70,10 @@ secret = "{secret}"
         1,
         "the upload is in flight"
     );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    gw.kill().unwrap(); // SIGKILL
     drop(s);
 
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &url).await;
+    gw.restart().await.unwrap();
     let page: Value = client
         .get(format!("{url}/api/systems/backups"))
         .basic_auth(AUTH.0, Some(AUTH.1))
@@ -159,8 +106,6 @@ secret = "{secret}"
         db.usage("acme", "appliance-collect").await.unwrap(),
         (4096, 0)
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 /// Total bytes of the files below `dir`.

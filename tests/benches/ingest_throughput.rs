@@ -1,0 +1,151 @@
+//! Ingest throughput against the machine's own limits, measured in one run:
+//!
+//! - (a) SHA-256 of the bytes in memory (this process, one core);
+//! - (b) writing the same bytes to the same disk with fsync;
+//! - (c) a 1 GiB upload over loopback through the appliance collect route of a real gateway
+//!   process (streamed by the client, hashed and fsynced by the gateway);
+//!
+//! reported as c / min(a, b). Then the gateway's peak RSS (VmHWM) after 32 concurrent
+//! 256 MiB uploads. Figures only; nothing here is a pass/fail threshold.
+//!
+//! Run: `scripts/build-plugins && cargo build --release -p backup-gateway &&
+//! cargo bench -p gateway-tests --bench ingest_throughput`.
+
+use std::io::Write;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use sha2::Digest;
+
+const GIB: usize = 1024 * 1024 * 1024;
+const CHUNK: usize = 1024 * 1024;
+
+fn pattern() -> bytes::Bytes {
+    // 64 MiB of xorshift noise, cycled
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut v = Vec::with_capacity(64 * CHUNK);
+    while v.len() < 64 * CHUNK {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes::Bytes::from(v)
+}
+
+fn chunks(p: &bytes::Bytes, total: usize) -> impl Iterator<Item = bytes::Bytes> + '_ {
+    (0..total / CHUNK).map(move |i| p.slice((i % 64) * CHUNK..(i % 64 + 1) * CHUNK))
+}
+
+fn gbps(bytes: usize, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e9
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let p = pattern();
+    let dir = tempfile::tempdir_in(gateway_tests::target_dir())?;
+
+    // (a) SHA-256 rate
+    let t = Instant::now();
+    let mut h = sha2::Sha256::new();
+    for c in chunks(&p, GIB) {
+        h.update(&c);
+    }
+    std::hint::black_box(h.finalize());
+    let sha = gbps(GIB, t.elapsed().as_secs_f64());
+
+    // (b) durable write rate on the same disk
+    let t = Instant::now();
+    let path = dir.path().join("fsync-probe");
+    let mut f = std::fs::File::create(&path)?;
+    for c in chunks(&p, GIB) {
+        f.write_all(&c)?;
+    }
+    f.sync_all()?;
+    drop(f);
+    let disk = gbps(GIB, t.elapsed().as_secs_f64());
+    std::fs::remove_file(&path)?;
+
+    // (c) the gateway
+    let extra = r#"
+[[orgs]]
+id = "acme"
+[[credentials]]
+org = "acme"
+plugin = "appliance-collect"
+scheme = "basic"
+key = "NETH-B"
+secret = "bench"
+[plugins.appliance-collect]
+org_bytes = 0
+resource_bytes = 0
+resource_slots = 0
+rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, upload-hour = { window_seconds = 3600, max_requests = 100000 } }
+"#;
+    let mut gateway = gateway_tests::GatewayProcess::start(
+        dir.path(),
+        &[gateway_tests::provider_plugin("appliance_collect")],
+        extra,
+    )
+    .await?;
+    let url = format!("{}/api/systems/backups", gateway.url);
+    let client = reqwest::Client::new();
+    let upload = |size: usize| {
+        let body = futures_util::stream::iter(
+            chunks(&p, size)
+                .map(Ok::<_, std::io::Error>)
+                .collect::<Vec<_>>(),
+        );
+        client
+            .post(&url)
+            .basic_auth("NETH-B", Some("bench"))
+            .header("content-length", size)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+    };
+    let t = Instant::now();
+    let r = upload(GIB).await?;
+    anyhow::ensure!(r.status() == 201, "upload failed: {}", r.status());
+    let gw = gbps(GIB, t.elapsed().as_secs_f64());
+    let limit = sha.min(disk);
+    println!("sha256 {sha:.3} GB/s | fsync'd write {disk:.3} GB/s | upload {gw:.3} GB/s");
+    println!(
+        "upload / min(sha256, disk) = {:.2}  (upload / sha256 = {:.2}, upload / disk = {:.2})",
+        gw / limit,
+        gw / sha,
+        gw / disk
+    );
+
+    // peak RSS under 32 concurrent 256 MiB uploads
+    let before = vm_hwm_kib(gateway.child.id());
+    let t = Instant::now();
+    let results = futures_util::stream::iter((0..32).map(|_| upload(256 * 1024 * 1024)))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201))
+        .count();
+    let after = vm_hwm_kib(gateway.child.id());
+    println!(
+        "32 x 256 MiB concurrent: {ok}/32 stored in {:.1} s; gateway peak RSS {:.1} MiB (after the 1 GiB upload: {:.1} MiB)",
+        t.elapsed().as_secs_f64(),
+        after as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+    gateway.kill()?;
+    Ok(())
+}
