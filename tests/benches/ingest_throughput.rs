@@ -119,6 +119,40 @@ rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, 
     let r = upload(GIB).await?;
     anyhow::ensure!(r.status() == 201, "upload failed: {}", r.status());
     let gw = gbps(GIB, t.elapsed().as_secs_f64());
+    // (d) the loopback ceiling: the same client streaming into a server that only counts
+    let drain = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let drain_url = format!("http://{}/drain", drain.local_addr()?);
+    let app = axum::Router::new().route(
+        "/drain",
+        axum::routing::post(|body: axum::body::Body| async move {
+            let mut n = 0usize;
+            let mut s = body.into_data_stream();
+            while let Some(Ok(c)) = s.next().await {
+                n += c.len();
+            }
+            n.to_string()
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(drain, app).await });
+    let body = futures_util::stream::iter(
+        chunks(&p, GIB)
+            .map(Ok::<_, std::io::Error>)
+            .collect::<Vec<_>>(),
+    );
+    let t = Instant::now();
+    let r = client
+        .post(&drain_url)
+        .header("content-length", GIB)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await?;
+    anyhow::ensure!(r.text().await? == GIB.to_string(), "drain lost bytes");
+    let ceiling = gbps(GIB, t.elapsed().as_secs_f64());
+    server.abort();
+    println!(
+        "loopback ceiling (client -> counting server) {ceiling:.3} GB/s; upload / ceiling = {:.2}",
+        gw / ceiling
+    );
     let limit = sha.min(disk);
     println!("sha256 {sha:.3} GB/s | fsync'd write {disk:.3} GB/s | upload {gw:.3} GB/s");
     println!(

@@ -299,7 +299,7 @@ where
                     break Err(IngestError::LengthMismatch { declared, received });
                 }
                 hasher.update(&chunk);
-                if let Err(e) = temp.write(&chunk).await {
+                if let Err(e) = temp.write(chunk).await {
                     break Err(IngestError::StorageFailed(e.to_string()));
                 }
                 if last_renewal.elapsed() > RENEW_EVERY {

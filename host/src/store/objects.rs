@@ -16,7 +16,6 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
-use tokio::io::AsyncWriteExt;
 
 /// An object-storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -112,9 +111,12 @@ impl Objects {
         let writer = match &self.local_root {
             Some(root) => {
                 let temp = root.join(INCOMING).join(ingest_id);
-                let file = tokio::fs::File::create(&temp).await?;
+                let file = tokio::fs::File::create(&temp).await?.into_std().await;
+                let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
+                let fsync = self.fsync;
                 Writer::Local {
-                    file: tokio::io::BufWriter::with_capacity(1024 * 1024, file),
+                    tx: Some(tx),
+                    worker: tokio::task::spawn_blocking(move || write_local(file, rx, fsync)),
                     temp,
                     dest: root.join(final_key),
                 }
@@ -179,9 +181,38 @@ impl Objects {
     }
 }
 
+/// Chunks queued for a local writer thread (each is a body chunk, not a copy). Two are
+/// enough to overlap hashing with writing; more only holds memory when the disk is slower
+/// than the network (measured: 16 queued chunks let 32 uploads reach 300 MiB RSS).
+const LOCAL_QUEUE: usize = 2;
+
+/// The local writer thread: append chunks until an empty chunk says "commit" (then flush and,
+/// with `fsync`, sync the file) or the queue closes without it (an abort: no sync).
+/// Hashing on the request's task and writing here run on different cores.
+fn write_local(
+    file: std::fs::File,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    fsync: bool,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+    while let Some(chunk) = rx.blocking_recv() {
+        if chunk.is_empty() {
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            if fsync {
+                file.sync_all()?;
+            }
+            return Ok(());
+        }
+        out.write_all(&chunk)?;
+    }
+    Err(std::io::Error::other("write aborted"))
+}
+
 enum Writer {
     Local {
-        file: tokio::io::BufWriter<tokio::fs::File>,
+        tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+        worker: tokio::task::JoinHandle<std::io::Result<()>>,
         temp: PathBuf,
         dest: PathBuf,
     },
@@ -196,12 +227,24 @@ pub struct TempObject {
 
 impl TempObject {
     /// Append bytes.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ObjectError> {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ObjectError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
         match &mut self.writer {
-            Writer::Local { file, .. } => file.write_all(chunk).await?,
+            Writer::Local { tx, .. } => {
+                let sent = match tx {
+                    Some(tx) => tx.send(chunk).await.is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    // the writer thread stopped: its error surfaces on commit
+                    return Err(ObjectError::Failed("local writer stopped".into()));
+                }
+            }
             Writer::Multipart(w) => {
                 w.wait_for_capacity(4).await?;
-                w.write(chunk);
+                w.write(&chunk);
             }
         }
         Ok(())
@@ -211,17 +254,19 @@ impl TempObject {
     pub async fn commit(self) -> Result<(), ObjectError> {
         match self.writer {
             Writer::Local {
-                mut file,
+                tx,
+                worker,
                 temp,
                 dest,
             } => {
                 let res: Result<(), ObjectError> = async {
-                    file.flush().await?;
-                    let file = file.into_inner();
-                    if self.fsync {
-                        file.sync_all().await?;
+                    if let Some(tx) = tx {
+                        // an empty chunk asks the writer to flush and sync
+                        let _ = tx.send(Bytes::new()).await;
                     }
-                    drop(file);
+                    worker
+                        .await
+                        .map_err(|e| ObjectError::Failed(e.to_string()))??;
                     let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
                     tokio::fs::create_dir_all(&dir).await?;
                     tokio::fs::rename(&temp, &dest).await?;
@@ -246,8 +291,11 @@ impl TempObject {
     /// Discard everything written.
     pub async fn abort(self) {
         match self.writer {
-            Writer::Local { file, temp, .. } => {
-                drop(file);
+            Writer::Local {
+                tx, worker, temp, ..
+            } => {
+                drop(tx);
+                let _ = worker.await;
                 if let Err(e) = tokio::fs::remove_file(&temp).await {
                     tracing::warn!(path = %temp.display(), error = %e, "could not remove temporary object");
                 }
@@ -276,8 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let objects = Objects::open(&format!("file://{}", dir.path().display()), true).unwrap();
         let mut t = objects.begin("i1", "org/sys/a.bin").await.unwrap();
-        t.write(b"hello ").await.unwrap();
-        t.write(b"world").await.unwrap();
+        t.write(Bytes::from_static(b"hello ")).await.unwrap();
+        t.write(Bytes::from_static(b"world")).await.unwrap();
         assert!(!objects.exists("org/sys/a.bin").await.unwrap());
         t.commit().await.unwrap();
         assert_eq!(
@@ -285,7 +333,7 @@ mod tests {
             Bytes::from_static(b"world")
         );
         let mut t = objects.begin("i2", "org/sys/b.bin").await.unwrap();
-        t.write(b"partial").await.unwrap();
+        t.write(Bytes::from_static(b"partial")).await.unwrap();
         t.abort().await;
         assert!(!objects.exists("org/sys/b.bin").await.unwrap());
         let incoming: Vec<_> = std::fs::read_dir(dir.path().join(INCOMING))
@@ -298,7 +346,7 @@ mod tests {
     async fn memory_store_round_trip() {
         let objects = Objects::open("memory://", false).unwrap();
         let mut t = objects.begin("i", "k/x").await.unwrap();
-        t.write(&[7u8; 10]).await.unwrap();
+        t.write(Bytes::from(vec![7u8; 10])).await.unwrap();
         t.commit().await.unwrap();
         assert!(objects.exists("k/x").await.unwrap());
         objects.delete("k/x").await.unwrap();
