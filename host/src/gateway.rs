@@ -103,8 +103,16 @@ fn source_json(s: &SourceConfig) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "null".into())
 }
 
+/// The background work of a node: job workers and periodic housekeeping. Abort the handles
+/// to stop it.
+pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = crate::jobs::worker::spawn(gw.clone(), config.jobs.clone());
+    handles.push(spawn_sweeps(gw));
+    handles
+}
+
 /// Periodic housekeeping: reclaim abandoned uploads, forget old rate-limit windows.
-pub fn spawn_sweeps(gw: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
+fn spawn_sweeps(gw: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
@@ -133,7 +141,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.server.print_examples {
         crate::demo::print_examples(&config, &gw, addr);
     }
-    let sweeps = spawn_sweeps(gw.clone());
+    let background = spawn_background(gw.clone(), &config);
     let app = crate::http::app(gw);
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -148,7 +156,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!("grace period over; exiting with requests still in flight");
         }
     }
-    sweeps.abort();
+    for h in background {
+        h.abort();
+    }
     drop(built);
     Ok(())
 }

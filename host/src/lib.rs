@@ -15,6 +15,7 @@ pub mod demo;
 pub mod gateway;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod plugins;
 pub mod ratelimit;
 pub mod store;

@@ -74,6 +74,7 @@ scopes = ["hello:read"]
     let ctx = move || backup_gateway::plugins::CallContext {
         plugin: name.clone(),
         org: None,
+        subject: None,
         request_id: "bench".into(),
         services: None,
         rt: None,

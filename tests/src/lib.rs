@@ -48,12 +48,16 @@ pub struct TestGateway {
     /// The shared state, for assertions on the database and objects.
     pub gateway: std::sync::Arc<backup_gateway::http::Gateway>,
     server: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     _runtime: std::sync::Arc<backup_gateway::plugins::PluginRuntime>,
 }
 
 impl Drop for TestGateway {
     fn drop(&mut self) {
         self.server.abort();
+        for h in &self.background {
+            h.abort();
+        }
     }
 }
 
@@ -69,6 +73,10 @@ plugins_dir = "{data}/plugins"
 [runtime]
 deadline_ms = 1000
 cache_dir = "{cache}"
+
+[jobs]
+poll_ms = 20
+lease_seconds = 3
 
 {extra}
 "#,
@@ -106,6 +114,7 @@ impl TestGateway {
         let server = tokio::spawn(async move {
             let _ = axum_serve(listener, app).await;
         });
+        let background = backup_gateway::gateway::spawn_background(built.gateway.clone(), &config);
         Ok(TestGateway {
             url,
             client: reqwest::Client::builder()
@@ -114,6 +123,7 @@ impl TestGateway {
             dir: Some(dir),
             gateway: built.gateway,
             server,
+            background,
             _runtime: built.runtime,
         })
     }
@@ -133,6 +143,9 @@ impl TestGateway {
     /// Stop serving and hand back the data directory (to restart on the same data).
     pub fn stop(mut self) -> tempfile::TempDir {
         self.server.abort();
+        for h in &self.background {
+            h.abort();
+        }
         self.dir
             .take()
             .unwrap_or_else(|| unreachable!("the directory is taken only here"))

@@ -51,6 +51,7 @@ pub fn call_context(gw: &Gateway, plugin: &Plugin, req: &types::Request) -> Call
     CallContext {
         plugin: plugin.name.clone(),
         org: req.principal.as_ref().map(|p| p.org.clone()),
+        subject: req.principal.as_ref().map(|p| p.subject.clone()),
         request_id: req.request_id.clone(),
         services: Some(gw.services.clone()),
         rt: Some(tokio::runtime::Handle::current()),

@@ -10,8 +10,8 @@ use http::StatusCode;
 use super::Gateway;
 use super::convert;
 use crate::auth::AuthFailure;
+use crate::plugins::Plugin;
 use crate::plugins::bindings::types::{self, Problem};
-use crate::plugins::{CallContext, Plugin};
 
 /// The WIT form of an authentication failure.
 pub fn auth_failure(f: AuthFailure) -> types::AuthFailure {
@@ -60,13 +60,7 @@ pub async fn render(
     req: &types::Request,
 ) -> Response {
     let org = req.principal.as_ref().map(|p| p.org.clone());
-    let ctx = CallContext {
-        plugin: plugin.name.clone(),
-        org: org.clone(),
-        request_id: req.request_id.clone(),
-        services: Some(gw.services.clone()),
-        rt: Some(tokio::runtime::Handle::current()),
-    };
+    let ctx = super::call_context(gw, plugin, req);
     let (p, r) = (problem.clone(), req.clone());
     match plugin
         .call(ctx, move |prov, store| {

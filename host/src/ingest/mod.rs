@@ -138,7 +138,7 @@ async fn run(
         &gw.services.db,
         &gw.services.objects,
         &target,
-        declared,
+        Size::Exact(declared),
         quotas.org_bytes,
         stream,
     )
@@ -215,6 +215,19 @@ pub enum IngestError {
     /// Storage failed during the write or the record could not be committed.
     #[error("storage failed: {0}")]
     StorageFailed(String),
+    /// The stream failed before its end (a client that went away, a source that broke).
+    #[error("stream interrupted after {received} bytes: {reason}")]
+    Interrupted {
+        /// Declared length (0 when unknown).
+        declared: u64,
+        /// Received before the failure.
+        received: u64,
+        /// What the stream said.
+        reason: String,
+    },
+    /// A stream of unknown length ran past its bound.
+    #[error("larger than the {0}-byte limit")]
+    TooLarge(u64),
     /// The stream ended before, or ran past, the declared length.
     #[error("length mismatch: declared {declared}, received {received}")]
     LengthMismatch {
@@ -233,27 +246,43 @@ impl IngestError {
             IngestError::QuotaUnavailable(_) => Problem::QuotaUnavailable,
             IngestError::StorageUnavailable(_) => Problem::StorageUnavailable,
             IngestError::StorageFailed(_) => Problem::StorageFailed,
-            IngestError::LengthMismatch { declared, received } => {
-                Problem::LengthMismatch((*declared, *received))
-            }
+            IngestError::LengthMismatch { declared, received }
+            | IngestError::Interrupted {
+                declared, received, ..
+            } => Problem::LengthMismatch((*declared, *received)),
+            IngestError::TooLarge(n) => Problem::PayloadTooLarge(*n),
         }
     }
 }
 
-/// Reserve `declared` bytes, stream into a temporary object hashing as it goes, and on
+/// How many bytes a stream will bring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// Exactly this many (an upload's `Content-Length`, a file's length).
+    Exact(u64),
+    /// Unknown, but at most this many (a directory's tar stream, a URL without a length);
+    /// 0 means unbounded. The bound is reserved, the actual size charged.
+    AtMost(u64),
+}
+
+/// Reserve the size's bytes, stream into a temporary object hashing as it goes, and on
 /// success make it visible and record it (with its quota charge) in one transaction. On any
 /// failure nothing is visible and nothing stays charged.
 pub async fn write<S>(
     db: &Db,
     objects: &Objects,
     target: &Target,
-    declared: u64,
+    size: Size,
     org_quota: u64,
     mut stream: S,
 ) -> Result<BackupRecord, IngestError>
 where
     S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
 {
+    let (declared, limit) = match size {
+        Size::Exact(n) => (n, n),
+        Size::AtMost(n) => (0, n),
+    };
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
     let lease_end = || now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
@@ -262,7 +291,7 @@ where
             &ingest_id,
             &target.org,
             &target.provider,
-            i64::try_from(declared).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(org_quota).unwrap_or(i64::MAX),
             &temp_key,
             lease_end(),
@@ -290,13 +319,23 @@ where
     let outcome: Result<(), IngestError> = loop {
         match stream.next().await {
             None => break Ok(()),
-            Some(Err(_)) => {
-                break Err(IngestError::LengthMismatch { declared, received });
+            Some(Err(e)) => {
+                break Err(IngestError::Interrupted {
+                    declared,
+                    received,
+                    reason: e.to_string(),
+                });
             }
             Some(Ok(chunk)) => {
                 received += chunk.len() as u64;
-                if received > declared {
-                    break Err(IngestError::LengthMismatch { declared, received });
+                match size {
+                    Size::Exact(n) if received > n => {
+                        break Err(IngestError::LengthMismatch { declared, received });
+                    }
+                    Size::AtMost(n) if n > 0 && received > n => {
+                        break Err(IngestError::TooLarge(n));
+                    }
+                    _ => {}
                 }
                 hasher.update(&chunk);
                 if let Err(e) = temp.write(chunk).await {
@@ -311,9 +350,11 @@ where
             }
         }
     };
-    let outcome = match outcome {
-        Ok(()) if received != declared => Err(IngestError::LengthMismatch { declared, received }),
-        other => other,
+    let outcome = match (outcome, size) {
+        (Ok(()), Size::Exact(n)) if received != n => {
+            Err(IngestError::LengthMismatch { declared, received })
+        }
+        (other, _) => other,
     };
     if let Err(e) = outcome {
         temp.abort().await;
@@ -507,7 +548,7 @@ mod tests {
             &db,
             &objects,
             &target("b1"),
-            11,
+            Size::Exact(11),
             100,
             chunks(vec![Ok(b"hello "), Ok(b"world")]),
         )
@@ -533,10 +574,16 @@ mod tests {
         ];
         for (i, (declared, parts)) in cases.into_iter().enumerate() {
             let t = target(&format!("x{i}"));
-            let err = write(&db, &objects, &t, declared, 0, chunks(parts))
+            let err = write(&db, &objects, &t, Size::Exact(declared), 0, chunks(parts))
                 .await
                 .unwrap_err();
-            assert!(matches!(err, IngestError::LengthMismatch { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    IngestError::LengthMismatch { .. } | IngestError::Interrupted { .. }
+                ),
+                "{err}"
+            );
             assert!(!objects.exists(&t.key).await.unwrap());
         }
         assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
@@ -559,13 +606,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unknown_sizes_reserve_the_bound_and_charge_the_actual() {
+        let (_d, db, objects) = fixture().await;
+        let rec = write(
+            &db,
+            &objects,
+            &target("u1"),
+            Size::AtMost(100),
+            0,
+            chunks(vec![Ok(b"abc")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rec.size, 3);
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (3, 0));
+        let err = write(
+            &db,
+            &objects,
+            &target("u2"),
+            Size::AtMost(4),
+            0,
+            chunks(vec![Ok(b"abc"), Ok(b"de")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, IngestError::TooLarge(4)), "{err}");
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (3, 0));
+    }
+
+    #[tokio::test]
     async fn quota_is_never_exceeded() {
         let (_d, db, objects) = fixture().await;
         write(
             &db,
             &objects,
             &target("a"),
-            6,
+            Size::Exact(6),
             10,
             chunks(vec![Ok(b"123456")]),
         )
@@ -575,7 +651,7 @@ mod tests {
             &db,
             &objects,
             &target("b"),
-            5,
+            Size::Exact(5),
             10,
             chunks(vec![Ok(b"12345")]),
         )
@@ -586,7 +662,7 @@ mod tests {
             &db,
             &objects,
             &target("c"),
-            4,
+            Size::Exact(4),
             10,
             chunks(vec![Ok(b"1234")]),
         )
@@ -604,7 +680,7 @@ mod tests {
                 &db,
                 &objects,
                 &target(&format!("r{i}")),
-                4,
+                Size::Exact(4),
                 0,
                 chunks(vec![Ok(b"abcd")]),
             )

@@ -223,6 +223,7 @@ impl PluginRuntime {
         let ctx = CallContext {
             plugin: Arc::from("(loading)"),
             org: None,
+            subject: None,
             request_id: "load".into(),
             services: None,
             rt: None,

@@ -27,7 +27,10 @@ pub enum DbError {
     UnsupportedUrl(String),
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_core.sql")),
+    (2, include_str!("../../migrations/0002_jobs.sql")),
+];
 
 /// The connection pool and engine.
 #[derive(Debug, Clone)]
@@ -367,6 +370,24 @@ impl Db {
         .bind(org)
         .bind(provider)
         .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(backup_from_row).transpose()?)
+    }
+
+    /// The backup a job produced, if it committed one.
+    pub async fn backup_by_job(
+        &self,
+        org: &str,
+        provider: &str,
+        job_id: &str,
+    ) -> Result<Option<BackupRecord>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups WHERE org = $1 AND provider = $2 AND job_id = $3"
+        )))
+        .bind(org)
+        .bind(provider)
+        .bind(job_id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(backup_from_row).transpose()?)
@@ -787,7 +808,8 @@ impl Db {
     }
 }
 
-async fn next_in_sequence(
+/// The next value of a named counter, inside a transaction.
+pub async fn next_in_sequence(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: &str,
     provider: &str,

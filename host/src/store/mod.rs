@@ -4,7 +4,10 @@
 mod db;
 mod objects;
 
-pub use db::{BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord};
+pub use db::{
+    BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord,
+    next_in_sequence,
+};
 pub use objects::{ObjectError, Objects, TempObject};
 
 /// Microseconds since the Unix epoch, now.

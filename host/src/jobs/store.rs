@@ -1,0 +1,548 @@
+//! The job table: creating, reading, cancelling, and the worker side — claiming with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers), heartbeats that
+//! renew it and report progress, and the final transitions, each conditional on the lease
+//! still being held so a worker that lost its job cannot overwrite another's outcome.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::store::{Db, DbError, Engine, next_in_sequence, now_micros};
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Stream the resource's source into a new backup.
+    Capture,
+    /// Write a backup's bytes to the resource's source.
+    Restore,
+}
+
+impl JobKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Capture => "capture",
+            JobKind::Restore => "restore",
+        }
+    }
+
+    fn parse(s: &str) -> JobKind {
+        if s == "restore" {
+            JobKind::Restore
+        } else {
+            JobKind::Capture
+        }
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Leased by a worker.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Given up.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> JobStatus {
+        match s {
+            "in_progress" => JobStatus::InProgress,
+            "completed" => JobStatus::Completed,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => JobStatus::Queued,
+        }
+    }
+}
+
+/// A job row.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// Host id (UUIDv7).
+    pub id: String,
+    /// Org.
+    pub org: String,
+    /// Provider.
+    pub provider: String,
+    /// Per-org, per-provider sequence.
+    pub seq: i64,
+    /// Capture or restore.
+    pub kind: JobKind,
+    /// Resource kind.
+    pub resource_kind: String,
+    /// Resource id.
+    pub resource_id: String,
+    /// For restores: the backup.
+    pub source_backup: Option<String>,
+    /// Status.
+    pub status: JobStatus,
+    /// Bytes processed.
+    pub bytes_done: i64,
+    /// Bytes expected.
+    pub bytes_total: Option<i64>,
+    /// Progress text.
+    pub message: String,
+    /// Times started.
+    pub attempts: i64,
+    /// The backup a completed capture produced.
+    pub backup_id: Option<String>,
+    /// Why it failed (safe to show).
+    pub error: Option<String>,
+    /// Requester.
+    pub subject: String,
+    /// Filename for the produced backup.
+    pub filename: String,
+    /// Media type for the produced backup.
+    pub media_type: String,
+    /// µs since epoch.
+    pub created_at: i64,
+    /// First start.
+    pub started_at: Option<i64>,
+    /// Final status reached.
+    pub finished_at: Option<i64>,
+    /// Plugin JSON.
+    pub metadata: String,
+}
+
+const COLUMNS: &str = "id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
+    bytes_done, bytes_total, message, attempts, backup_id, error, subject, filename, media_type, \
+    created_at, started_at, finished_at, metadata";
+
+fn from_row(r: &AnyRow) -> Result<JobRecord, sqlx::Error> {
+    Ok(JobRecord {
+        id: r.try_get(0)?,
+        org: r.try_get(1)?,
+        provider: r.try_get(2)?,
+        seq: r.try_get(3)?,
+        kind: JobKind::parse(&r.try_get::<String, _>(4)?),
+        resource_kind: r.try_get(5)?,
+        resource_id: r.try_get(6)?,
+        source_backup: r.try_get(7)?,
+        status: JobStatus::parse(&r.try_get::<String, _>(8)?),
+        bytes_done: r.try_get(9)?,
+        bytes_total: r.try_get(10)?,
+        message: r.try_get(11)?,
+        attempts: r.try_get(12)?,
+        backup_id: r.try_get(13)?,
+        error: r.try_get(14)?,
+        subject: r.try_get(15)?,
+        filename: r.try_get(16)?,
+        media_type: r.try_get(17)?,
+        created_at: r.try_get(18)?,
+        started_at: r.try_get(19)?,
+        finished_at: r.try_get(20)?,
+        metadata: r.try_get(21)?,
+    })
+}
+
+/// A new job's fields.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Org.
+    pub org: String,
+    /// Provider.
+    pub provider: String,
+    /// Kind.
+    pub kind: JobKind,
+    /// Resource kind.
+    pub resource_kind: String,
+    /// Resource id.
+    pub resource_id: String,
+    /// For restores.
+    pub source_backup: Option<String>,
+    /// Requester.
+    pub subject: String,
+    /// Filename for the backup.
+    pub filename: String,
+    /// Media type for the backup.
+    pub media_type: String,
+    /// Plugin JSON.
+    pub metadata: String,
+}
+
+/// Insert a queued job.
+pub async fn insert(db: &Db, new: &NewJob) -> Result<JobRecord, DbError> {
+    let mut tx = db.pool().begin().await?;
+    let seq = next_in_sequence(&mut tx, &new.org, &new.provider, "jobs").await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO jobs (id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
+         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
+    )))
+    .bind(&id)
+    .bind(&new.org)
+    .bind(&new.provider)
+    .bind(seq)
+    .bind(new.kind.as_str())
+    .bind(&new.resource_kind)
+    .bind(&new.resource_id)
+    .bind(&new.source_backup)
+    .bind(&new.subject)
+    .bind(&new.filename)
+    .bind(&new.media_type)
+    .bind(now_micros())
+    .bind(&new.metadata)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(from_row(&row)?)
+}
+
+/// A job of the org by id.
+pub async fn get(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    id: &str,
+) -> Result<Option<JobRecord>, DbError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND id = $3"
+    )))
+    .bind(org)
+    .bind(provider)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// A job of the org by sequence number.
+pub async fn get_by_seq(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    seq: i64,
+) -> Result<Option<JobRecord>, DbError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND seq = $3"
+    )))
+    .bind(org)
+    .bind(provider)
+    .bind(seq)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// Jobs of the org, newest first, optionally of one resource and in some statuses.
+pub async fn list(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    resource: (Option<&str>, Option<&str>),
+    statuses: &[JobStatus],
+    limit: i64,
+) -> Result<Vec<JobRecord>, DbError> {
+    // placeholders only are interpolated: $6.. for the statuses
+    let status_filter = if statuses.is_empty() {
+        String::new()
+    } else {
+        let ps: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 6)).collect();
+        format!(" AND status IN ({})", ps.join(", "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND ($3 = '' OR resource_kind = $3) \
+         AND ($4 = '' OR resource_id = $4) AND seq > $5{status_filter} ORDER BY seq DESC LIMIT {limit}",
+        limit = limit.clamp(0, 1000)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(org)
+        .bind(provider)
+        .bind(resource.0.unwrap_or(""))
+        .bind(resource.1.unwrap_or(""))
+        .bind(0i64);
+    for s in statuses {
+        q = q.bind(s.as_str());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Cancel a queued or running job. `Ok(None)` when it does not exist, `Err(status)` when it
+/// already finished.
+pub async fn cancel(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    id: &str,
+) -> Result<Result<Option<JobRecord>, JobStatus>, DbError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE jobs SET status = 'cancelled', finished_at = $1, message = 'cancelled', lease_owner = NULL \
+         WHERE org = $2 AND provider = $3 AND id = $4 AND status IN ('queued', 'in_progress') RETURNING {COLUMNS}"
+    )))
+    .bind(now_micros())
+    .bind(org)
+    .bind(provider)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    if let Some(row) = row {
+        return Ok(Ok(Some(from_row(&row)?)));
+    }
+    Ok(match get(db, org, provider, id).await? {
+        Some(job) => Err(job.status),
+        None => Ok(None),
+    })
+}
+
+/// Replace a job's plugin metadata; false when it does not exist.
+pub async fn set_metadata(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    id: &str,
+    metadata: &str,
+) -> Result<bool, DbError> {
+    let r =
+        sqlx::query("UPDATE jobs SET metadata = $1 WHERE org = $2 AND provider = $3 AND id = $4")
+            .bind(metadata)
+            .bind(org)
+            .bind(provider)
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Take the oldest runnable job (queued, or in progress with an expired lease and attempts
+/// left) for `owner` until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    owner: &str,
+    lease_until: i64,
+    max_attempts: i64,
+) -> Result<Option<JobRecord>, DbError> {
+    let now = now_micros();
+    let lock = match db.engine() {
+        Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "",
+    };
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE jobs SET status = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
+         attempts = attempts + 1, started_at = COALESCE(started_at, $3), message = 'running' \
+         WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' OR (status = 'in_progress' AND lease_expires_at < $3)) \
+         AND attempts < $4 ORDER BY created_at LIMIT 1{lock}) RETURNING {COLUMNS}"
+    )))
+    .bind(owner)
+    .bind(lease_until)
+    .bind(now)
+    .bind(max_attempts)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// Renew a lease and record progress; false when the job is no longer this worker's (lease
+/// taken over, or cancelled).
+pub async fn heartbeat(
+    db: &Db,
+    id: &str,
+    owner: &str,
+    lease_until: i64,
+    bytes_done: i64,
+    bytes_total: Option<i64>,
+) -> Result<bool, DbError> {
+    let r = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1, bytes_done = $2, bytes_total = $3 \
+         WHERE id = $4 AND lease_owner = $5 AND status = 'in_progress'",
+    )
+    .bind(lease_until)
+    .bind(bytes_done)
+    .bind(bytes_total)
+    .bind(id)
+    .bind(owner)
+    .execute(db.pool())
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Final transition by the lease holder: completed (with the backup a capture made), failed
+/// (with a client-safe reason) or back to queued for another attempt. False when the lease
+/// was lost.
+pub async fn finish(
+    db: &Db,
+    id: &str,
+    owner: &str,
+    outcome: Outcome<'_>,
+    bytes_done: i64,
+) -> Result<bool, DbError> {
+    let (status, backup_id, error, finished) = match outcome {
+        Outcome::Completed(b) => ("completed", b, None, Some(now_micros())),
+        Outcome::Failed(e) => ("failed", None, Some(e), Some(now_micros())),
+        Outcome::Retry(e) => ("queued", None, Some(e), None),
+    };
+    let r = sqlx::query(
+        "UPDATE jobs SET status = $1, backup_id = $2, error = $3, finished_at = $4, bytes_done = $5, \
+         lease_owner = NULL, lease_expires_at = NULL, message = $1 \
+         WHERE id = $6 AND lease_owner = $7 AND status = 'in_progress'",
+    )
+    .bind(status)
+    .bind(backup_id)
+    .bind(error)
+    .bind(finished)
+    .bind(bytes_done)
+    .bind(id)
+    .bind(owner)
+    .execute(db.pool())
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// With the produced backup, for captures.
+    Completed(Option<&'a str>),
+    /// For good.
+    Failed(&'a str),
+    /// Worth another attempt.
+    Retry(&'a str),
+}
+
+/// Fail jobs whose worker died on their last attempt (lease expired, no attempts left).
+pub async fn fail_exhausted(db: &Db, max_attempts: i64) -> Result<u64, DbError> {
+    let now = now_micros();
+    let r = sqlx::query(
+        "UPDATE jobs SET status = 'failed', error = 'the job was interrupted too many times', \
+         finished_at = $1, lease_owner = NULL, message = 'failed' \
+         WHERE status = 'in_progress' AND lease_expires_at < $1 AND attempts >= $2",
+    )
+    .bind(now)
+    .bind(max_attempts)
+    .execute(db.pool())
+    .await?;
+    Ok(r.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(
+            &format!("sqlite://{}/j.db?mode=rwc", dir.path().display()),
+            None,
+        )
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
+    fn new_job(rid: &str) -> NewJob {
+        NewJob {
+            org: "acme".into(),
+            provider: "p".into(),
+            kind: JobKind::Capture,
+            resource_kind: "vps".into(),
+            resource_id: rid.into(),
+            source_backup: None,
+            subject: "k".into(),
+            filename: "f.img".into(),
+            media_type: "application/octet-stream".into(),
+            metadata: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn lifecycle_and_lease_takeover() {
+        let (_d, db) = db().await;
+        let j = insert(&db, &new_job("v1")).await.unwrap();
+        assert_eq!((j.seq, j.status), (1, JobStatus::Queued));
+        let far = now_micros() + 60_000_000;
+        let c = claim(&db, "w1", far, 3).await.unwrap().unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.attempts, c.status),
+            (j.id.as_str(), 1, JobStatus::InProgress)
+        );
+        assert!(
+            claim(&db, "w2", far, 3).await.unwrap().is_none(),
+            "a held lease is not claimable"
+        );
+        // the lease expires: w2 takes over, w1's heartbeat and finish are refused
+        assert!(heartbeat(&db, &j.id, "w1", 0, 10, None).await.unwrap());
+        let c2 = claim(&db, "w2", far, 3).await.unwrap().unwrap();
+        assert_eq!(c2.attempts, 2);
+        assert!(!heartbeat(&db, &j.id, "w1", far, 10, None).await.unwrap());
+        assert!(
+            !finish(&db, &j.id, "w1", Outcome::Failed("x"), 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            finish(&db, &j.id, "w2", Outcome::Completed(Some("b1")), 5)
+                .await
+                .unwrap()
+        );
+        let done = get(&db, "acme", "p", &j.id).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.backup_id.as_deref()),
+            (JobStatus::Completed, Some("b1"))
+        );
+        assert!(matches!(
+            cancel(&db, "acme", "p", &j.id).await.unwrap(),
+            Err(JobStatus::Completed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn exhausted_jobs_fail_and_cancelled_ones_are_not_claimed() {
+        let (_d, db) = db().await;
+        let a = insert(&db, &new_job("v1")).await.unwrap();
+        claim(&db, "w", 0, 1).await.unwrap().unwrap();
+        assert!(
+            claim(&db, "w", 0, 1).await.unwrap().is_none(),
+            "no attempts left"
+        );
+        assert_eq!(fail_exhausted(&db, 1).await.unwrap(), 1);
+        assert_eq!(
+            get(&db, "acme", "p", &a.id).await.unwrap().unwrap().status,
+            JobStatus::Failed
+        );
+        let b = insert(&db, &new_job("v2")).await.unwrap();
+        assert!(
+            cancel(&db, "acme", "p", &b.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_some()
+        );
+        assert!(claim(&db, "w", 0, 3).await.unwrap().is_none());
+        let listed = list(
+            &db,
+            "acme",
+            "p",
+            (Some("vps"), None),
+            &[JobStatus::Failed, JobStatus::Cancelled],
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].id, b.id, "newest first");
+        assert!(
+            list(&db, "globex", "p", (None, None), &[], 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! Workers: each loops claiming the oldest runnable job, runs it while a heartbeat renews its
+//! lease and reports progress, and records the outcome — only while it still holds the lease.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::source::{self, SourceError};
+use super::store::{self, JobKind, JobRecord, Outcome};
+use crate::config::JobsConfig;
+use crate::http::Gateway;
+use crate::ingest::{self, IngestError, Target};
+use crate::store::now_micros;
+
+/// Why a job did not complete.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    /// Retrying cannot help; the text is shown to clients.
+    #[error("{0}")]
+    Fatal(String),
+    /// Another attempt may succeed.
+    #[error("{0}")]
+    Retry(String),
+}
+
+/// Start `config.concurrency` workers for this node.
+pub fn spawn(gw: Arc<Gateway>, config: JobsConfig) -> Vec<tokio::task::JoinHandle<()>> {
+    let node = uuid::Uuid::new_v4().simple().to_string();
+    (0..config.concurrency.max(1))
+        .map(|i| {
+            let owner = format!("{}-{i}", &node[..12]);
+            tokio::spawn(run_worker(gw.clone(), config.clone(), owner))
+        })
+        .collect()
+}
+
+async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
+    let db = &gw.services.db;
+    let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
+    let max_attempts = i64::from(config.max_attempts.max(1));
+    let mut idle_rounds = 0u32;
+    loop {
+        match store::claim(db, &owner, now_micros() + lease, max_attempts).await {
+            Ok(Some(job)) => {
+                idle_rounds = 0;
+                run_job(&gw, &config, &owner, job).await;
+            }
+            Ok(None) => {
+                idle_rounds += 1;
+                if idle_rounds % 50 == 1
+                    && let Err(e) = store::fail_exhausted(db, max_attempts).await
+                {
+                    tracing::warn!(error = %e, "could not fail exhausted jobs");
+                }
+                tokio::time::sleep(Duration::from_millis(config.poll_ms.max(10))).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "job claim failed");
+                tokio::time::sleep(Duration::from_millis(config.poll_ms.max(10) * 5)).await;
+            }
+        }
+    }
+}
+
+/// Progress shared between the running job and its heartbeat.
+#[derive(Default)]
+struct Progress {
+    done: AtomicU64,
+    total: AtomicI64,
+}
+
+async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRecord) {
+    let db = gw.services.db.clone();
+    let progress = Arc::new(Progress {
+        done: AtomicU64::new(0),
+        total: AtomicI64::new(-1),
+    });
+    let lost = CancellationToken::new();
+    let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
+    let beat = {
+        let (db, id, owner, progress, lost) = (
+            db.clone(),
+            job.id.clone(),
+            owner.to_owned(),
+            progress.clone(),
+            lost.clone(),
+        );
+        let every = Duration::from_millis((config.lease_seconds.max(1) * 1000 / 3).max(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let total = progress.total.load(Ordering::Relaxed);
+                let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                match store::heartbeat(
+                    &db,
+                    &id,
+                    &owner,
+                    now_micros() + lease,
+                    done,
+                    (total >= 0).then_some(total),
+                )
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // cancelled, or the lease went to another worker: stop working
+                        lost.cancel();
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+    tracing::info!(job = %job.id, kind = ?job.kind, resource = %job.resource_id, attempt = job.attempts, "job started");
+    let result = match job.kind {
+        JobKind::Capture => capture(gw, &job, &progress, &lost).await.map(Some),
+        JobKind::Restore => restore(gw, &job, &progress, &lost).await.map(|()| None),
+    };
+    beat.abort();
+    if lost.is_cancelled() {
+        tracing::info!(job = %job.id, "job stopped: cancelled or taken over");
+        return;
+    }
+    let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    let max_attempts = i64::from(config.max_attempts.max(1));
+    let outcome = match &result {
+        Ok(backup) => Outcome::Completed(backup.as_deref()),
+        Err(JobError::Fatal(e)) => Outcome::Failed(e),
+        Err(JobError::Retry(e)) if job.attempts >= max_attempts => Outcome::Failed(e),
+        Err(JobError::Retry(e)) => Outcome::Retry(e),
+    };
+    match store::finish(&db, &job.id, owner, outcome, done).await {
+        Ok(true) => tracing::info!(job = %job.id, ?outcome, "job finished"),
+        Ok(false) => tracing::warn!(job = %job.id, "job outcome not recorded: the lease was lost"),
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "could not record job outcome; the lease will expire and it will be retried")
+        }
+    }
+}
+
+/// A stream that fails (rather than ends) when `token` is cancelled, so the ingest
+/// pipeline cleans up instead of committing a truncated capture.
+fn cancellable<S>(
+    stream: S,
+    token: &CancellationToken,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + use<S>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + Send + 'static,
+{
+    let check = token.clone();
+    stream
+        .take_until(token.clone().cancelled_owned())
+        .chain(
+            futures_util::stream::once(async move { check.is_cancelled() }).filter_map(
+                |c| async move { c.then(|| Err(std::io::Error::other("job cancelled"))) },
+            ),
+        )
+        .boxed()
+}
+
+async fn capture(
+    gw: &Arc<Gateway>,
+    job: &JobRecord,
+    progress: &Arc<Progress>,
+    token: &CancellationToken,
+) -> Result<String, JobError> {
+    let (db, objects) = (&gw.services.db, &gw.services.objects);
+    let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
+    if let Some(b) = db
+        .backup_by_job(&job.org, &job.provider, &job.id)
+        .await
+        .map_err(|e| retry(&e))?
+    {
+        return Ok(b.id);
+    }
+    let resource = db
+        .resource(
+            &job.org,
+            &job.provider,
+            &job.resource_kind,
+            &job.resource_id,
+        )
+        .await
+        .map_err(|e| retry(&e))?
+        .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;
+    let quotas = gw
+        .limits(&job.provider)
+        .map(|l| l.quotas)
+        .unwrap_or_default();
+    let src =
+        source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
+    let opened = source::open(&src, quotas.upload_bytes)
+        .await
+        .map_err(|e| match e {
+            SourceError::Unreadable(m) => JobError::Retry(format!("cannot read the source: {m}")),
+            other => JobError::Fatal(other.to_string()),
+        })?;
+    if let ingest::Size::Exact(n) = opened.size {
+        if quotas.upload_bytes > 0 && n > quotas.upload_bytes {
+            return Err(JobError::Fatal(format!(
+                "the source is larger than the {}-byte limit",
+                quotas.upload_bytes
+            )));
+        }
+        progress
+            .total
+            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+    let filename = ingest::clean_filename(&job.filename);
+    let extension = opened
+        .extension
+        .map(str::to_owned)
+        .or_else(|| {
+            std::path::Path::new(&filename).extension().and_then(|e| {
+                ingest::clean_extension(&format!(".{}", e.to_string_lossy().to_ascii_lowercase()))
+            })
+        })
+        .unwrap_or_default();
+    let backup_id = uuid::Uuid::now_v7().to_string();
+    let target = Target {
+        org: job.org.clone(),
+        provider: job.provider.clone(),
+        resource_kind: job.resource_kind.clone(),
+        resource_id: job.resource_id.clone(),
+        key: format!(
+            "{}/{}/{backup_id}{extension}",
+            job.org,
+            ingest::key_segment(&job.resource_id)
+        ),
+        backup_id,
+        filename,
+        extension,
+        media_type: job.media_type.clone(),
+        subject: job.subject.clone(),
+        metadata: job.metadata.clone(),
+        job_id: Some(job.id.clone()),
+    };
+    let counter = progress.clone();
+    let stream = opened.stream.inspect(move |r| {
+        if let Ok(c) = r {
+            counter.done.fetch_add(c.len() as u64, Ordering::Relaxed);
+        }
+    });
+    let stored = match ingest::write(
+        db,
+        objects,
+        &target,
+        opened.size,
+        quotas.org_bytes,
+        cancellable(stream, token),
+    )
+    .await
+    {
+        Ok(rec) => rec,
+        Err(e) => {
+            // a retry racing a slow first attempt: the other one's backup stands
+            if let Ok(Some(b)) = db.backup_by_job(&job.org, &job.provider, &job.id).await {
+                return Ok(b.id);
+            }
+            return Err(match e {
+                IngestError::QuotaExceeded => JobError::Fatal("the backup quota is used up".into()),
+                IngestError::TooLarge(n) => {
+                    JobError::Fatal(format!("the source is larger than the {n}-byte limit"))
+                }
+                IngestError::LengthMismatch { .. } => {
+                    JobError::Retry("the source changed while it was read".into())
+                }
+                other => retry(&other),
+            });
+        }
+    };
+    if let Err(e) = ingest::prune(
+        db,
+        objects,
+        &stored,
+        quotas.resource_slots,
+        quotas.resource_bytes,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "retention pruning after capture failed");
+    }
+    Ok(stored.id)
+}
+
+async fn restore(
+    gw: &Arc<Gateway>,
+    job: &JobRecord,
+    progress: &Arc<Progress>,
+    token: &CancellationToken,
+) -> Result<(), JobError> {
+    let (db, objects) = (&gw.services.db, &gw.services.objects);
+    let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
+    let backup_id = job
+        .source_backup
+        .as_deref()
+        .ok_or_else(|| JobError::Fatal("no backup to restore".into()))?;
+    let backup = db
+        .backup(&job.org, &job.provider, backup_id)
+        .await
+        .map_err(|e| retry(&e))?
+        .ok_or_else(|| JobError::Fatal("the backup no longer exists".into()))?;
+    let resource = db
+        .resource(
+            &job.org,
+            &job.provider,
+            &job.resource_kind,
+            &job.resource_id,
+        )
+        .await
+        .map_err(|e| retry(&e))?
+        .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;
+    let target =
+        source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
+    progress.total.store(backup.size, Ordering::Relaxed);
+    let counter = progress.clone();
+    let stream = objects
+        .stream(&backup.object_key, None)
+        .await
+        .map_err(|e| retry(&e))?
+        .inspect(move |r| {
+            if let Ok(c) = r {
+                counter.done.fetch_add(c.len() as u64, Ordering::Relaxed);
+            }
+        })
+        .take_until(token.clone().cancelled_owned())
+        .boxed();
+    let expected = u64::try_from(backup.size).unwrap_or(0);
+    source::restore_into(&target, stream, expected)
+        .await
+        .map_err(|e| match e {
+            SourceError::Unsupported(m) => JobError::Fatal(m),
+            other => retry(&other),
+        })?;
+    Ok(())
+}
