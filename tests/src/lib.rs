@@ -4,6 +4,8 @@
 //! Plugins are built by `scripts/build-plugins` into `target/plugins` and
 //! `target/test-plugins`; a missing file fails the test with that instruction.
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 
 use backup_gateway::config::Config;

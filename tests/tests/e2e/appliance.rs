@@ -43,20 +43,20 @@ secret = "my_secret_g1"
     )
 }
 
-async fn gateway(extra: &str) -> TestGateway {
+pub(crate) async fn gateway(extra: &str) -> TestGateway {
     TestGateway::start(&[provider_plugin("appliance_collect")], &config(extra))
         .await
         .expect("gateway starts")
 }
 
 /// Rate limits out of the way for tests that upload a lot.
-const NO_RATE: &str = r#"
+pub(crate) const NO_RATE: &str = r#"
 [plugins.appliance-collect.rate_limits]
 upload-minute = { window_seconds = 60, max_requests = 100000 }
 upload-hour = { window_seconds = 3600, max_requests = 100000 }
 "#;
 
-async fn upload(
+pub(crate) async fn upload(
     gw: &TestGateway,
     who: (&str, &str),
     name: Option<&str>,
@@ -75,7 +75,7 @@ async fn upload(
 }
 
 /// Committed and reserved bytes of org acme.
-async fn usage(gw: &TestGateway) -> (i64, i64) {
+pub(crate) async fn usage(gw: &TestGateway) -> (i64, i64) {
     gw.gateway
         .services
         .db
@@ -85,7 +85,7 @@ async fn usage(gw: &TestGateway) -> (i64, i64) {
 }
 
 /// The caller's list response.
-async fn list(gw: &TestGateway, who: (&str, &str)) -> Value {
+pub(crate) async fn list(gw: &TestGateway, who: (&str, &str)) -> Value {
     gw.client
         .get(gw.at(UPLOAD))
         .basic_auth(who.0, Some(who.1))
@@ -97,8 +97,8 @@ async fn list(gw: &TestGateway, who: (&str, &str)) -> Value {
         .unwrap()
 }
 
-const A1: (&str, &str) = ("NETH-A1", "my_secret_a1");
-const A2: (&str, &str) = ("NETH-A2", "my_secret_a2");
+pub(crate) const A1: (&str, &str) = ("NETH-A1", "my_secret_a1");
+pub(crate) const A2: (&str, &str) = ("NETH-A2", "my_secret_a2");
 const G1: (&str, &str) = ("NETH-G1", "my_secret_g1");
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod appliance;
 mod crash;
 mod hello;
+mod postgres;
 mod sandbox;
 
 use gateway_tests::{TestGateway, provider_plugin, test_plugin};

@@ -1,0 +1,163 @@
+//! A throwaway PostgreSQL cluster for tests: `initdb` + `pg_ctl` from the PostgreSQL 15
+//! binaries on a temporary directory and a free loopback port, stopped when dropped.
+//! As root, the server runs as the `postgres` user (PostgreSQL refuses to run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the server binaries are looked for (`PG_BIN` overrides).
+pub fn pg_bin() -> PathBuf {
+    std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+/// A running cluster.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    as_postgres: bool,
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+impl PgCluster {
+    /// Start a cluster; panics, saying what is missing, when PostgreSQL is not installed.
+    pub fn start() -> PgCluster {
+        let bin = pg_bin();
+        assert!(
+            bin.join("initdb").exists(),
+            "\n\n*** PostgreSQL server binaries not found in {} ***\n\
+             install them (Debian: apt-get install postgresql-15) or set PG_BIN; \
+             scripts/test installs them when it can.\n",
+            bin.display()
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("bg-pg-")
+            .tempdir()
+            .expect("temp dir");
+        let as_postgres = is_root();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status();
+            assert!(ok.is_ok_and(|s| s.success()), "chown to postgres failed");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let c = PgCluster {
+            dir,
+            port,
+            as_postgres,
+        };
+        let data = c.data();
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            c.dir.path().display()
+        );
+        let log = c.dir.path().join("server.log").display().to_string();
+        c.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"],
+        );
+        c
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = pg_bin().join(tool);
+        let status = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+        } else {
+            Command::new(&exe)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+        };
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "{tool} {args:?} failed (see {})",
+            self.log().display()
+        );
+    }
+
+    /// The server log.
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// A URL for a fresh database of this cluster.
+    pub async fn database(&self, name: &str) -> String {
+        use sqlx_any_exec::create_database;
+        create_database(self.port, name).await;
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The cluster's directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let exe = pg_bin().join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        let _ = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .status()
+        } else {
+            Command::new(&exe).args(args).status()
+        };
+    }
+}
+
+mod sqlx_any_exec {
+    //! `CREATE DATABASE` on the test cluster.
+    use sqlx::Connection;
+
+    pub async fn create_database(port: u16, name: &str) {
+        let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+            .await
+            .expect("connect to the test cluster");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+    }
+}
