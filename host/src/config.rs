@@ -255,6 +255,24 @@ pub struct PluginConfig {
     pub resource_bytes: Option<u64>,
     /// Rate-limit overrides by class: `{ window_seconds, max_requests }`.
     pub rate_limits: BTreeMap<String, RateOverride>,
+    /// Accept JWT bearer tokens for this plugin, verified with these keys.
+    pub jwt: Option<JwtConfig>,
+}
+
+/// How JWT bearer tokens are verified for a plugin. `exp` and `nbf` are always honoured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// Shared secret for HS256 tokens.
+    pub hs256_secret: Option<String>,
+    /// PEM public keys for RS256 tokens (any may match).
+    pub rs256_public_keys: Vec<String>,
+    /// Claim naming the org (must be a configured org); default `org`.
+    pub org_claim: Option<String>,
+    /// Required `iss`, if set.
+    pub issuer: Option<String>,
+    /// Required `aud`, if set.
+    pub audience: Option<String>,
 }
 
 /// A rate-limit override.

@@ -31,7 +31,16 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         .context("opening the metadata database")?;
     let objects = Objects::open(&config.storage_url(), config.storage.fsync.unwrap_or(true))
         .context("opening object storage")?;
-    let credentials = CredentialStore::new(&config.credentials)?;
+    let mut credentials = CredentialStore::new(&config.credentials)?;
+    let orgs: std::collections::HashSet<String> =
+        config.orgs.iter().map(|o| o.id.clone()).collect();
+    for (plugin, pc) in &config.plugins {
+        if let Some(jwt) = &pc.jwt {
+            let verifier = crate::auth::jwt::JwtVerifier::new(jwt, orgs.clone())
+                .map_err(|e| anyhow::anyhow!("plugins.{plugin}.jwt: {e}"))?;
+            credentials = credentials.with_jwt(plugin, verifier);
+        }
+    }
     let runtime =
         Arc::new(PluginRuntime::new(&config.runtime).map_err(|e| anyhow::anyhow!("{e:#}"))?);
     let rt = runtime.clone();

@@ -201,7 +201,7 @@ impl GatewayProcess {
             config_for(dir, extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
         )?;
         let child = Self::spawn(&config)?;
-        let gw = GatewayProcess {
+        let mut gw = GatewayProcess {
             url: format!("http://127.0.0.1:{port}"),
             port,
             child,
@@ -226,9 +226,12 @@ impl GatewayProcess {
             .spawn()?)
     }
 
-    async fn wait_healthy(&self) -> anyhow::Result<()> {
+    async fn wait_healthy(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         for _ in 0..200 {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("the gateway exited during start-up: {status}");
+            }
             let r = client
                 .get(format!("{}/_gateway/health", self.url))
                 .send()

@@ -134,15 +134,14 @@ impl Drop for PgCluster {
         let data = self.data();
         let exe = pg_bin().join("pg_ctl");
         let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .status()
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
         } else {
-            Command::new(&exe).args(args).status()
+            Command::new(&exe)
         };
+        let _ = cmd.args(args).stdout(std::process::Stdio::null()).status();
     }
 }
 

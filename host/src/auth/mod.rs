@@ -1,6 +1,9 @@
-//! Credential store and authentication: bearer tokens, HTTP Basic key/secret pairs and tokens
-//! in a named header, each valid for one plugin and one org. Secrets are kept only as SHA-256
-//! digests; a plugin receives the resulting [`Principal`], never a secret.
+//! Credential store and authentication: bearer tokens (opaque, or JWTs where a plugin has a
+//! verifier — see [`jwt`]), HTTP Basic key/secret pairs and tokens in a named header, each
+//! valid for one plugin and one org. Secrets are kept only as SHA-256 digests; a plugin
+//! receives the resulting [`Principal`], never a secret.
+
+pub mod jwt;
 
 use std::collections::HashMap;
 
@@ -72,6 +75,8 @@ pub struct CredentialStore {
     tokens: HashMap<(String, Digest32), Credential>,
     /// (plugin, key) for basic credentials.
     basic: HashMap<(String, String), Credential>,
+    /// JWT verifiers by plugin.
+    jwt: HashMap<String, jwt::JwtVerifier>,
 }
 
 /// A credential entry that cannot be used.
@@ -126,6 +131,12 @@ impl CredentialStore {
         Ok(store)
     }
 
+    /// Accept JWTs for `plugin`, verified by `verifier`.
+    pub fn with_jwt(mut self, plugin: &str, verifier: jwt::JwtVerifier) -> CredentialStore {
+        self.jwt.insert(plugin.to_owned(), verifier);
+        self
+    }
+
     /// Authenticate a request for `plugin`, trying its schemes in manifest order.
     pub fn authenticate(
         &self,
@@ -155,6 +166,11 @@ impl CredentialStore {
                 Scheme::Bearer if auth_scheme.as_deref() == Some("bearer") => {
                     if auth_value.is_empty() {
                         return Err(AuthFailure::MalformedCredentials);
+                    }
+                    if let Some(v) = self.jwt.get(plugin)
+                        && jwt::looks_like_jwt(auth_value)
+                    {
+                        return v.verify(auth_value);
                     }
                     return self.token(plugin, auth_value);
                 }

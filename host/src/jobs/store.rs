@@ -382,8 +382,9 @@ pub async fn finish(
     id: &str,
     owner: &str,
     outcome: Outcome<'_>,
-    bytes_done: i64,
+    bytes: (i64, Option<i64>),
 ) -> Result<bool, DbError> {
+    let (bytes_done, bytes_total) = bytes;
     let (status, backup_id, error, finished) = match outcome {
         Outcome::Completed(b) => ("completed", b, None, Some(now_micros())),
         Outcome::Failed(e) => ("failed", None, Some(e), Some(now_micros())),
@@ -391,14 +392,15 @@ pub async fn finish(
     };
     let r = sqlx::query(
         "UPDATE jobs SET status = $1, backup_id = $2, error = $3, finished_at = $4, bytes_done = $5, \
-         lease_owner = NULL, lease_expires_at = NULL, message = $1 \
-         WHERE id = $6 AND lease_owner = $7 AND status = 'in_progress'",
+         bytes_total = COALESCE($6, bytes_total), lease_owner = NULL, lease_expires_at = NULL, message = $1 \
+         WHERE id = $7 AND lease_owner = $8 AND status = 'in_progress'",
     )
     .bind(status)
     .bind(backup_id)
     .bind(error)
     .bind(finished)
     .bind(bytes_done)
+    .bind(bytes_total)
     .bind(id)
     .bind(owner)
     .execute(db.pool())
@@ -483,12 +485,12 @@ mod tests {
         assert_eq!(c2.attempts, 2);
         assert!(!heartbeat(&db, &j.id, "w1", far, 10, None).await.unwrap());
         assert!(
-            !finish(&db, &j.id, "w1", Outcome::Failed("x"), 0)
+            !finish(&db, &j.id, "w1", Outcome::Failed("x"), (0, None))
                 .await
                 .unwrap()
         );
         assert!(
-            finish(&db, &j.id, "w2", Outcome::Completed(Some("b1")), 5)
+            finish(&db, &j.id, "w2", Outcome::Completed(Some("b1")), (5, Some(5)))
                 .await
                 .unwrap()
         );

@@ -126,6 +126,9 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
         return;
     }
     let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    let total = progress.total.load(Ordering::Relaxed);
+    // a completed capture of unknown length now knows it
+    let total = if total < 0 && result.is_ok() { Some(done) } else { (total >= 0).then_some(total) };
     let max_attempts = i64::from(config.max_attempts.max(1));
     let outcome = match &result {
         Ok(backup) => Outcome::Completed(backup.as_deref()),
@@ -133,7 +136,7 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
         Err(JobError::Retry(e)) if job.attempts >= max_attempts => Outcome::Failed(e),
         Err(JobError::Retry(e)) => Outcome::Retry(e),
     };
-    match store::finish(&db, &job.id, owner, outcome, done).await {
+    match store::finish(&db, &job.id, owner, outcome, (done, total)).await {
         Ok(true) => tracing::info!(job = %job.id, ?outcome, "job finished"),
         Ok(false) => tracing::warn!(job = %job.id, "job outcome not recorded: the lease was lost"),
         Err(e) => {

@@ -4,6 +4,7 @@
 mod appliance;
 mod crash;
 mod hello;
+mod hostup;
 mod postgres;
 mod sandbox;
 

@@ -1,0 +1,380 @@
+//! HostUp VPS backups end to end, on SQLite and on PostgreSQL: create → poll the job until
+//! completed → the list shows the backup with its size → the stored object's SHA-256 equals
+//! the source's; validation pointers, scopes, tenant isolation, deletion; and a job whose
+//! gateway is killed mid-capture completes after restart with exactly one backup.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use gateway_tests::pg::PgCluster;
+use gateway_tests::{GatewayProcess, TestGateway, provider_plugin, sha256_hex};
+
+const VPS: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
+const OTHER_VPS: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2zz";
+
+/// Config: acme owns VPS (with a file source) and globex owns OTHER_VPS; tokens with and
+/// without the backup scope.
+fn config(source: &std::path::Path, db_url: Option<&str>) -> String {
+    let db = db_url
+        .map(|u| format!("[database]\nurl = \"{u}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"{org}
+[[credentials]]
+org = "acme"
+plugin = "hostup"
+scheme = "bearer"
+key = "admin"
+secret = "hu-admin"
+scopes = ["read:vm", "backup:vm"]
+
+[[credentials]]
+org = "acme"
+plugin = "hostup"
+scheme = "bearer"
+key = "viewer"
+secret = "hu-viewer"
+scopes = ["read:vm"]
+
+[[credentials]]
+org = "globex"
+plugin = "hostup"
+scheme = "bearer"
+key = "g"
+secret = "hu-globex"
+scopes = ["read:vm", "backup:vm"]
+
+[[resources]]
+org = "acme"
+plugin = "hostup"
+kind = "vps"
+id = "{VPS}"
+name = "web-1"
+state = "active"
+attributes = {{ primaryIp = "192.0.2.10", powerState = "running", backupQuota = 5 }}
+source = {{ file = "{src}" }}
+
+[[resources]]
+org = "globex"
+plugin = "hostup"
+kind = "vps"
+id = "{OTHER_VPS}"
+name = "db-1"
+source = {{ file = "{src}" }}
+
+{db}
+"#,
+        org = super::ORG,
+        src = source.display(),
+    )
+}
+
+async fn poll_until_done(client: &reqwest::Client, base: &str, job_id: &str, token: &str) -> Value {
+    for _ in 0..600 {
+        let r = client
+            .get(format!("{base}/api/jobs/{job_id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        if v["data"]["isCompleted"] == true || v["data"]["isFailed"] == true {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {job_id} never finished");
+}
+
+async fn full_flow(gw: &TestGateway, source: &[u8]) {
+    let (c, base) = (&gw.client, gw.url.as_str());
+    // create
+    let r = c
+        .post(format!("{base}/api/v2/vps/{VPS}/backups"))
+        .bearer_auth("hu-admin")
+        .json(&json!({"note": "Before upgrade"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let op: Value = r.json().await.unwrap();
+    let job_id = op["operation"]["jobId"].as_str().unwrap().to_owned();
+    assert!(job_id.starts_with("job_") && job_id.len() == 30, "{job_id}");
+    assert_eq!(op["operation"]["pollUrl"], format!("/api/jobs/{job_id}"));
+    assert_eq!(op["operation"]["status"], "queued");
+    // poll
+    let done = poll_until_done(c, base, &job_id, "hu-viewer").await;
+    assert_eq!(done["data"]["isCompleted"], true, "{done}");
+    assert_eq!(done["data"]["vmId"], VPS);
+    let backup_id = done["data"]["result"]["result"]["backupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // list
+    let list: Value = c
+        .get(format!("{base}/api/v2/vps/{VPS}/backups"))
+        .bearer_auth("hu-viewer")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list}");
+    let b = &list["backups"][0];
+    assert_eq!(b["id"], backup_id.as_str());
+    assert_eq!(b["note"], "Before upgrade");
+    assert_eq!(b["backupType"], "manual");
+    assert_eq!(
+        list["quotaInfo"],
+        json!({"used": 1, "limit": 5, "remaining": 4})
+    );
+    assert_eq!(list["actions"]["canCreateBackup"]["allowed"], true);
+    // the stored bytes are the source's
+    let (items, _) = gw
+        .gateway
+        .services
+        .db
+        .backups(
+            "acme",
+            "hostup",
+            &backup_gateway::store::BackupQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].sha256, sha256_hex(source));
+    assert_eq!(items[0].size as usize, source.len());
+    // another org sees neither the VPS nor the job
+    let r = c
+        .get(format!("{base}/api/v2/vps/{VPS}/backups"))
+        .bearer_auth("hu-globex")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = c
+        .get(format!("{base}/api/jobs/{job_id}"))
+        .bearer_auth("hu-globex")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // delete: 204, then 404
+    let del = |token: &'static str| {
+        c.delete(format!("{base}/api/v2/vps/{VPS}/backups/{backup_id}"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(del("hu-viewer").await.unwrap().status(), 403);
+    assert_eq!(del("hu-admin").await.unwrap().status(), 204);
+    assert_eq!(del("hu-admin").await.unwrap().status(), 404);
+}
+
+fn source_file(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
+    let bytes: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = dir.join("vps-disk.img");
+    std::fs::write(&path, &bytes).unwrap();
+    (path, bytes)
+}
+
+#[tokio::test]
+async fn create_poll_list_delete_on_sqlite() {
+    let src = tempfile::tempdir().unwrap();
+    let (path, bytes) = source_file(src.path());
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &config(&path, None))
+        .await
+        .unwrap();
+    full_flow(&gw, &bytes).await;
+}
+
+#[tokio::test]
+async fn create_poll_list_delete_on_postgres() {
+    let pg = PgCluster::start();
+    let url = pg.database("hostup").await;
+    let src = tempfile::tempdir().unwrap();
+    let (path, bytes) = source_file(src.path());
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &config(&path, Some(&url)))
+        .await
+        .unwrap();
+    full_flow(&gw, &bytes).await;
+}
+
+#[tokio::test]
+async fn validation_scopes_and_errors_are_problem_documents() {
+    let src = tempfile::tempdir().unwrap();
+    let (path, _) = source_file(src.path());
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &config(&path, None))
+        .await
+        .unwrap();
+    let (c, base) = (&gw.client, gw.url.as_str());
+    let r = c
+        .post(format!("{base}/api/v2/vps/{VPS}/backups"))
+        .bearer_auth("hu-admin")
+        .json(&json!({"note": 5, "mode": "suspend"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(
+        p["type"],
+        "https://developer.hostup.se/errors/invalid_request"
+    );
+    assert_eq!(p["instance"], format!("/api/v2/vps/{VPS}/backups"));
+    let pointers: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert!(
+        pointers.contains(&"/note") && pointers.contains(&"/mode"),
+        "{p}"
+    );
+    // missing scope
+    let r = c
+        .post(format!("{base}/api/v2/vps/{VPS}/backups"))
+        .bearer_auth("hu-viewer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "forbidden");
+    assert!(p["detail"].as_str().unwrap().contains("backup:vm"), "{p}");
+    // unauthenticated, unknown VPS, unknown job: problem documents, never a 5xx
+    let r = c.get(format!("{base}/api/v2/vps")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    for path in [
+        "/api/v2/vps/vps_nope/backups",
+        "/api/jobs/job_nope",
+        "/api/jobs/job_01hxa3b4c5d6e7f8g9h0j1k2m3",
+    ] {
+        let r = c
+            .get(format!("{base}{path}"))
+            .bearer_auth("hu-admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_found");
+    }
+    // the VPS list with cursor paging
+    let r: Value = c
+        .get(format!("{base}/api/v2/vps?limit=1"))
+        .bearer_auth("hu-viewer")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["data"][0]["id"], VPS);
+    assert_eq!(r["data"][0]["primaryIp"], "192.0.2.10");
+    assert_eq!(r["nextCursor"], Value::Null, "acme has one VPS");
+    let r = c
+        .get(format!("{base}/api/v2/vps?limit=0"))
+        .bearer_auth("hu-viewer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = source_file(dir.path());
+    // a slow source: a large file makes the capture take long enough to be killed mid-way
+    let big: Vec<u8> = bytes
+        .iter()
+        .cycle()
+        .take(400 * 1024 * 1024)
+        .copied()
+        .collect();
+    std::fs::write(&path, &big).unwrap();
+    drop(bytes);
+    let extra = config(&path, None);
+    let mut gw = GatewayProcess::start(dir.path(), &[provider_plugin("hostup")], &extra)
+        .await
+        .unwrap();
+    let c = reqwest::Client::new();
+    let op: Value = c
+        .post(format!("{}/api/v2/vps/{VPS}/backups", gw.url))
+        .bearer_auth("hu-admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = op["operation"]["jobId"].as_str().unwrap().to_owned();
+    // wait until the capture is running, then kill the node
+    let incoming = dir.path().join("objects/.incoming");
+    for _ in 0..500 {
+        if std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&incoming).unwrap().count(),
+        1,
+        "the capture is in flight"
+    );
+    gw.kill().unwrap();
+    gw.restart().await.unwrap();
+    let done = poll_until_done(&c, &gw.url, &job_id, "hu-admin").await;
+    assert_eq!(done["data"]["isCompleted"], true, "{done}");
+    let list: Value = c
+        .get(format!("{}/api/v2/vps/{VPS}/backups", gw.url))
+        .bearer_auth("hu-admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["backups"].as_array().unwrap().len(),
+        1,
+        "exactly one backup: {list}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&incoming).unwrap().count(),
+        0,
+        "the interrupted attempt's temp file is gone"
+    );
+    let db = backup_gateway::store::Db::connect(
+        &format!("sqlite://{}/gateway.db", dir.path().display()),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    let (items, _) = db
+        .backups(
+            "acme",
+            "hostup",
+            &backup_gateway::store::BackupQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(items[0].sha256, sha256_hex(&big));
+    assert_eq!(
+        db.usage("acme", "hostup").await.unwrap(),
+        (big.len() as i64, 0)
+    );
+}
