@@ -490,9 +490,15 @@ mod tests {
                 .unwrap()
         );
         assert!(
-            finish(&db, &j.id, "w2", Outcome::Completed(Some("b1")), (5, Some(5)))
-                .await
-                .unwrap()
+            finish(
+                &db,
+                &j.id,
+                "w2",
+                Outcome::Completed(Some("b1")),
+                (5, Some(5))
+            )
+            .await
+            .unwrap()
         );
         let done = get(&db, "acme", "p", &j.id).await.unwrap().unwrap();
         assert_eq!(

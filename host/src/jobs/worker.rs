@@ -128,7 +128,11 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
     let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     let total = progress.total.load(Ordering::Relaxed);
     // a completed capture of unknown length now knows it
-    let total = if total < 0 && result.is_ok() { Some(done) } else { (total >= 0).then_some(total) };
+    let total = if total < 0 && result.is_ok() {
+        Some(done)
+    } else {
+        (total >= 0).then_some(total)
+    };
     let max_attempts = i64::from(config.max_attempts.max(1));
     let outcome = match &result {
         Ok(backup) => Outcome::Completed(backup.as_deref()),
