@@ -26,7 +26,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at  BIGINT,
     finished_at BIGINT,
     metadata    TEXT NOT NULL,
+    exclusive   BIGINT NOT NULL,
     UNIQUE (org, provider, seq)
 );
+-- At most one exclusive job per resource is queued or running.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_exclusive ON jobs (org, provider, resource_kind, resource_id)
+    WHERE exclusive = 1 AND status IN ('queued', 'in_progress');
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_resource ON jobs (org, provider, resource_kind, resource_id, seq);

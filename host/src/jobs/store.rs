@@ -175,17 +175,21 @@ pub struct NewJob {
     pub media_type: String,
     /// Plugin JSON.
     pub metadata: String,
+    /// At most one exclusive job per resource may be queued or running.
+    pub exclusive: bool,
 }
 
-/// Insert a queued job.
-pub async fn insert(db: &Db, new: &NewJob) -> Result<JobRecord, DbError> {
+/// Insert a queued job; `Ok(None)` when it is exclusive and another exclusive job of the
+/// resource is queued or running (the partial unique index decides, atomically).
+pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError> {
     let mut tx = db.pool().begin().await?;
     let seq = next_in_sequence(&mut tx, &new.org, &new.provider, "jobs").await?;
     let id = uuid::Uuid::now_v7().to_string();
     let row = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO jobs (id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
-         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
+         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata, exclusive) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(&id)
     .bind(&new.org)
@@ -200,10 +204,15 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<JobRecord, DbError> {
     .bind(&new.media_type)
     .bind(now_micros())
     .bind(&new.metadata)
-    .fetch_one(&mut *tx)
+    .bind(i64::from(new.exclusive))
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some(row) = row else {
+        // roll back the sequence number too
+        return Ok(None);
+    };
     tx.commit().await?;
-    Ok(from_row(&row)?)
+    Ok(Some(from_row(&row)?))
 }
 
 /// A job of the org by id.
@@ -461,13 +470,14 @@ mod tests {
             filename: "f.img".into(),
             media_type: "application/octet-stream".into(),
             metadata: "{}".into(),
+            exclusive: false,
         }
     }
 
     #[tokio::test]
     async fn lifecycle_and_lease_takeover() {
         let (_d, db) = db().await;
-        let j = insert(&db, &new_job("v1")).await.unwrap();
+        let j = insert(&db, &new_job("v1")).await.unwrap().unwrap();
         assert_eq!((j.seq, j.status), (1, JobStatus::Queued));
         let far = now_micros() + 60_000_000;
         let c = claim(&db, "w1", far, 3).await.unwrap().unwrap();
@@ -512,9 +522,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn exclusive_jobs_of_a_resource_do_not_overlap() {
+        let (_d, db) = db().await;
+        let ex = |rid: &str| NewJob {
+            exclusive: true,
+            ..new_job(rid)
+        };
+        let first = insert(&db, &ex("v1")).await.unwrap().unwrap();
+        assert!(
+            insert(&db, &ex("v1")).await.unwrap().is_none(),
+            "second exclusive job refused"
+        );
+        assert!(
+            insert(&db, &new_job("v1")).await.unwrap().is_some(),
+            "non-exclusive jobs are not"
+        );
+        assert!(
+            insert(&db, &ex("v2")).await.unwrap().is_some(),
+            "other resources are not"
+        );
+        claim(&db, "w", now_micros() + 60_000_000, 3).await.unwrap();
+        finish(&db, &first.id, "w", Outcome::Completed(None), (0, None))
+            .await
+            .unwrap();
+        let again = insert(&db, &ex("v1")).await.unwrap().unwrap();
+        assert_eq!(
+            again.seq, 4,
+            "the refused insert consumed no sequence number"
+        );
+    }
+
+    #[tokio::test]
     async fn exhausted_jobs_fail_and_cancelled_ones_are_not_claimed() {
         let (_d, db) = db().await;
-        let a = insert(&db, &new_job("v1")).await.unwrap();
+        let a = insert(&db, &new_job("v1")).await.unwrap().unwrap();
         claim(&db, "w", 0, 1).await.unwrap().unwrap();
         assert!(
             claim(&db, "w", 0, 1).await.unwrap().is_none(),
@@ -525,7 +566,7 @@ mod tests {
             get(&db, "acme", "p", &a.id).await.unwrap().unwrap().status,
             JobStatus::Failed
         );
-        let b = insert(&db, &new_job("v2")).await.unwrap();
+        let b = insert(&db, &new_job("v2")).await.unwrap().unwrap();
         assert!(
             cancel(&db, "acme", "p", &b.id)
                 .await

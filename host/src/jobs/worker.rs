@@ -140,6 +140,11 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
         Err(JobError::Retry(e)) if job.attempts >= max_attempts => Outcome::Failed(e),
         Err(JobError::Retry(e)) => Outcome::Retry(e),
     };
+    if let Outcome::Completed(Some(_)) = outcome {
+        // a capture's completion was recorded with its backup, in one transaction
+        tracing::info!(job = %job.id, ?outcome, "job finished");
+        return;
+    }
     match store::finish(&db, &job.id, owner, outcome, (done, total)).await {
         Ok(true) => tracing::info!(job = %job.id, ?outcome, "job finished"),
         Ok(false) => tracing::warn!(job = %job.id, "job outcome not recorded: the lease was lost"),

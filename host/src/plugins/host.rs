@@ -371,6 +371,7 @@ impl jobs::Host for InstanceState {
             filename: crate::ingest::clean_filename(&spec.filename),
             media_type: spec.media_type,
             metadata: spec.metadata,
+            exclusive: spec.exclusive,
         };
         let job = self.with_db(async |db, org, p| {
             let new = NewJob {
@@ -380,7 +381,9 @@ impl jobs::Host for InstanceState {
             };
             store::insert(db, &new).await
         })?;
-        Ok(to_job(job))
+        job.map(to_job).ok_or_else(|| {
+            types::HostError::Conflict("another job of this resource is queued or running".into())
+        })
     }
 
     fn get(&mut self, id: String) -> Option<jobs::Job> {

@@ -22,6 +22,9 @@ pub enum DbError {
     /// The query failed or the database is unreachable.
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
+    /// A job's backup was about to be committed, but the job is no longer running.
+    #[error("the job is no longer running")]
+    JobNotRunning,
     /// The URL names an engine we do not support.
     #[error("unsupported database url {0:?} (use sqlite:// or postgres://)")]
     UnsupportedUrl(String),
@@ -586,7 +589,9 @@ impl Db {
     }
 
     /// Turn an ingest into a visible backup: release its reservation, charge the stored
-    /// bytes and insert the record (with the next sequence number) in one transaction.
+    /// bytes and insert the record (with the next sequence number) in one transaction. A
+    /// backup made by a job completes that job in the same transaction, and only while the
+    /// job is still running: a backup is visible if and only if its job completed.
     pub async fn commit_backup(
         &self,
         ingest_id: &str,
@@ -634,6 +639,23 @@ impl Db {
         .bind(&rec.metadata)
         .execute(&mut *tx)
         .await?;
+        if let Some(job) = &rec.job_id {
+            let done = sqlx::query(
+                "UPDATE jobs SET status = 'completed', backup_id = $1, finished_at = $2, bytes_done = $3, \
+                 bytes_total = $3, error = NULL, message = 'completed', lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = $4 AND status = 'in_progress'",
+            )
+            .bind(&rec.id)
+            .bind(rec.created_at)
+            .bind(rec.size)
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                // cancelled (or finished by another worker) meanwhile: keep nothing
+                return Err(DbError::JobNotRunning);
+            }
+        }
         tx.commit().await?;
         Ok(())
     }

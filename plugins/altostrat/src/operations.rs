@@ -71,6 +71,7 @@ fn request_backup(host: &impl Host, req: &Request) -> Answer {
         resource_id: site.id.clone(),
         source_backup: None,
         deduplicate: false,
+        exclusive: false,
         filename: format!("{}.rsc", req.received_at / 1_000_000),
         media_type: SCRIPT_MEDIA_TYPE.into(),
         metadata: "{}".into(),

@@ -47,6 +47,7 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         resource_id: vps.id.clone(),
         source_backup: None,
         deduplicate: false,
+        exclusive: true,
         filename: image_filename(&vps.id, req.received_at),
         media_type: IMAGE_MEDIA_TYPE.into(),
         metadata: json!({ "note": body.note, "backupType": MANUAL }).to_string(),
@@ -225,6 +226,7 @@ mod tests {
         assert_eq!(spec.resource_id, VPS);
         assert_eq!(spec.source_backup, None);
         assert!(!spec.deduplicate);
+        assert!(spec.exclusive, "one capture per VPS at a time");
         // Received at T0 + 1 h = 2026-04-27T11:00:00Z.
         assert_eq!(spec.filename, format!("{VPS}-20260427T110000Z.img"));
         assert_eq!(spec.media_type, "application/octet-stream");

@@ -378,3 +378,77 @@ async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart()
         (big.len() as i64, 0)
     );
 }
+
+#[tokio::test]
+async fn racing_creates_for_one_vps_queue_exactly_one_capture() {
+    let src = tempfile::tempdir().unwrap();
+    let (path, _) = source_file(src.path());
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &config(&path, None))
+        .await
+        .unwrap();
+    let posts: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, url) = (
+                gw.client.clone(),
+                gw.at(&format!("/api/v2/vps/{VPS}/backups")),
+            );
+            tokio::spawn(async move { c.post(url).bearer_auth("hu-admin").send().await.unwrap() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for p in posts {
+        let r = p.await.unwrap();
+        let status = r.status().as_u16();
+        if status == 409 {
+            assert_eq!(
+                r.json::<Value>().await.unwrap()["code"],
+                "backup_in_progress"
+            );
+        }
+        statuses.push(status);
+    }
+    // the first job may already have finished when a late request arrives, so more than one
+    // may be accepted over time; what may never happen is two queued or running at once
+    assert!(
+        statuses.iter().all(|s| *s == 202 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&202));
+    let jobs = backup_gateway::jobs::store::list(
+        &gw.gateway.services.db,
+        "acme",
+        "hostup",
+        (None, None),
+        &[],
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(jobs.len(), statuses.iter().filter(|s| **s == 202).count());
+    // wait for them to finish, then check no two were ever queued or running at once
+    let mut jobs = jobs;
+    for _ in 0..400 {
+        if jobs.iter().all(|j| j.finished_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        jobs = backup_gateway::jobs::store::list(
+            &gw.gateway.services.db,
+            "acme",
+            "hostup",
+            (None, None),
+            &[],
+            100,
+        )
+        .await
+        .unwrap();
+    }
+    jobs.sort_by_key(|j| j.created_at);
+    for pair in jobs.windows(2) {
+        let finished = pair[0].finished_at.expect("finished");
+        assert!(
+            pair[1].created_at >= finished,
+            "two captures of one VPS overlapped: {pair:?}"
+        );
+    }
+}
