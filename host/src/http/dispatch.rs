@@ -228,11 +228,21 @@ async fn read_body(
     }
 }
 
-/// A mounted path with a method no plugin declared for it: 405 from the path's owner.
-pub async fn wrong_method(gw: Arc<Gateway>, owner: Arc<RouteEntry>, req: Request) -> Response {
+/// A mounted path with a method no plugin declared for it: 405 from the path's owner, with
+/// `Allow` listing the methods the path serves (unless the plugin set it).
+pub async fn wrong_method(
+    gw: Arc<Gateway>,
+    owner: Arc<RouteEntry>,
+    allow: Arc<str>,
+    req: Request,
+) -> Response {
     let (parts, _) = req.into_parts();
     let call = convert::request(&owner.plugin, "", &parts, Vec::new(), &request_id(&parts));
-    problem::render(&gw, &owner.plugin, Problem::MethodNotAllowed, &call).await
+    let mut resp = problem::render(&gw, &owner.plugin, Problem::MethodNotAllowed, &call).await;
+    if let Ok(v) = http::HeaderValue::from_str(&allow) {
+        resp.headers_mut().entry(http::header::ALLOW).or_insert(v);
+    }
+    resp
 }
 
 /// No route matched: 404 rendered by the plugin whose routes share the longest literal prefix

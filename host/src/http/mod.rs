@@ -15,7 +15,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter, get};
 use http::HeaderName;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::CredentialStore;
@@ -114,7 +116,19 @@ pub fn app(gw: Arc<Gateway>) -> Router {
                 .unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV7))
+}
+
+/// Request ids are UUIDv7, so they sort by arrival (providers format them, e.g. `req_<ulid>`).
+#[derive(Clone, Copy)]
+struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        http::HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn method_router(gw: &Arc<Gateway>, entries: &[Arc<RouteEntry>]) -> MethodRouter {
@@ -128,10 +142,17 @@ fn method_router(gw: &Arc<Gateway>, entries: &[Arc<RouteEntry>]) -> MethodRouter
             dispatch::dispatch(gw.clone(), entry.clone(), req)
         });
     }
-    // A known path with another method: 405, rendered by the plugin owning the path.
+    // A known path with another method: 405, rendered by the plugin owning the path, with
+    // the methods it does serve in `Allow`.
     let owner = entries[0].clone();
+    let allow: Arc<str> = entries
+        .iter()
+        .map(|e| e.spec.method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+        .into();
     let gw = gw.clone();
-    mr.fallback(move |req| dispatch::wrong_method(gw.clone(), owner.clone(), req))
+    mr.fallback(move |req| dispatch::wrong_method(gw.clone(), owner.clone(), allow.clone(), req))
 }
 
 async fn health(gw: Arc<Gateway>) -> axum::Json<serde_json::Value> {

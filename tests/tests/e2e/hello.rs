@@ -18,7 +18,12 @@ async fn greets_with_a_valid_token_and_renders_every_refusal_in_its_format() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers().contains_key("x-request-id"));
+    let rid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(
+        uuid_version(&rid),
+        Some('7'),
+        "request ids are UUIDv7: {rid}"
+    );
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"greeting": "Hello, Ada L!"})
@@ -60,6 +65,7 @@ async fn greets_with_a_valid_token_and_renders_every_refusal_in_its_format() {
     );
     let r = gw.client.delete(gw.at("/hello/echo")).send().await.unwrap();
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["reason"],
         "method_not_allowed"
@@ -96,4 +102,8 @@ async fn echo_body_limits_and_bad_json() {
         r.json::<Value>().await.unwrap()["error"]["reason"],
         "too_large"
     );
+}
+
+fn uuid_version(id: &str) -> Option<char> {
+    (id.len() == 36).then(|| id.chars().nth(14)).flatten()
 }
