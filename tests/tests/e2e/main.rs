@@ -6,6 +6,7 @@ mod appliance;
 mod crash;
 mod hello;
 mod hostup;
+mod jsa;
 mod postgres;
 mod sandbox;
 
