@@ -76,6 +76,13 @@ fn altostrat_scenarios_pass_strictly() {
     assert!(r.steps() >= 20, "{r}");
 }
 
+#[test]
+fn jsa_scenarios_pass_strictly() {
+    let r = suite("jsa", "examples/harness/scenarios/jsa");
+    assert!(r.passed(), "{r}");
+    assert!(r.steps() >= 16, "{r}");
+}
+
 /// A scenario file in a temporary directory.
 fn scenario(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let p = dir.path().join(name);
