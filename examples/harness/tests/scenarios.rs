@@ -56,7 +56,7 @@ fn hello_provider_scenarios_pass_strictly() {
 fn appliance_collect_scenarios_pass_strictly() {
     let r = suite(
         "appliance_collect",
-        "examples/harness/scenarios/appliance-collect",
+        "plugins/appliance-collect/scenarios",
     );
     assert!(r.passed(), "{r}");
     assert!(r.steps() >= 30, "{r}");
@@ -64,21 +64,21 @@ fn appliance_collect_scenarios_pass_strictly() {
 
 #[test]
 fn hostup_scenarios_pass_strictly() {
-    let r = suite("hostup", "examples/harness/scenarios/hostup");
+    let r = suite("hostup", "plugins/hostup/scenarios");
     assert!(r.passed(), "{r}");
     assert!(r.steps() >= 40, "{r}");
 }
 
 #[test]
 fn altostrat_scenarios_pass_strictly() {
-    let r = suite("altostrat", "examples/harness/scenarios/altostrat");
+    let r = suite("altostrat", "plugins/altostrat/scenarios");
     assert!(r.passed(), "{r}");
     assert!(r.steps() >= 20, "{r}");
 }
 
 #[test]
 fn jsa_scenarios_pass_strictly() {
-    let r = suite("jsa", "examples/harness/scenarios/jsa");
+    let r = suite("jsa", "plugins/jsa/scenarios");
     assert!(r.passed(), "{r}");
     assert!(r.steps() >= 16, "{r}");
 }
