@@ -123,6 +123,20 @@ impl Response {
     }
 }
 
+impl Method {
+    /// The method in lower case, as OpenAPI path items name it (`get`, `post`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Head => "head",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+        }
+    }
+}
+
 impl QuotaDefaults {
     /// No storage limits (0 = unlimited everywhere).
     pub const UNLIMITED: QuotaDefaults = QuotaDefaults {

@@ -54,10 +54,7 @@ fn hello_provider_scenarios_pass_strictly() {
 
 #[test]
 fn appliance_collect_scenarios_pass_strictly() {
-    let r = suite(
-        "appliance_collect",
-        "plugins/appliance-collect/scenarios",
-    );
+    let r = suite("appliance_collect", "plugins/appliance-collect/scenarios");
     assert!(r.passed(), "{r}");
     assert!(r.steps() >= 30, "{r}");
 }

@@ -245,7 +245,7 @@ pub fn problem_error(problem: Problem, req: &Request) -> ApiError {
                 Code::ResourceNotFound,
                 format!(
                     "Unrecognized request URL ({} {}).",
-                    crate::manifest::method_name(req.method).to_ascii_uppercase(),
+                    req.method.as_str().to_ascii_uppercase(),
                     clip(&req.path)
                 ),
             ),
@@ -261,7 +261,7 @@ pub fn problem_error(problem: Problem, req: &Request) -> ApiError {
                 Code::MethodNotAllowed,
                 format!(
                     "The {} method is not allowed on this endpoint.",
-                    crate::manifest::method_name(req.method).to_ascii_uppercase()
+                    req.method.as_str().to_ascii_uppercase()
                 ),
             );
             if !allowed.is_empty() {

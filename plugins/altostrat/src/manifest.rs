@@ -68,18 +68,6 @@ pub fn manifest() -> Manifest {
     manifest
 }
 
-/// The lower-case name of a method, as OpenAPI spells it.
-pub fn method_name(method: Method) -> &'static str {
-    match method {
-        Method::Get => "get",
-        Method::Head => "head",
-        Method::Post => "post",
-        Method::Put => "put",
-        Method::Patch => "patch",
-        Method::Delete => "delete",
-    }
-}
-
 /// The methods (upper-case, sorted) served on a request path, for `Allow` on a 405.
 pub fn allowed_methods(path: &str) -> Vec<String> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -93,7 +81,7 @@ pub fn allowed_methods(path: &str) -> Vec<String> {
                     .zip(&segments)
                     .all(|(p, s)| p.starts_with('{') || p == s)
         })
-        .map(|(method, ..)| method_name(*method).to_ascii_uppercase())
+        .map(|(method, ..)| method.as_str().to_ascii_uppercase())
         .collect();
     methods.sort();
     methods.dedup();
@@ -186,7 +174,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    method_name(r.method).to_string(),
+                    r.method.as_str().to_string(),
                     r.operation.clone(),
                 )
             })

@@ -78,17 +78,6 @@ mod tests {
 
     use super::*;
 
-    fn method_name(method: Method) -> &'static str {
-        match method {
-            Method::Get => "get",
-            Method::Head => "head",
-            Method::Post => "post",
-            Method::Put => "put",
-            Method::Patch => "patch",
-            Method::Delete => "delete",
-        }
-    }
-
     #[test]
     fn declares_the_seed_limits() {
         let m = manifest();
@@ -155,7 +144,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    method_name(r.method).to_string(),
+                    r.method.as_str().to_string(),
                     r.operation.clone(),
                 )
             })

@@ -81,17 +81,6 @@ mod tests {
 
     use super::*;
 
-    fn method_name(method: Method) -> &'static str {
-        match method {
-            Method::Get => "get",
-            Method::Head => "head",
-            Method::Post => "post",
-            Method::Put => "put",
-            Method::Patch => "patch",
-            Method::Delete => "delete",
-        }
-    }
-
     #[test]
     fn declares_bearer_auth_one_rate_window_and_no_quotas() {
         let m = manifest();
@@ -182,7 +171,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    method_name(r.method).to_string(),
+                    r.method.as_str().to_string(),
                     r.operation.clone(),
                     r.scope.clone().unwrap_or_default(),
                 )
