@@ -3,6 +3,7 @@
 
 mod altostrat;
 mod appliance;
+mod chunks;
 mod crash;
 mod hello;
 mod hostup;
