@@ -4,6 +4,7 @@
 //! Plugins are built by `scripts/build-plugins` into `target/plugins` and
 //! `target/test-plugins`; a missing file fails the test with that instruction.
 
+pub mod garage;
 pub mod pg;
 
 use std::path::{Path, PathBuf};

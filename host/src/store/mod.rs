@@ -5,7 +5,7 @@ mod db;
 mod objects;
 
 pub use db::{
-    BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord,
+    BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord, StaleIngest,
     next_in_sequence,
 };
 pub use objects::{ObjectError, Objects, TempObject};
