@@ -25,7 +25,8 @@ pub fn garage_bin() -> PathBuf {
     std::env::var_os("GARAGE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+            let home =
+                std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
             home.join(".cache/backup-gateway/tools/bin/garage")
         })
 }
@@ -163,9 +164,11 @@ admin_token = "{secret}"
         let node = node.trim().split('@').next().unwrap_or("").to_owned();
         self.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node])?;
         self.cli(&["layout", "apply", "--version", "1"])?;
-        let key: serde_json::Value = serde_json::from_str(
-            &self.cli(&["json-api", "CreateKey", r#"{"name": "gateway"}"#])?,
-        )?;
+        let key: serde_json::Value = serde_json::from_str(&self.cli(&[
+            "json-api",
+            "CreateKey",
+            r#"{"name": "gateway"}"#,
+        ])?)?;
         self.key_id = key["accessKeyId"].as_str().unwrap_or_default().to_owned();
         self.secret = key["secretAccessKey"]
             .as_str()

@@ -31,7 +31,6 @@ use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
 use crate::store::{BackupRecord, Db, Objects, now_micros};
 
-
 /// Serve an upload on an ingest route (after authentication and the scope check).
 pub async fn serve(
     gw: Arc<Gateway>,
@@ -423,7 +422,9 @@ impl Heartbeat {
                         flag.store(true, std::sync::atomic::Ordering::Relaxed);
                         return;
                     }
-                    Err(e) => tracing::warn!(ingest = %id, error = %e, "could not renew ingest lease"),
+                    Err(e) => {
+                        tracing::warn!(ingest = %id, error = %e, "could not renew ingest lease")
+                    }
                 }
             }
         });

@@ -494,7 +494,11 @@ mod tests {
         );
         // the lease expires: w2 takes over, w1's heartbeat and finish are refused
         // a lease that ended a second ago (by the database's clock)
-        assert!(heartbeat(&db, &j.id, "w1", -1_000_000, 10, None).await.unwrap());
+        assert!(
+            heartbeat(&db, &j.id, "w1", -1_000_000, 10, None)
+                .await
+                .unwrap()
+        );
         let c2 = claim(&db, "w2", far, 3).await.unwrap().unwrap();
         assert_eq!(c2.attempts, 2);
         assert!(!heartbeat(&db, &j.id, "w1", far, 10, None).await.unwrap());

@@ -96,15 +96,8 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
                 tokio::time::sleep(every).await;
                 let total = progress.total.load(Ordering::Relaxed);
                 let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-                match store::heartbeat(
-                    &db,
-                    &id,
-                    &owner,
-                    lease,
-                    done,
-                    (total >= 0).then_some(total),
-                )
-                .await
+                match store::heartbeat(&db, &id, &owner, lease, done, (total >= 0).then_some(total))
+                    .await
                 {
                     Ok(true) => {}
                     Ok(false) => {

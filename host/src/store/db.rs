@@ -618,14 +618,14 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, {} + $6)",
             self.now_sql()
         )))
-            .bind(ingest_id)
-            .bind(org)
-            .bind(provider)
-            .bind(bytes)
-            .bind(temp_key)
-            .bind(lease_micros)
-            .execute(&mut *tx)
-            .await?;
+        .bind(ingest_id)
+        .bind(org)
+        .bind(provider)
+        .bind(bytes)
+        .bind(temp_key)
+        .bind(lease_micros)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -162,6 +162,7 @@ impl Objects {
                 let upload_id = multipart.create_multipart(&path).await?;
                 Writer::S3(S3Upload {
                     store: multipart.clone(),
+                    plain: self.store.clone(),
                     path,
                     upload_id,
                     part_size: *part_size,
@@ -402,6 +403,8 @@ type PartTask = tokio::task::JoinHandle<Result<PartId, object_store::Error>>;
 /// at once; the part ids are collected in order for completion.
 struct S3Upload {
     store: Arc<dyn MultipartStore>,
+    /// For the one object a multipart upload cannot make: an empty one.
+    plain: Arc<dyn ObjectStore>,
     path: Path,
     upload_id: String,
     part_size: usize,
@@ -435,7 +438,11 @@ impl S3Upload {
         }
         let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
         self.pending_len = 0;
-        let (store, path, id) = (self.store.clone(), self.path.clone(), self.upload_id.clone());
+        let (store, path, id) = (
+            self.store.clone(),
+            self.path.clone(),
+            self.upload_id.clone(),
+        );
         let idx = self.parts.len() + self.sending.len();
         self.sending.push_back(tokio::spawn(async move {
             store.put_part(&path, &id, idx, payload).await
@@ -460,6 +467,16 @@ impl S3Upload {
             }
             while !self.sending.is_empty() {
                 self.wait_oldest().await?;
+            }
+            if self.parts.is_empty() {
+                // S3 stores refuse empty parts (Garage does): an empty object is a plain PUT
+                self.plain.put(&self.path, PutPayload::default()).await?;
+                if let Err(e) =
+                    abort_upload(self.store.as_ref(), &self.path, &self.upload_id).await
+                {
+                    tracing::warn!(key = %self.path, error = %e, "could not abort an unused (partless) multipart upload");
+                }
+                return Ok(());
             }
             let parts = std::mem::take(&mut self.parts);
             self.store
@@ -619,6 +636,40 @@ mod tests {
             .unwrap()
             .collect();
         assert!(incoming.is_empty(), "temporary files left: {incoming:?}");
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:3900",
+            "http://127.8.0.1/",
+            "http://localhost:9000/x",
+            "http://[::1]:3900",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for no in [
+            "https://127.0.0.1:3900",
+            "http://10.0.0.1:3900",
+            "http://s3.example.com",
+            "http://localhost.example.com",
+            "http://[::2]:3900",
+        ] {
+            assert!(!is_loopback_http(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn s3_urls_need_a_bucket_and_parts_of_at_least_5_mib() {
+        let e = Objects::open("s3://", false).unwrap_err();
+        assert!(e.to_string().contains("no bucket"), "{e}");
+        let cfg = S3Config {
+            part_size_bytes: Some(1024),
+            ..Default::default()
+        };
+        let e = Objects::open_with("s3://b/p", false, &cfg).unwrap_err();
+        assert!(e.to_string().contains("part_size_bytes"), "{e}");
+        assert!(Objects::open("ftp://x", false).is_err());
     }
 
     #[tokio::test]
