@@ -553,8 +553,31 @@ secret = "s""#,
         let full = Config::from_toml(include_str!("../../examples/gateway.toml")).unwrap();
         assert_eq!(full.credentials.len(), 2);
         assert_eq!(full.plugins["appliance-collect"].resource_slots, Some(10));
+        assert_eq!(full.server.sweep_seconds, 30);
+        assert_eq!(
+            full.storage.ingest_lease(),
+            std::time::Duration::from_secs(60)
+        );
         let demo = Config::from_toml(include_str!("../../examples/demo.toml")).unwrap();
         assert!(demo.server.print_examples);
+        let node = Config::from_toml(include_str!("../../examples/scaleout.toml")).unwrap();
+        assert!(node.database_url().starts_with("postgres://"));
+        assert_eq!(node.storage_url(), "s3://backups/gateway");
+        assert_eq!(node.storage.s3.region.as_deref(), Some("garage"));
+        assert_eq!(node.storage.s3.part_size_bytes, Some(8 * 1024 * 1024));
+    }
+
+    #[test]
+    fn s3_secrets_are_not_printed() {
+        let c = Config::from_toml(
+            "[storage.s3]\naccess_key_id = \"GK1\"\nsecret_access_key = \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("GK1") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -73,6 +73,12 @@ impl Garage {
     /// Start Garage, apply a one-node layout, create `bucket` and a key allowed on it.
     /// Panics, saying what to do, when the binary is missing.
     pub async fn start(bucket: &str) -> anyhow::Result<Garage> {
+        Self::start_with(bucket, "").await
+    }
+
+    /// Like [`Garage::start`], with extra top-level configuration lines (e.g.
+    /// `data_fsync = true` for benchmarks that compare durable writes).
+    pub async fn start_with(bucket: &str, extra: &str) -> anyhow::Result<Garage> {
         let bin = garage_bin();
         assert!(
             bin.exists(),
@@ -92,6 +98,7 @@ replication_factor = 1
 rpc_bind_addr = "127.0.0.1:{rpc_port}"
 rpc_public_addr = "127.0.0.1:{rpc_port}"
 rpc_secret = "{secret}"
+{extra}
 
 [s3_api]
 s3_region = "{REGION}"

@@ -269,8 +269,11 @@ fn open_s3(rest: &str, cfg: &S3Config) -> Result<Objects, ObjectError> {
     if let Some(v) = &cfg.session_token {
         b = b.with_token(v);
     }
-    // path-style unless asked otherwise: what self-hosted stores (Garage, MinIO…) expect
-    b = b.with_virtual_hosted_style_request(cfg.virtual_hosted_style.unwrap_or(false));
+    // path-style unless asked otherwise (here or by AWS_VIRTUAL_HOSTED_STYLE_REQUEST): what
+    // self-hosted stores (Garage, MinIO…) expect
+    if let Some(v) = cfg.virtual_hosted_style {
+        b = b.with_virtual_hosted_style_request(v);
+    }
     let endpoint = b.get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint);
     if cfg.allow_http == Some(true) || endpoint.as_deref().is_some_and(is_loopback_http) {
         b = b.with_allow_http(true);
