@@ -944,3 +944,72 @@ pub async fn next_in_sequence(
     .fetch_one(&mut **tx)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(
+            &format!("sqlite://{}/d.db?mode=rwc", dir.path().display()),
+            None,
+        )
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn the_database_clock_is_a_clock() {
+        let (_d, db) = db().await;
+        let (a, ours, b) = (
+            db.now().await.unwrap(),
+            now_micros(),
+            db.now().await.unwrap(),
+        );
+        assert!(a <= b, "{a} then {b}");
+        // the same machine's clock, to the database's (millisecond) resolution
+        assert!((a - ours).abs() < 60_000_000, "{a} vs {ours}");
+    }
+
+    #[tokio::test]
+    async fn rate_windows_are_aligned_and_counted() {
+        let (_d, db) = db().await;
+        let (n1, start) = db.hit_window("k", 3600).await.unwrap();
+        let (n2, again) = db.hit_window("k", 3600).await.unwrap();
+        let (other, _) = db.hit_window("other", 3600).await.unwrap();
+        assert_eq!(start % 3600, 0);
+        assert_eq!((n1, n2, other), (1, 2, 1));
+        // a second call can cross into the next hour only in its very first instant
+        assert!(again == start || again == start + 3600);
+    }
+
+    #[tokio::test]
+    async fn ingest_leases_expire_by_the_database_clock() {
+        let (_d, db) = db().await;
+        assert!(
+            db.reserve("live", "o", "p", 10, 0, "k1", 60_000_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.reserve("dead", "o", "p", 10, 0, "k2", -1_000_000)
+                .await
+                .unwrap()
+        );
+        db.set_ingest_upload("dead", "upload-1").await.unwrap();
+        let stale = db.stale_ingests(false).await.unwrap();
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert_eq!(
+            (stale[0].id.as_str(), stale[0].upload_id.as_deref()),
+            ("dead", Some("upload-1"))
+        );
+        assert_eq!(db.stale_ingests(true).await.unwrap().len(), 2);
+        // renewing a reclaimed ingest says so
+        db.release("dead").await.unwrap();
+        assert!(!db.renew_ingest("dead", 60_000_000).await.unwrap());
+        assert!(db.renew_ingest("live", 60_000_000).await.unwrap());
+        assert_eq!(db.usage("o", "p").await.unwrap(), (0, 10));
+    }
+}

@@ -212,6 +212,7 @@ async fn an_upload_through_one_node_is_listed_and_downloaded_through_another() {
     let id = v["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(v["data"]["sha256"], sha256_hex(&body));
 
+    // listed and downloaded by the same system (collect lists per system), via node B
     let client = reqwest::Client::new();
     let page: Value = client
         .get(c.url(1, UPLOAD))
@@ -236,7 +237,6 @@ async fn an_upload_through_one_node_is_listed_and_downloaded_through_another() {
     assert_eq!(got.len(), body.len());
     assert!(got.as_ref() == &body[..], "downloaded bytes differ");
 
-    // (backups are listed per system: the same system, through the other node)
     // the bytes are in Garage, under the prefix, whole; nothing else is
     let objects = c.garage.objects().await.unwrap();
     assert_eq!(objects.len(), 1, "{objects:?}");
