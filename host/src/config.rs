@@ -60,6 +60,12 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Print ready-to-paste curl lines for the demo credentials at start-up.
     pub print_examples: bool,
+    /// This node's name in job leases and logs (default: the host name). Each process adds
+    /// a random suffix, so two processes never share a lease owner even with the same name.
+    pub node_id: Option<String>,
+    /// Seconds between housekeeping sweeps (reclaiming uploads whose lease expired,
+    /// forgetting old rate-limit windows).
+    pub sweep_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +78,8 @@ impl Default for ServerConfig {
             max_response_body: 8 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             print_examples: false,
+            node_id: None,
+            sweep_seconds: 30,
         }
     }
 }
@@ -118,10 +126,68 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// `file://PATH`, `memory://`; default `file://{data_dir}/objects`.
+    /// `file://PATH`, `s3://BUCKET[/PREFIX]`, `memory://`; default `file://{data_dir}/objects`.
     pub url: Option<String>,
     /// Call fsync on files and directories before an object becomes visible (local store).
     pub fsync: Option<bool>,
+    /// Seconds an in-flight upload's lease lasts without renewal (its node renews it every
+    /// third of that); once it has expired, any node reclaims the upload. Default 60.
+    pub ingest_lease_seconds: Option<u64>,
+    /// How an `s3://` store is reached; unset keys fall back to the `AWS_*` variables.
+    pub s3: S3Config,
+}
+
+impl StorageConfig {
+    /// The ingest lease (at least one second).
+    pub fn ingest_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ingest_lease_seconds.unwrap_or(60).max(1))
+    }
+}
+
+/// An S3-compatible store. Every key is optional: what is unset here comes from the usual
+/// `AWS_*` environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_ALLOW_HTTP`).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint of a self-hosted store (`http://127.0.0.1:3900`); unset for Amazon S3.
+    pub endpoint: Option<String>,
+    /// Region (the store's own name for self-hosted stores, e.g. `garage`).
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key (prefer `AWS_SECRET_ACCESS_KEY` or
+    /// `BACKUP_GATEWAY_STORAGE__S3__SECRET_ACCESS_KEY` to keeping it in the file).
+    pub secret_access_key: Option<String>,
+    /// Session token for temporary credentials.
+    pub session_token: Option<String>,
+    /// `https://BUCKET.endpoint/key` instead of path-style `https://endpoint/BUCKET/key`
+    /// (default false: path-style, what self-hosted stores expect).
+    pub virtual_hosted_style: Option<bool>,
+    /// Allow plain `http://` endpoints. Loopback endpoints are always allowed.
+    pub allow_http: Option<bool>,
+    /// Bytes per multipart part (at least 5 MiB, S3's minimum; default 8 MiB).
+    pub part_size_bytes: Option<u64>,
+    /// Parts of one upload sent at once (default 2): an upload buffers at most this many
+    /// parts plus the one being filled.
+    pub parts_in_flight: Option<u32>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &redacted(&self.secret_access_key))
+            .field("session_token", &redacted(&self.session_token))
+            .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("allow_http", &self.allow_http)
+            .field("part_size_bytes", &self.part_size_bytes)
+            .field("parts_in_flight", &self.parts_in_flight)
+            .finish()
+    }
 }
 
 /// Capture workers.
@@ -421,6 +487,21 @@ impl Config {
             .unwrap_or_else(|| format!("file://{}", self.server.data_dir.join("objects").display()))
     }
 
+    /// This node's name: `server.node_id`, else the host name, else `node`.
+    pub fn node_id(&self) -> String {
+        self.server
+            .node_id
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "node".into())
+    }
+
     /// The compiled-component cache directory.
     pub fn cache_dir(&self) -> PathBuf {
         self.runtime
@@ -472,8 +553,31 @@ secret = "s""#,
         let full = Config::from_toml(include_str!("../../examples/gateway.toml")).unwrap();
         assert_eq!(full.credentials.len(), 2);
         assert_eq!(full.plugins["appliance-collect"].resource_slots, Some(10));
+        assert_eq!(full.server.sweep_seconds, 30);
+        assert_eq!(
+            full.storage.ingest_lease(),
+            std::time::Duration::from_secs(60)
+        );
         let demo = Config::from_toml(include_str!("../../examples/demo.toml")).unwrap();
         assert!(demo.server.print_examples);
+        let node = Config::from_toml(include_str!("../../examples/scaleout.toml")).unwrap();
+        assert!(node.database_url().starts_with("postgres://"));
+        assert_eq!(node.storage_url(), "s3://backups/gateway");
+        assert_eq!(node.storage.s3.region.as_deref(), Some("garage"));
+        assert_eq!(node.storage.s3.part_size_bytes, Some(8 * 1024 * 1024));
+    }
+
+    #[test]
+    fn s3_secrets_are_not_printed() {
+        let c = Config::from_toml(
+            "[storage.s3]\naccess_key_id = \"GK1\"\nsecret_access_key = \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("GK1") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 
     #[test]

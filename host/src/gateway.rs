@@ -28,9 +28,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
     let db = Db::connect(&config.database_url(), config.database.max_connections)
         .await
-        .context("opening the metadata database")?;
-    let objects = Objects::open(&config.storage_url(), config.storage.fsync.unwrap_or(true))
-        .context("opening object storage")?;
+        .context("opening the metadata database")?
+        .with_ingest_lease(config.storage.ingest_lease());
+    let objects = Objects::open_with(
+        &config.storage_url(),
+        config.storage.fsync.unwrap_or(true),
+        &config.storage.s3,
+    )
+    .context("opening object storage")?;
     let mut credentials = CredentialStore::new(&config.credentials)?;
     let orgs: std::collections::HashSet<String> =
         config.orgs.iter().map(|o| o.id.clone()).collect();
@@ -119,15 +124,18 @@ fn source_json(s: &SourceConfig) -> String {
 /// The background work of a node: job workers and periodic housekeeping. Abort the handles
 /// to stop it.
 pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = crate::jobs::worker::spawn(gw.clone(), config.jobs.clone());
-    handles.push(spawn_sweeps(gw));
+    let node = config.node_id();
+    tracing::info!(node = %node, "starting job workers and sweeps");
+    let mut handles = crate::jobs::worker::spawn(gw.clone(), config.jobs.clone(), &node);
+    handles.push(spawn_sweeps(gw, config.server.sweep_seconds));
     handles
 }
 
-/// Periodic housekeeping: reclaim abandoned uploads, forget old rate-limit windows.
-fn spawn_sweeps(gw: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
+/// Periodic housekeeping: reclaim abandoned uploads (whichever node's they were), forget old
+/// rate-limit windows. Every node sweeps; the steps are idempotent, so sweeps may overlap.
+fn spawn_sweeps(gw: Arc<Gateway>, every_seconds: u64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(Duration::from_secs(every_seconds.max(1)));
         loop {
             tick.tick().await;
             let s = &gw.services;

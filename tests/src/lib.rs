@@ -4,6 +4,7 @@
 //! Plugins are built by `scripts/build-plugins` into `target/plugins` and
 //! `target/test-plugins`; a missing file fails the test with that instruction.
 
+pub mod garage;
 pub mod pg;
 
 use std::path::{Path, PathBuf};
@@ -174,6 +175,7 @@ pub struct GatewayProcess {
     /// The running process.
     pub child: std::process::Child,
     config: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl GatewayProcess {
@@ -183,6 +185,17 @@ impl GatewayProcess {
         dir: &Path,
         plugins: &[PathBuf],
         extra: &str,
+    ) -> anyhow::Result<GatewayProcess> {
+        Self::start_with_env(dir, plugins, extra, &[]).await
+    }
+
+    /// Like [`GatewayProcess::start`], with extra environment variables (e.g.
+    /// `BACKUP_GATEWAY_SERVER__NODE_ID` for keys of sections the test config already has).
+    pub async fn start_with_env(
+        dir: &Path,
+        plugins: &[PathBuf],
+        extra: &str,
+        env: &[(&str, &str)],
     ) -> anyhow::Result<GatewayProcess> {
         let pdir = dir.join("plugins");
         std::fs::create_dir_all(&pdir)?;
@@ -200,18 +213,23 @@ impl GatewayProcess {
             &config,
             config_for(dir, extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
         )?;
-        let child = Self::spawn(&config)?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = Self::spawn(&config, &env)?;
         let mut gw = GatewayProcess {
             url: format!("http://127.0.0.1:{port}"),
             port,
             child,
             config,
+            env,
         };
         gw.wait_healthy().await?;
         Ok(gw)
     }
 
-    fn spawn(config: &Path) -> anyhow::Result<std::process::Child> {
+    fn spawn(config: &Path, env: &[(String, String)]) -> anyhow::Result<std::process::Child> {
         let bin = target_dir().join("release/backup-gateway");
         anyhow::ensure!(
             bin.exists(),
@@ -222,6 +240,7 @@ impl GatewayProcess {
             .args(["serve", "--config"])
             .arg(config)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
             .spawn()?)
     }
@@ -253,7 +272,7 @@ impl GatewayProcess {
 
     /// Start the binary again on the same configuration and data.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.child = Self::spawn(&self.config)?;
+        self.child = Self::spawn(&self.config, &self.env)?;
         self.wait_healthy().await
     }
 }

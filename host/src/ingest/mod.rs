@@ -9,9 +9,11 @@
 //! retention → the plugin's `complete-ingest` (201).
 //!
 //! The work runs in its own task, so a client that disconnects mid-body cannot cancel the
-//! cleanup: the temporary object is removed and the reservation released. A process killed
-//! mid-upload leaves an `ingests` row whose lease expires; [`reclaim`] removes its temporary
-//! object and releases its reservation.
+//! cleanup: the temporary object is removed (or the multipart upload aborted) and the
+//! reservation released. While it runs, a heartbeat renews the `ingests` row's lease; a
+//! process killed mid-upload stops renewing, and once the lease has expired (by the
+//! database's clock) [`reclaim`], run by any node, removes its temporary object or aborts its
+//! multipart upload and releases its reservation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +31,6 @@ use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
 use crate::store::chunks::Dedup;
 use crate::store::{BackupRecord, Db, Objects, now_micros};
-
-/// How long an in-flight ingest's lease lasts without renewal.
-const LEASE: Duration = Duration::from_secs(60);
-/// How often a running ingest renews its lease.
-const RENEW_EVERY: Duration = Duration::from_secs(15);
 
 /// Serve an upload on an ingest route (after authentication and the scope check).
 pub async fn serve(
@@ -290,7 +287,7 @@ where
     };
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
-    let lease_end = || now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+    let lease = i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX);
     let reserved = db
         .reserve(
             &ingest_id,
@@ -299,7 +296,7 @@ where
             i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(org_quota).unwrap_or(i64::MAX),
             &temp_key,
-            lease_end(),
+            lease,
         )
         .await
         .map_err(|e| IngestError::QuotaUnavailable(e.to_string()))?;
@@ -311,6 +308,7 @@ where
             tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
         }
     };
+    let heartbeat = Heartbeat::start(db, &ingest_id);
     let temp = match objects.begin(&ingest_id, &target.key).await {
         Ok(t) => t,
         Err(e) => {
@@ -318,6 +316,15 @@ where
             return Err(IngestError::StorageUnavailable(e.to_string()));
         }
     };
+    if let Some(upload) = temp.upload_id()
+        && let Err(e) = db.set_ingest_upload(&ingest_id, upload).await
+    {
+        // no part is sent before the upload is recorded, so a crash never orphans bytes
+        temp.abort().await;
+        release().await;
+        return Err(IngestError::StorageUnavailable(e.to_string()));
+    }
+    let upload_id = temp.upload_id().map(str::to_owned);
     let mut sink = if target.dedup {
         Sink::Dedup(Dedup::start(
             db,
@@ -331,8 +338,12 @@ where
     };
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
-    let mut last_renewal = tokio::time::Instant::now();
     let outcome: Result<(), IngestError> = loop {
+        if heartbeat.lost() {
+            break Err(IngestError::StorageFailed(
+                "the upload's lease was lost (reclaimed as abandoned)".into(),
+            ));
+        }
         match stream.next().await {
             None => break Ok(()),
             Some(Err(e)) => {
@@ -361,12 +372,6 @@ where
                 if let Err(e) = written {
                     break Err(IngestError::StorageFailed(e));
                 }
-                if last_renewal.elapsed() > RENEW_EVERY {
-                    last_renewal = tokio::time::Instant::now();
-                    if let Err(e) = db.renew_ingest(&ingest_id, lease_end()).await {
-                        tracing::warn!(error = %e, "could not renew ingest lease");
-                    }
-                }
             }
         }
     };
@@ -388,7 +393,7 @@ where
         },
     };
     let Some(temp) = temp else {
-        let _ = objects.remove_temp(&temp_key).await;
+        let _ = objects.remove_temp(&temp_key, upload_id.as_deref()).await;
         release().await;
         return Err(outcome
             .err()
@@ -424,6 +429,7 @@ where
         metadata: target.metadata.clone(),
         chunked: false,
     };
+    drop(heartbeat);
     if let Err(e) = db.commit_backup(&ingest_id, &mut rec, plan.as_ref()).await {
         if let Err(e) = objects.delete(&target.key).await {
             tracing::error!(key = %target.key, error = %e, "could not remove object of an uncommitted backup");
@@ -445,6 +451,48 @@ where
 enum Sink {
     Plain(crate::store::TempObject),
     Dedup(Dedup),
+}
+
+/// Renews an in-flight ingest's lease every third of its length until dropped, and notes
+/// when the row is gone (a sweep reclaimed it), so the writer stops instead of committing.
+struct Heartbeat {
+    task: tokio::task::JoinHandle<()>,
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Heartbeat {
+    fn start(db: &Db, ingest_id: &str) -> Heartbeat {
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (db, id, flag) = (db.clone(), ingest_id.to_owned(), lost.clone());
+        let every = (db.ingest_lease() / 3).max(Duration::from_millis(100));
+        let lease = i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match db.renew_ingest(&id, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(ingest = %id, error = %e, "could not renew ingest lease")
+                    }
+                }
+            }
+        });
+        Heartbeat { task, lost }
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Keep at most `slots` backups and `bytes` bytes for the resource of `newest`, deleting
@@ -495,22 +543,30 @@ pub async fn delete_objects(objects: &Objects, keys: &[String]) {
     }
 }
 
-/// Release reservations and remove temporary objects of ingests whose writer died (lease
-/// expired; with `all`, every in-flight ingest — for a single-node start-up).
+/// Release reservations and remove temporary objects (or abort multipart uploads) of ingests
+/// whose writer died (lease expired; with `all`, every in-flight ingest — for a single-node
+/// start-up). An ingest whose leftovers cannot be removed yet keeps its row, so the next
+/// sweep tries again.
 pub async fn reclaim(
     db: &Db,
     objects: &Objects,
     all: bool,
 ) -> Result<usize, crate::store::DbError> {
-    let stale = db.stale_ingests(now_micros(), all).await?;
-    for (id, temp_key) in &stale {
-        if let Err(e) = objects.remove_temp(temp_key).await {
-            tracing::warn!(key = %temp_key, error = %e, "could not remove abandoned temporary object");
+    let stale = db.stale_ingests(all).await?;
+    let mut reclaimed = 0;
+    for ingest in &stale {
+        if let Err(e) = objects
+            .remove_temp(&ingest.temp_key, ingest.upload_id.as_deref())
+            .await
+        {
+            tracing::warn!(key = %ingest.temp_key, error = %e, "could not remove an abandoned upload; will retry");
+            continue;
         }
-        db.release(id).await?;
-        tracing::info!(ingest = %id, "reclaimed abandoned upload");
+        db.release(&ingest.id).await?;
+        reclaimed += 1;
+        tracing::info!(ingest = %ingest.id, "reclaimed abandoned upload");
     }
-    Ok(stale.len())
+    Ok(reclaimed)
 }
 
 /// A resource id as one object-key segment: itself when safe, else a hash of it.

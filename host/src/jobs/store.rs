@@ -2,6 +2,8 @@
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers), heartbeats that
 //! renew it and report progress, and the final transitions, each conditional on the lease
 //! still being held so a worker that lost its job cannot overwrite another's outcome.
+//! Lease expiry is set and compared by the database's clock, never a node's, so nodes with
+//! skewed clocks neither steal live jobs nor sit on dead ones.
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -338,49 +340,50 @@ pub async fn set_metadata(
 }
 
 /// Take the oldest runnable job (queued, or in progress with an expired lease and attempts
-/// left) for `owner` until `lease_until`.
+/// left) for `owner`, leased for `lease_micros` from the database's now.
 pub async fn claim(
     db: &Db,
     owner: &str,
-    lease_until: i64,
+    lease_micros: i64,
     max_attempts: i64,
 ) -> Result<Option<JobRecord>, DbError> {
-    let now = now_micros();
     let lock = match db.engine() {
         Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         Engine::Sqlite => "",
     };
+    let now = db.now_sql();
     let row = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE jobs SET status = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
+        "UPDATE jobs SET status = 'in_progress', lease_owner = $1, lease_expires_at = {now} + $2, \
          attempts = attempts + 1, started_at = COALESCE(started_at, $3), message = 'running' \
          WHERE id = (SELECT id FROM jobs WHERE status IN ('queued', 'in_progress') \
-         AND (status = 'queued' OR lease_expires_at < $3) \
+         AND (status = 'queued' OR lease_expires_at < {now}) \
          AND attempts < $4 ORDER BY created_at LIMIT 1{lock}) RETURNING {COLUMNS}"
     )))
     .bind(owner)
-    .bind(lease_until)
-    .bind(now)
+    .bind(lease_micros)
+    .bind(now_micros())
     .bind(max_attempts)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
-/// Renew a lease and record progress; false when the job is no longer this worker's (lease
-/// taken over, or cancelled).
+/// Renew a lease for `lease_micros` from the database's now and record progress; false when
+/// the job is no longer this worker's (lease taken over, or cancelled).
 pub async fn heartbeat(
     db: &Db,
     id: &str,
     owner: &str,
-    lease_until: i64,
+    lease_micros: i64,
     bytes_done: i64,
     bytes_total: Option<i64>,
 ) -> Result<bool, DbError> {
-    let r = sqlx::query(
-        "UPDATE jobs SET lease_expires_at = $1, bytes_done = $2, bytes_total = $3 \
+    let r = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE jobs SET lease_expires_at = {} + $1, bytes_done = $2, bytes_total = $3 \
          WHERE id = $4 AND lease_owner = $5 AND status = 'in_progress'",
-    )
-    .bind(lease_until)
+        db.now_sql()
+    )))
+    .bind(lease_micros)
     .bind(bytes_done)
     .bind(bytes_total)
     .bind(id)
@@ -437,13 +440,13 @@ pub enum Outcome<'a> {
 
 /// Fail jobs whose worker died on their last attempt (lease expired, no attempts left).
 pub async fn fail_exhausted(db: &Db, max_attempts: i64) -> Result<u64, DbError> {
-    let now = now_micros();
-    let r = sqlx::query(
+    let r = sqlx::query(AssertSqlSafe(format!(
         "UPDATE jobs SET status = 'failed', error = 'the job was interrupted too many times', \
          finished_at = $1, lease_owner = NULL, message = 'failed' \
-         WHERE status = 'in_progress' AND lease_expires_at < $1 AND attempts >= $2",
-    )
-    .bind(now)
+         WHERE status = 'in_progress' AND lease_expires_at < {} AND attempts >= $2",
+        db.now_sql()
+    )))
+    .bind(now_micros())
     .bind(max_attempts)
     .execute(db.pool())
     .await?;
@@ -487,7 +490,7 @@ mod tests {
         let (_d, db) = db().await;
         let j = insert(&db, &new_job("v1")).await.unwrap().unwrap();
         assert_eq!((j.seq, j.status), (1, JobStatus::Queued));
-        let far = now_micros() + 60_000_000;
+        let far = 60_000_000;
         let c = claim(&db, "w1", far, 3).await.unwrap().unwrap();
         assert_eq!(
             (c.id.as_str(), c.attempts, c.status),
@@ -498,7 +501,12 @@ mod tests {
             "a held lease is not claimable"
         );
         // the lease expires: w2 takes over, w1's heartbeat and finish are refused
-        assert!(heartbeat(&db, &j.id, "w1", 0, 10, None).await.unwrap());
+        // a lease that ended a second ago (by the database's clock)
+        assert!(
+            heartbeat(&db, &j.id, "w1", -1_000_000, 10, None)
+                .await
+                .unwrap()
+        );
         let c2 = claim(&db, "w2", far, 3).await.unwrap().unwrap();
         assert_eq!(c2.attempts, 2);
         assert!(!heartbeat(&db, &j.id, "w1", far, 10, None).await.unwrap());
@@ -549,7 +557,7 @@ mod tests {
             insert(&db, &ex("v2")).await.unwrap().is_some(),
             "other resources are not"
         );
-        claim(&db, "w", now_micros() + 60_000_000, 3).await.unwrap();
+        claim(&db, "w", 60_000_000, 3).await.unwrap();
         finish(&db, &first.id, "w", Outcome::Completed(None), (0, None))
             .await
             .unwrap();
@@ -564,9 +572,9 @@ mod tests {
     async fn exhausted_jobs_fail_and_cancelled_ones_are_not_claimed() {
         let (_d, db) = db().await;
         let a = insert(&db, &new_job("v1")).await.unwrap().unwrap();
-        claim(&db, "w", 0, 1).await.unwrap().unwrap();
+        claim(&db, "w", -1_000_000, 1).await.unwrap().unwrap();
         assert!(
-            claim(&db, "w", 0, 1).await.unwrap().is_none(),
+            claim(&db, "w", -1_000_000, 1).await.unwrap().is_none(),
             "no attempts left"
         );
         assert_eq!(fail_exhausted(&db, 1).await.unwrap(), 1);
@@ -582,7 +590,7 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        assert!(claim(&db, "w", 0, 3).await.unwrap().is_none());
+        assert!(claim(&db, "w", -1_000_000, 3).await.unwrap().is_none());
         let listed = list(
             &db,
             "acme",

@@ -13,7 +13,6 @@ use super::store::{self, JobKind, JobRecord, Outcome};
 use crate::config::JobsConfig;
 use crate::http::Gateway;
 use crate::ingest::{self, IngestError, Target};
-use crate::store::now_micros;
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +25,15 @@ enum JobError {
     Retry(String),
 }
 
-/// Start `config.concurrency` workers for this node.
-pub fn spawn(gw: Arc<Gateway>, config: JobsConfig) -> Vec<tokio::task::JoinHandle<()>> {
-    let node = uuid::Uuid::new_v4().simple().to_string();
+/// Start `config.concurrency` workers for this node. Each leases jobs as
+/// `{node}/{process}-{i}`: the node's configured name (for people reading the jobs table)
+/// and a random per-process part, so two processes never share an owner — not even a node
+/// restarted under the same name, whose old leases must expire rather than be renewed.
+pub fn spawn(gw: Arc<Gateway>, config: JobsConfig, node: &str) -> Vec<tokio::task::JoinHandle<()>> {
+    let process = uuid::Uuid::new_v4().simple().to_string();
     (0..config.concurrency.max(1))
         .map(|i| {
-            let owner = format!("{}-{i}", &node[..12]);
+            let owner = format!("{node}/{}-{i}", &process[..8]);
             tokio::spawn(run_worker(gw.clone(), config.clone(), owner))
         })
         .collect()
@@ -43,7 +45,7 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     let max_attempts = i64::from(config.max_attempts.max(1));
     let mut idle_rounds = 0u32;
     loop {
-        match store::claim(db, &owner, now_micros() + lease, max_attempts).await {
+        match store::claim(db, &owner, lease, max_attempts).await {
             Ok(Some(job)) => {
                 idle_rounds = 0;
                 run_job(&gw, &config, &owner, job).await;
@@ -100,15 +102,8 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
                 tokio::time::sleep(every).await;
                 let total = progress.total.load(Ordering::Relaxed);
                 let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-                match store::heartbeat(
-                    &db,
-                    &id,
-                    &owner,
-                    now_micros() + lease,
-                    done,
-                    (total >= 0).then_some(total),
-                )
-                .await
+                match store::heartbeat(&db, &id, &owner, lease, done, (total >= 0).then_some(total))
+                    .await
                 {
                     Ok(true) => {}
                     Ok(false) => {

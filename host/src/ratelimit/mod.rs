@@ -1,6 +1,7 @@
 //! Fixed-window rate limits per subject or per org, counted in the metadata database so every
-//! gateway node sharing it sees the same windows. A refusal carries the numbers providers put
-//! in `Retry-After` and `X-RateLimit-*`.
+//! gateway node sharing it sees the same windows; the window a request falls in is reckoned by
+//! the database's clock, so nodes whose clocks disagree still count in the same window. A
+//! refusal carries the numbers providers put in `Retry-After` and `X-RateLimit-*`.
 
 use crate::auth::Principal;
 use crate::plugins::manifest::RateSpec;
@@ -21,8 +22,9 @@ pub struct RateLimited {
     pub reset_at_micros: u64,
 }
 
-/// Count one request against each of `classes` at `now_secs`; refuse with the first class
-/// whose window is full. Database trouble fails open (logged), as the reference service does.
+/// Count one request against each of `classes`; refuse with the first class whose window is
+/// full (`now_secs`, this node's clock, only shapes `Retry-After`). Database trouble fails
+/// open (logged), as the reference service does.
 pub async fn hit(
     db: &Db,
     plugin: &str,
@@ -31,8 +33,7 @@ pub async fn hit(
     now_secs: u64,
 ) -> Result<(), RateLimited> {
     for spec in classes {
-        let window = u64::from(spec.window_seconds);
-        let start = now_secs / window * window;
+        let window = u64::from(spec.window_seconds.max(1));
         let key = if spec.per_org {
             format!("{plugin}\u{1f}{}\u{1f}{}", spec.class, principal.org)
         } else {
@@ -41,11 +42,8 @@ pub async fn hit(
                 spec.class, principal.org, principal.subject
             )
         };
-        let count = match db
-            .hit_window(&key, i64::try_from(start).unwrap_or(i64::MAX))
-            .await
-        {
-            Ok(c) => c,
+        let (count, start) = match db.hit_window(&key, i64::from(spec.window_seconds)).await {
+            Ok((count, start)) => (count, u64::try_from(start).unwrap_or(0)),
             Err(e) => {
                 tracing::warn!(error = %e, "rate-limit window unavailable; allowing the request");
                 continue;
@@ -55,7 +53,7 @@ pub async fn hit(
             let end = start + window;
             return Err(RateLimited {
                 class: spec.class.clone(),
-                retry_after_seconds: u32::try_from(end.saturating_sub(now_secs).max(1))
+                retry_after_seconds: u32::try_from(end.saturating_sub(now_secs).clamp(1, window))
                     .unwrap_or(u32::MAX),
                 limit: spec.max_requests,
                 remaining: 0,

@@ -38,14 +38,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_core.sql")),
     (2, include_str!("../../migrations/0002_jobs.sql")),
     (3, include_str!("../../migrations/0003_chunks.sql")),
+    (4, include_str!("../../migrations/0004_scaleout.sql")),
 ];
+
+/// Key of the PostgreSQL advisory lock that serialises migrations of nodes starting at once.
+const MIGRATION_LOCK: i64 = 0x6267_6d69_6772_6174; // "bgmigrat"
 
 /// The connection pool and engine.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
     engine: Engine,
+    ingest_lease: std::time::Duration,
 }
+
+/// How long an in-flight ingest's lease lasts without renewal, unless configured.
+const DEFAULT_INGEST_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A resource row.
 #[derive(Debug, Clone)]
@@ -131,6 +139,17 @@ pub struct BackupQuery {
     pub limit: i64,
 }
 
+/// An in-flight ingest whose writer is presumed dead.
+#[derive(Debug, Clone)]
+pub struct StaleIngest {
+    /// The ingest (and backup) id.
+    pub id: String,
+    /// Its temporary object (local) or final key (S3).
+    pub temp_key: String,
+    /// Its multipart upload on S3, once started.
+    pub upload_id: Option<String>,
+}
+
 /// A document row.
 #[derive(Debug, Clone)]
 pub struct DocumentRecord {
@@ -210,9 +229,24 @@ impl Db {
             });
         }
         let pool = opts.connect(url).await?;
-        let db = Db { pool, engine };
+        let db = Db {
+            pool,
+            engine,
+            ingest_lease: DEFAULT_INGEST_LEASE,
+        };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// The same database with another ingest lease length (`storage.ingest_lease_seconds`).
+    pub fn with_ingest_lease(mut self, lease: std::time::Duration) -> Db {
+        self.ingest_lease = lease.max(std::time::Duration::from_secs(1));
+        self
+    }
+
+    /// How long an in-flight ingest's lease lasts without renewal.
+    pub fn ingest_lease(&self) -> std::time::Duration {
+        self.ingest_lease
     }
 
     /// Which engine this is.
@@ -225,14 +259,55 @@ impl Db {
         &self.pool
     }
 
+    /// The database's clock in µs since the epoch, as an SQL expression. Leases and rate
+    /// windows are reckoned by it rather than by each node's clock, so nodes whose clocks
+    /// disagree still agree on when a lease has expired and which window a request is in.
+    pub fn now_sql(&self) -> &'static str {
+        match self.engine {
+            Engine::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
+            Engine::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+        }
+    }
+
+    /// The database's clock, µs since the epoch.
+    pub async fn now(&self) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT {}", self.now_sql())))
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn migrate(&self) -> Result<(), DbError> {
+        // One connection for the whole run: on PostgreSQL it holds an advisory lock, so nodes
+        // starting together migrate one after the other (the lock dies with the session).
+        let mut conn = self.pool.acquire().await?;
+        if self.engine == Engine::Postgres {
+            // (counted, not selected: the Any driver cannot decode `void`)
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_lock($1)) AS l")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let res = self.migrate_on(&mut conn).await;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_unlock($1)) AS l")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        res
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<(), DbError> {
+        use sqlx::Connection as _;
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(*version)
@@ -541,7 +616,7 @@ impl Db {
         bytes: i64,
         limit: i64,
         temp_key: &str,
-        lease_expires_at: i64,
+        lease_micros: i64,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO quota_usage (org, provider, used_bytes, reserved_bytes) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING")
@@ -562,27 +637,42 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(ingest_id)
-            .bind(org)
-            .bind(provider)
-            .bind(bytes)
-            .bind(temp_key)
-            .bind(lease_expires_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, {} + $6)",
+            self.now_sql()
+        )))
+        .bind(ingest_id)
+        .bind(org)
+        .bind(provider)
+        .bind(bytes)
+        .bind(temp_key)
+        .bind(lease_micros)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Extend an in-flight ingest's lease.
-    pub async fn renew_ingest(
-        &self,
-        ingest_id: &str,
-        lease_expires_at: i64,
-    ) -> Result<(), DbError> {
-        sqlx::query("UPDATE ingests SET lease_expires_at = $1 WHERE id = $2")
-            .bind(lease_expires_at)
+    /// Extend an in-flight ingest's lease to `lease_micros` from now (the database's now);
+    /// false when the ingest is gone (reclaimed by a sweep that thought its writer dead).
+    pub async fn renew_ingest(&self, ingest_id: &str, lease_micros: i64) -> Result<bool, DbError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE ingests SET lease_expires_at = {} + $1 WHERE id = $2",
+            self.now_sql()
+        )))
+        .bind(lease_micros)
+        .bind(ingest_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Record the multipart upload an ingest writes to (S3), so that whoever reclaims the
+    /// ingest can abort the upload and drop its parts.
+    pub async fn set_ingest_upload(&self, ingest_id: &str, upload_id: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE ingests SET upload_id = $1 WHERE id = $2")
+            .bind(upload_id)
             .bind(ingest_id)
             .execute(&self.pool)
             .await?;
@@ -693,22 +783,25 @@ impl Db {
         Ok(())
     }
 
-    /// In-flight ingests whose lease expired before `now` (all of them with `all`): their
-    /// temporary keys, for the caller to delete before calling [`Db::release`].
-    pub async fn stale_ingests(
-        &self,
-        now: i64,
-        all: bool,
-    ) -> Result<Vec<(String, String)>, DbError> {
-        let rows =
-            sqlx::query("SELECT id, temp_key FROM ingests WHERE $1 = 1 OR lease_expires_at < $2")
-                .bind(i64::from(all))
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
+    /// In-flight ingests whose lease has expired by the database's clock (all of them with
+    /// `all`), for the caller to clean up before calling [`Db::release`].
+    pub async fn stale_ingests(&self, all: bool) -> Result<Vec<StaleIngest>, DbError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, temp_key, upload_id FROM ingests WHERE $1 = 1 OR lease_expires_at < {}",
+            self.now_sql()
+        )))
+        .bind(i64::from(all))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| {
+                Ok(StaleIngest {
+                    id: r.try_get(0)?,
+                    temp_key: r.try_get(1)?,
+                    upload_id: r.try_get(2)?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
@@ -840,17 +933,21 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    /// Count one request in a fixed window and return the count including it.
-    pub async fn hit_window(&self, key: &str, window_start: i64) -> Result<i64, DbError> {
-        let count: i64 = sqlx::query_scalar(
-            "INSERT INTO rate_windows (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_windows.count + 1 RETURNING count",
-        )
+    /// Count one request in the current fixed window of `window_seconds` (by the database's
+    /// clock, so every node agrees on the window) under `key`; returns the count including
+    /// this request and the window's start in seconds since the epoch.
+    pub async fn hit_window(&self, key: &str, window_seconds: i64) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO rate_windows (key, window_start, count) VALUES ($1, ({} / 1000000 / $2) * $2, 1) \
+             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_windows.count + 1 \
+             RETURNING count, window_start",
+            self.now_sql()
+        )))
         .bind(key)
-        .bind(window_start)
+        .bind(window_seconds.max(1))
         .fetch_one(&self.pool)
         .await?;
-        Ok(count)
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     /// Forget windows that started before `before`.
@@ -879,4 +976,73 @@ pub async fn next_in_sequence(
     .bind(name)
     .fetch_one(&mut **tx)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(
+            &format!("sqlite://{}/d.db?mode=rwc", dir.path().display()),
+            None,
+        )
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn the_database_clock_is_a_clock() {
+        let (_d, db) = db().await;
+        let (a, ours, b) = (
+            db.now().await.unwrap(),
+            now_micros(),
+            db.now().await.unwrap(),
+        );
+        assert!(a <= b, "{a} then {b}");
+        // the same machine's clock, to the database's (millisecond) resolution
+        assert!((a - ours).abs() < 60_000_000, "{a} vs {ours}");
+    }
+
+    #[tokio::test]
+    async fn rate_windows_are_aligned_and_counted() {
+        let (_d, db) = db().await;
+        let (n1, start) = db.hit_window("k", 3600).await.unwrap();
+        let (n2, again) = db.hit_window("k", 3600).await.unwrap();
+        let (other, _) = db.hit_window("other", 3600).await.unwrap();
+        assert_eq!(start % 3600, 0);
+        assert_eq!((n1, n2, other), (1, 2, 1));
+        // a second call can cross into the next hour only in its very first instant
+        assert!(again == start || again == start + 3600);
+    }
+
+    #[tokio::test]
+    async fn ingest_leases_expire_by_the_database_clock() {
+        let (_d, db) = db().await;
+        assert!(
+            db.reserve("live", "o", "p", 10, 0, "k1", 60_000_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.reserve("dead", "o", "p", 10, 0, "k2", -1_000_000)
+                .await
+                .unwrap()
+        );
+        db.set_ingest_upload("dead", "upload-1").await.unwrap();
+        let stale = db.stale_ingests(false).await.unwrap();
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert_eq!(
+            (stale[0].id.as_str(), stale[0].upload_id.as_deref()),
+            ("dead", Some("upload-1"))
+        );
+        assert_eq!(db.stale_ingests(true).await.unwrap().len(), 2);
+        // renewing a reclaimed ingest says so
+        db.release("dead").await.unwrap();
+        assert!(!db.renew_ingest("dead", 60_000_000).await.unwrap());
+        assert!(db.renew_ingest("live", 60_000_000).await.unwrap());
+        assert_eq!(db.usage("o", "p").await.unwrap(), (0, 10));
+    }
 }

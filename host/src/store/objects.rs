@@ -1,10 +1,14 @@
-//! Object storage for backup bytes, through `object_store`: `file://` (default), `memory://`.
+//! Object storage for backup bytes, through `object_store`: `file://` (default), `s3://`
+//! (any S3-compatible store), `memory://`.
 //!
 //! Writes go to a temporary object that becomes visible only on [`TempObject::commit`]: on
 //! the local filesystem the bytes are written under `.incoming/`, fsynced, renamed into place
-//! and the directory fsynced (restic's rest-server recipe); on other stores a multipart upload
-//! is completed, or aborted on failure. Reads, ranges and deletes go through `object_store`.
+//! and the directory fsynced (restic's rest-server recipe); on S3 a multipart upload whose id
+//! the caller records (so a sweep can abort it if this process dies) is completed, or aborted
+//! on failure; on other stores a multipart upload is completed or aborted. Reads, ranges and
+//! deletes go through `object_store`.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -12,10 +16,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+use crate::config::S3Config;
 
 /// An object-storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +63,23 @@ impl From<std::io::Error> for ObjectError {
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
-    /// Root directory when the store is the local filesystem (durable writes bypass
-    /// object_store's own multipart emulation so they can fsync).
-    local_root: Option<PathBuf>,
+    backend: Backend,
     fsync: bool,
+}
+
+/// How writes reach the store.
+#[derive(Clone)]
+enum Backend {
+    /// Durable local writes bypass object_store's own multipart emulation so they can fsync.
+    Local { root: PathBuf },
+    /// Multipart uploads driven part by part, so their id can be recorded and aborted later.
+    S3 {
+        multipart: Arc<dyn MultipartStore>,
+        part_size: usize,
+        parts_in_flight: usize,
+    },
+    /// object_store's generic multipart writer (`memory://`).
+    Other,
 }
 
 impl std::fmt::Debug for Objects {
@@ -71,10 +93,18 @@ impl std::fmt::Debug for Objects {
 
 const INCOMING: &str = ".incoming";
 const MULTIPART_CHUNK: usize = 8 * 1024 * 1024;
+/// S3's smallest part (every part but the last).
+const S3_MIN_PART: u64 = 5 * 1024 * 1024;
 
 impl Objects {
-    /// Open `file://PATH` or `memory://`.
+    /// Open `file://PATH`, `memory://`, or `s3://BUCKET[/PREFIX]` configured from the
+    /// `AWS_*` environment variables alone.
     pub fn open(url: &str, fsync: bool) -> Result<Objects, ObjectError> {
+        Self::open_with(url, fsync, &S3Config::default())
+    }
+
+    /// Open a store; `s3` says how an `s3://` URL is reached (unset keys come from `AWS_*`).
+    pub fn open_with(url: &str, fsync: bool, s3: &S3Config) -> Result<Objects, ObjectError> {
         if let Some(path) = url.strip_prefix("file://") {
             let root = PathBuf::from(path);
             std::fs::create_dir_all(root.join(INCOMING))?;
@@ -82,34 +112,36 @@ impl Objects {
             let store = LocalFileSystem::new_with_prefix(&root)?;
             Ok(Objects {
                 store: Arc::new(store),
-                local_root: Some(root),
+                backend: Backend::Local { root },
                 fsync,
             })
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            open_s3(rest, s3)
         } else if url == "memory://" || url == "memory:" {
             Ok(Objects {
                 store: Arc::new(InMemory::new()),
-                local_root: None,
+                backend: Backend::Other,
                 fsync: false,
             })
         } else {
             Err(ObjectError::Unavailable(format!(
-                "unsupported storage url {url:?} (use file://PATH or memory://)"
+                "unsupported storage url {url:?} (use file://PATH, s3://BUCKET/PREFIX or memory://)"
             )))
         }
     }
 
     /// The temporary key recorded for an in-flight write (for crash cleanup).
     pub fn temp_key(&self, ingest_id: &str, final_key: &str) -> String {
-        match self.local_root {
-            Some(_) => format!("{INCOMING}/{ingest_id}"),
-            None => final_key.to_owned(),
+        match self.backend {
+            Backend::Local { .. } => format!("{INCOMING}/{ingest_id}"),
+            Backend::S3 { .. } | Backend::Other => final_key.to_owned(),
         }
     }
 
     /// Start writing `final_key`; nothing is visible until `commit`.
     pub async fn begin(&self, ingest_id: &str, final_key: &str) -> Result<TempObject, ObjectError> {
-        let writer = match &self.local_root {
-            Some(root) => {
+        let writer = match &self.backend {
+            Backend::Local { root } => {
                 let temp = root.join(INCOMING).join(ingest_id);
                 let file = tokio::fs::File::create(&temp).await?.into_std().await;
                 let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
@@ -121,7 +153,27 @@ impl Objects {
                     dest: root.join(final_key),
                 }
             }
-            None => {
+            Backend::S3 {
+                multipart,
+                part_size,
+                parts_in_flight,
+            } => {
+                let path = Path::from(final_key);
+                let upload_id = multipart.create_multipart(&path).await?;
+                Writer::S3(S3Upload {
+                    store: multipart.clone(),
+                    plain: self.store.clone(),
+                    path,
+                    upload_id,
+                    part_size: *part_size,
+                    parts_in_flight: *parts_in_flight,
+                    pending: Vec::new(),
+                    pending_len: 0,
+                    sending: VecDeque::new(),
+                    parts: Vec::new(),
+                })
+            }
+            Backend::Other => {
                 let upload = self.store.put_multipart(&Path::from(final_key)).await?;
                 Writer::Multipart(WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK))
             }
@@ -132,15 +184,26 @@ impl Objects {
         })
     }
 
-    /// Remove a leftover temporary object of a dead writer (missing is fine).
-    pub async fn remove_temp(&self, temp_key: &str) -> Result<(), ObjectError> {
-        match &self.local_root {
-            Some(root) => match tokio::fs::remove_file(root.join(temp_key)).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
-            },
-            // An uncompleted multipart upload is invisible; stores expire abandoned parts.
-            None => Ok(()),
+    /// Remove what a dead writer left: its temporary file, or its multipart upload and
+    /// every part sent to it (`upload_id` as [`TempObject::upload_id`] gave it). Missing is
+    /// fine.
+    pub async fn remove_temp(
+        &self,
+        temp_key: &str,
+        upload_id: Option<&str>,
+    ) -> Result<(), ObjectError> {
+        match (&self.backend, upload_id) {
+            (Backend::Local { root }, _) => {
+                match tokio::fs::remove_file(root.join(temp_key)).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                    _ => Ok(()),
+                }
+            }
+            (Backend::S3 { multipart, .. }, Some(id)) => {
+                abort_upload(multipart.as_ref(), &Path::from(temp_key), id).await
+            }
+            // Not started yet (no upload id recorded), or an in-memory store: nothing to remove.
+            _ => Ok(()),
         }
     }
 
@@ -178,6 +241,91 @@ impl Objects {
         };
         let result = self.store.get_opts(&Path::from(key), opts).await?;
         Ok(result.into_stream().map_err(ObjectError::from).boxed())
+    }
+}
+
+/// Open `s3://BUCKET[/PREFIX]`: the `AWS_*` variables first, then the configured keys.
+fn open_s3(rest: &str, cfg: &S3Config) -> Result<Objects, ObjectError> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let prefix = prefix.trim_matches('/');
+    if bucket.is_empty() {
+        return Err(ObjectError::Unavailable(
+            "storage url s3:// names no bucket (use s3://BUCKET/PREFIX)".into(),
+        ));
+    }
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(v) = &cfg.endpoint {
+        b = b.with_endpoint(v);
+    }
+    if let Some(v) = &cfg.region {
+        b = b.with_region(v);
+    }
+    if let Some(v) = &cfg.access_key_id {
+        b = b.with_access_key_id(v);
+    }
+    if let Some(v) = &cfg.secret_access_key {
+        b = b.with_secret_access_key(v);
+    }
+    if let Some(v) = &cfg.session_token {
+        b = b.with_token(v);
+    }
+    // path-style unless asked otherwise (here or by AWS_VIRTUAL_HOSTED_STYLE_REQUEST): what
+    // self-hosted stores (Garage, MinIO…) expect
+    if let Some(v) = cfg.virtual_hosted_style {
+        b = b.with_virtual_hosted_style_request(v);
+    }
+    let endpoint = b.get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint);
+    if cfg.allow_http == Some(true) || endpoint.as_deref().is_some_and(is_loopback_http) {
+        b = b.with_allow_http(true);
+    }
+    let part_size = cfg.part_size_bytes.unwrap_or(MULTIPART_CHUNK as u64);
+    if part_size < S3_MIN_PART {
+        return Err(ObjectError::Unavailable(format!(
+            "storage.s3.part_size_bytes must be at least {S3_MIN_PART} (S3's smallest part)"
+        )));
+    }
+    let s3 = b
+        .build()
+        .map_err(|e| ObjectError::Unavailable(e.to_string()))?;
+    let store = Arc::new(PrefixStore::new(s3, prefix));
+    Ok(Objects {
+        store: store.clone(),
+        backend: Backend::S3 {
+            multipart: store,
+            part_size: usize::try_from(part_size).unwrap_or(MULTIPART_CHUNK),
+            parts_in_flight: usize::try_from(cfg.parts_in_flight.unwrap_or(2).max(1)).unwrap_or(2),
+        },
+        fsync: false,
+    })
+}
+
+/// `http://` to a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`), where plain HTTP
+/// never leaves the machine.
+fn is_loopback_http(endpoint: &str) -> bool {
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Abort a multipart upload, dropping every part sent to it; an upload that is already gone
+/// (completed or aborted by someone else) is fine.
+async fn abort_upload(
+    store: &dyn MultipartStore,
+    path: &Path,
+    upload_id: &str,
+) -> Result<(), ObjectError> {
+    match store.abort_multipart(path, &upload_id.to_owned()).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -246,7 +394,116 @@ enum Writer {
         temp: PathBuf,
         dest: PathBuf,
     },
+    S3(S3Upload),
     Multipart(WriteMultipart),
+}
+
+/// A part being sent.
+type PartTask = tokio::task::JoinHandle<Result<PartId, object_store::Error>>;
+
+/// An S3 multipart upload driven part by part: body chunks are gathered (not copied) into
+/// parts of exactly `part_size` bytes, each sent by its own task, at most `parts_in_flight`
+/// at once; the part ids are collected in order for completion.
+struct S3Upload {
+    store: Arc<dyn MultipartStore>,
+    /// For the one object a multipart upload cannot make: an empty one.
+    plain: Arc<dyn ObjectStore>,
+    path: Path,
+    upload_id: String,
+    part_size: usize,
+    parts_in_flight: usize,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    sending: VecDeque<PartTask>,
+    parts: Vec<PartId>,
+}
+
+impl S3Upload {
+    async fn write(&mut self, mut chunk: Bytes) -> Result<(), ObjectError> {
+        while self.pending_len + chunk.len() >= self.part_size {
+            let head = chunk.split_to(self.part_size - self.pending_len);
+            self.pending.push(head);
+            self.pending_len = self.part_size;
+            self.send_pending().await?;
+        }
+        if !chunk.is_empty() {
+            self.pending_len += chunk.len();
+            self.pending.push(chunk);
+        }
+        Ok(())
+    }
+
+    /// Send the gathered bytes as the next part, first waiting for the oldest part in
+    /// flight when the window is full.
+    async fn send_pending(&mut self) -> Result<(), ObjectError> {
+        while self.sending.len() >= self.parts_in_flight {
+            self.wait_oldest().await?;
+        }
+        let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
+        self.pending_len = 0;
+        let (store, path, id) = (
+            self.store.clone(),
+            self.path.clone(),
+            self.upload_id.clone(),
+        );
+        let idx = self.parts.len() + self.sending.len();
+        self.sending.push_back(tokio::spawn(async move {
+            store.put_part(&path, &id, idx, payload).await
+        }));
+        Ok(())
+    }
+
+    async fn wait_oldest(&mut self) -> Result<(), ObjectError> {
+        if let Some(task) = self.sending.pop_front() {
+            let part = task
+                .await
+                .map_err(|e| ObjectError::Failed(format!("part upload task: {e}")))??;
+            self.parts.push(part);
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self) -> Result<(), ObjectError> {
+        let res = async {
+            if self.pending_len > 0 {
+                self.send_pending().await?;
+            }
+            while !self.sending.is_empty() {
+                self.wait_oldest().await?;
+            }
+            if self.parts.is_empty() {
+                // S3 stores refuse empty parts (Garage does): an empty object is a plain PUT
+                self.plain.put(&self.path, PutPayload::default()).await?;
+                if let Err(e) =
+                    abort_upload(self.store.as_ref(), &self.path, &self.upload_id).await
+                {
+                    tracing::warn!(key = %self.path, error = %e, "could not abort an unused (partless) multipart upload");
+                }
+                return Ok(());
+            }
+            let parts = std::mem::take(&mut self.parts);
+            self.store
+                .complete_multipart(&self.path, &self.upload_id, parts)
+                .await?;
+            Ok(())
+        }
+        .await;
+        if res.is_err() {
+            self.abort().await;
+        }
+        res
+    }
+
+    /// Abort the upload. Parts still in flight are waited for first (never cancelled
+    /// mid-request): a part that lands after the abort would otherwise survive it.
+    async fn abort(mut self) {
+        while let Some(task) = self.sending.pop_front() {
+            let _ = task.await;
+        }
+        if let Err(e) = abort_upload(self.store.as_ref(), &self.path, &self.upload_id).await {
+            tracing::warn!(key = %self.path, error = %e, "could not abort multipart upload; the reclaim sweep will retry");
+        }
+    }
 }
 
 /// An object being written; dropped without `commit`, it must be `abort`ed.
@@ -256,6 +513,15 @@ pub struct TempObject {
 }
 
 impl TempObject {
+    /// The multipart upload id on S3, to record so that a sweep can abort the upload (and
+    /// drop its parts) if this process dies before `commit` or `abort`.
+    pub fn upload_id(&self) -> Option<&str> {
+        match &self.writer {
+            Writer::S3(u) => Some(&u.upload_id),
+            Writer::Local { .. } | Writer::Multipart(_) => None,
+        }
+    }
+
     /// Append bytes.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), ObjectError> {
         if chunk.is_empty() {
@@ -272,6 +538,7 @@ impl TempObject {
                     return Err(ObjectError::Failed("local writer stopped".into()));
                 }
             }
+            Writer::S3(u) => u.write(chunk).await?,
             Writer::Multipart(w) => {
                 w.wait_for_capacity(4).await?;
                 w.write(&chunk);
@@ -311,6 +578,7 @@ impl TempObject {
                 }
                 res
             }
+            Writer::S3(u) => u.commit().await,
             Writer::Multipart(w) => {
                 w.finish().await?;
                 Ok(())
@@ -330,6 +598,7 @@ impl TempObject {
                     tracing::warn!(path = %temp.display(), error = %e, "could not remove temporary object");
                 }
             }
+            Writer::S3(u) => u.abort().await,
             Writer::Multipart(w) => {
                 if let Err(e) = w.abort().await {
                     tracing::warn!(error = %e, "could not abort multipart upload");
@@ -370,6 +639,40 @@ mod tests {
             .unwrap()
             .collect();
         assert!(incoming.is_empty(), "temporary files left: {incoming:?}");
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:3900",
+            "http://127.8.0.1/",
+            "http://localhost:9000/x",
+            "http://[::1]:3900",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for no in [
+            "https://127.0.0.1:3900",
+            "http://10.0.0.1:3900",
+            "http://s3.example.com",
+            "http://localhost.example.com",
+            "http://[::2]:3900",
+        ] {
+            assert!(!is_loopback_http(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn s3_urls_need_a_bucket_and_parts_of_at_least_5_mib() {
+        let e = Objects::open("s3://", false).unwrap_err();
+        assert!(e.to_string().contains("no bucket"), "{e}");
+        let cfg = S3Config {
+            part_size_bytes: Some(1024),
+            ..Default::default()
+        };
+        let e = Objects::open_with("s3://b/p", false, &cfg).unwrap_err();
+        assert!(e.to_string().contains("part_size_bytes"), "{e}");
+        assert!(Objects::open("ftp://x", false).is_err());
     }
 
     #[tokio::test]

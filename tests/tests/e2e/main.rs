@@ -10,6 +10,7 @@ mod hostup;
 mod jsa;
 mod postgres;
 mod sandbox;
+mod scaleout;
 
 use gateway_tests::{TestGateway, provider_plugin, test_plugin};
 
