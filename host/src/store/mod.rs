@@ -9,8 +9,7 @@ mod objects;
 
 pub use db::{
     BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine, ResourceRecord,
-    StaleIngest,
-    next_in_sequence,
+    StaleIngest, next_in_sequence,
 };
 pub use objects::{ObjectError, Objects, TempObject};
 
