@@ -326,11 +326,15 @@ pub(super) async fn commit(
     backup_id: &str,
     plan: &ChunkPlan,
 ) -> Result<i64, DbError> {
-    let new: Vec<&ChunkRef> = plan
+    // Every statement takes its row locks in hash order (and each batch follows the last),
+    // so two transactions touching the same chunks wait for each other instead of
+    // deadlocking on PostgreSQL.
+    let mut new: Vec<&ChunkRef> = plan
         .chunks
         .iter()
         .filter(|c| c.new_offset.is_some())
         .collect();
+    new.sort_unstable_by(|a, b| a.hash.cmp(&b.hash));
     let (mut stored, mut live) = (0i64, 0i64);
     for batch in new.chunks(ROWS_PER_STATEMENT / 2) {
         let sql = format!(
@@ -354,32 +358,16 @@ pub(super) async fn commit(
             live += 1;
         }
     }
-    // references: every position counts, grouped by how often a hash occurs
-    let mut counts: HashMap<&str, i64> = HashMap::new();
+    // references: every position counts
+    let mut counts: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for c in &plan.chunks {
         *counts.entry(c.hash.as_str()).or_default() += 1;
     }
-    let mut by_count: HashMap<i64, Vec<&str>> = HashMap::new();
-    for (hash, n) in counts {
-        by_count.entry(n).or_default().push(hash);
-    }
-    for (n, hashes) in by_count {
-        for batch in hashes.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE chunks SET refs = refs + $1 WHERE org = $2 AND provider = $3 AND hash IN ({})",
-                placeholders(4, batch.len(), 1)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(n)
-                .bind(org)
-                .bind(provider);
-            for h in batch {
-                q = q.bind(*h);
-            }
-            let r = q.execute(&mut **tx).await?;
-            if r.rows_affected() != batch.len() as u64 {
-                return Err(DbError::ChunkGone);
-            }
+    let counts: Vec<(&str, i64)> = counts.into_iter().collect();
+    for batch in counts.chunks(ROWS_PER_STATEMENT / 2) {
+        let n = add_refs(tx, org, provider, batch, 1).await?;
+        if n != batch.len() as u64 {
+            return Err(DbError::ChunkGone);
         }
     }
     for (b, batch) in plan.chunks.chunks(ROWS_PER_STATEMENT).enumerate() {
@@ -408,6 +396,35 @@ pub(super) async fn commit(
     Ok(stored)
 }
 
+/// Add `sign × n` to the reference count of each `(hash, n)` (sorted by hash) in one
+/// statement; returns how many chunks were found.
+async fn add_refs(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    provider: &str,
+    batch: &[(&str, i64)],
+    sign: i64,
+) -> Result<u64, DbError> {
+    let mut cases = String::new();
+    for i in 0..batch.len() {
+        let (h, n) = (3 + 2 * i, 4 + 2 * i);
+        cases.push_str(&format!(" WHEN ${h} THEN ${n}"));
+    }
+    let hashes: Vec<String> = (0..batch.len())
+        .map(|i| format!("${}", 3 + 2 * i))
+        .collect();
+    let sql = format!(
+        "UPDATE chunks SET refs = refs + CASE hash{cases} ELSE 0 END \
+         WHERE org = $1 AND provider = $2 AND hash IN ({})",
+        hashes.join(", ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org).bind(provider);
+    for (hash, n) in batch {
+        q = q.bind(*hash).bind(sign * n);
+    }
+    Ok(q.execute(&mut **tx).await?.rows_affected())
+}
+
 /// Drop a chunked backup's references inside its delete transaction. Returns the bytes freed
 /// (chunks left without a reference) and the packs left without a live chunk, whose
 /// objects the caller deletes once the transaction commits.
@@ -422,28 +439,14 @@ pub(super) async fn release(
             .bind(backup_id)
             .fetch_all(&mut **tx)
             .await?;
-    let mut by_count: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in &rows {
-        by_count
-            .entry(r.try_get(1)?)
-            .or_default()
-            .push(r.try_get(0)?);
-    }
-    for (n, hashes) in &by_count {
-        for batch in hashes.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE chunks SET refs = refs - $1 WHERE org = $2 AND provider = $3 AND hash IN ({})",
-                placeholders(4, batch.len(), 1)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(*n)
-                .bind(org)
-                .bind(provider);
-            for h in batch {
-                q = q.bind(h.as_str());
-            }
-            q.execute(&mut **tx).await?;
-        }
+    let mut counts: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    counts.sort_unstable();
+    let counts: Vec<(&str, i64)> = counts.iter().map(|(h, n)| (h.as_str(), *n)).collect();
+    for batch in counts.chunks(ROWS_PER_STATEMENT / 2) {
+        add_refs(tx, org, provider, batch, -1).await?;
     }
     let dead = sqlx::query(
         "DELETE FROM chunks WHERE org = $1 AND provider = $2 AND refs <= 0 \

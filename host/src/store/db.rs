@@ -164,6 +164,13 @@ pub struct DocumentRecord {
 const BACKUP_COLUMNS: &str = "id, org, provider, seq, resource_kind, resource_id, object_key, \
     filename, extension, media_type, size, stored_bytes, sha256, created_at, subject, job_id, metadata, chunked";
 
+/// A deadlock or serialization failure: the transaction can simply run again.
+fn is_transient(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
+}
+
 fn backup_from_row(r: &AnyRow) -> Result<BackupRecord, sqlx::Error> {
     Ok(BackupRecord {
         id: r.try_get(0)?,
@@ -709,6 +716,26 @@ impl Db {
     /// A chunked capture's `chunks` are recorded in the same transaction, and
     /// `rec.stored_bytes` becomes what it newly stored.
     pub async fn commit_backup(
+        &self,
+        ingest_id: &str,
+        rec: &mut BackupRecord,
+        chunks: Option<&super::chunks::ChunkPlan>,
+    ) -> Result<(), DbError> {
+        // PostgreSQL may pick this transaction as a deadlock victim (chunk rows shared with
+        // a concurrent capture or delete); everything it needs is in hand, so run it again
+        let mut attempt = 1;
+        loop {
+            match self.commit_backup_once(ingest_id, rec, chunks).await {
+                Err(DbError::Sqlx(e)) if attempt < 5 && is_transient(&e) => {
+                    tracing::warn!(error = %e, attempt, "backup commit retried");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn commit_backup_once(
         &self,
         ingest_id: &str,
         rec: &mut BackupRecord,

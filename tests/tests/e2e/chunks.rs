@@ -101,6 +101,26 @@ async fn chain_and_races(url: &str) {
         assert_eq!(read_back(&db, &objects, r).await, base);
     }
 
+    // captures of different edits of it race too (overlapping sets of new and shared
+    // chunks, taken in different orders): all commit, each reads back its own bytes
+    let edits: Vec<Vec<u8>> = (0..6u64)
+        .map(|i| {
+            let mut v = base.clone();
+            let at = 100_000 + i as usize * 450_000;
+            v[at..at + 30_000].copy_from_slice(&noise(30_000, 500 + i));
+            v[2_900_000..2_910_000].copy_from_slice(&noise(10_000, 900 + i % 2));
+            v
+        })
+        .collect();
+    let raced = futures_util::future::join_all(edits.iter().enumerate().map(|(i, data)| {
+        let (db, objects, data) = (db.clone(), objects.clone(), data.clone());
+        async move { capture(&db, &objects, &format!("e{i}"), &data).await }
+    }))
+    .await;
+    for (r, data) in raced.iter().zip(&edits) {
+        assert_eq!(read_back(&db, &objects, r).await, *data);
+    }
+
     // a chain of edits: each stores a little
     let mut v = base.clone();
     let mut chain = Vec::new();
@@ -121,6 +141,7 @@ async fn chain_and_races(url: &str) {
 
     // delete everything in an order unrelated to creation; quota follows, nothing remains
     let mut all: Vec<BackupRecord> = recs;
+    all.extend(raced);
     all.extend(chain.into_iter().map(|(r, _)| r));
     all.sort_by(|a, b| b.sha256.cmp(&a.sha256));
     for (n, r) in all.iter().enumerate() {
