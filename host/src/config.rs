@@ -194,7 +194,8 @@ impl std::fmt::Debug for S3Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsConfig {
-    /// Jobs run at once by this node.
+    /// Jobs run at once by this node (0: it runs none, e.g. an API-only node; jobs wait
+    /// for another node's workers).
     pub concurrency: u32,
     /// Seconds a claimed job's lease lasts without a heartbeat.
     pub lease_seconds: u64,

@@ -98,6 +98,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         db,
         objects,
         jobs_queued: Arc::new(tokio::sync::Notify::new()),
+        volumes_dir: config.server.data_dir.join("volumes"),
     });
     // A single SQLite file means a single node: every in-flight ingest at start-up belongs
     // to a process that is gone.

@@ -31,7 +31,7 @@ enum JobError {
 /// restarted under the same name, whose old leases must expire rather than be renewed.
 pub fn spawn(gw: Arc<Gateway>, config: JobsConfig, node: &str) -> Vec<tokio::task::JoinHandle<()>> {
     let process = uuid::Uuid::new_v4().simple().to_string();
-    (0..config.concurrency.max(1))
+    (0..config.concurrency)
         .map(|i| {
             let owner = format!("{node}/{}-{i}", &process[..8]);
             tokio::spawn(run_worker(gw.clone(), config.clone(), owner))

@@ -21,6 +21,8 @@ pub struct Services {
     /// Wakes this node's idle job workers when a job is queued here (other nodes' workers
     /// find it by polling).
     pub jobs_queued: Arc<tokio::sync::Notify>,
+    /// Where resources that plugins create get their file source (`resources.create`).
+    pub volumes_dir: std::path::PathBuf,
 }
 
 /// Who a plugin call runs for.
@@ -170,13 +172,38 @@ impl resources::Host for InstanceState {
                 "attributes must be a JSON object".into(),
             ));
         }
+        // the new resource's bytes live in a file the host names (never the plugin): an
+        // empty file until a restore writes it
+        let (org, services, _) = self.scope().ok_or(types::HostError::NotFound)?;
+        let path = services
+            .volumes_dir
+            .join(crate::ingest::key_segment(org))
+            .join(crate::ingest::key_segment(self.plugin()))
+            .join(crate::ingest::key_segment(&kind))
+            .join(crate::ingest::key_segment(&id));
+        let made = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map(drop)
+            });
+        if let Err(e) = made {
+            tracing::error!(path = %path.display(), error = %e, "cannot create a resource's file");
+            return Err(types::HostError::Unavailable);
+        }
+        let source = serde_json::to_string(&crate::config::SourceConfig::File(path))
+            .map_err(|_| types::HostError::Unavailable)?;
         let rec = ResourceRecord {
             kind,
             id,
             name,
             state: "available".into(),
             attributes,
-            source: None,
+            source: Some(source),
             created_at: now_micros(),
         };
         match self.with_db(async |db, org, p| db.insert_resource(org, p, &rec).await)? {
