@@ -165,14 +165,17 @@ pub async fn response(
                 None
             } else {
                 Some(
-                    gw.services
-                        .objects
-                        .stream(&rec.object_key, range)
-                        .await
-                        .map_err(|e| match e {
-                            crate::store::ObjectError::NotFound => ResponseError::BackupNotFound,
-                            other => ResponseError::Storage(other.to_string()),
-                        })?,
+                    crate::store::content::stream(
+                        &gw.services.db,
+                        &gw.services.objects,
+                        &rec,
+                        range,
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        crate::store::ObjectError::NotFound => ResponseError::BackupNotFound,
+                        other => ResponseError::Storage(other.to_string()),
+                    })?,
                 )
             };
             (stream.map_or_else(Body::empty, Body::from_stream), length)

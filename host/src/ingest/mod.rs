@@ -27,6 +27,7 @@ use crate::http::problem;
 use crate::http::{Gateway, RouteEntry};
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
+use crate::store::chunks::Dedup;
 use crate::store::{BackupRecord, Db, Objects, now_micros};
 
 /// How long an in-flight ingest's lease lasts without renewal.
@@ -130,6 +131,7 @@ async fn run(
             plan.metadata.clone()
         },
         job_id: None,
+        dedup: false,
     };
     let stream = body
         .into_data_stream()
@@ -198,6 +200,9 @@ pub struct Target {
     pub metadata: String,
     /// Producing job.
     pub job_id: Option<String>,
+    /// Store as deduplicated chunks ([`crate::store::chunks`]); `key` is then the pack of
+    /// the chunks this capture adds.
+    pub dedup: bool,
 }
 
 /// Why an ingest did not produce a backup.
@@ -313,6 +318,9 @@ where
             return Err(IngestError::StorageUnavailable(e.to_string()));
         }
     };
+    let mut dedup = target
+        .dedup
+        .then(|| Dedup::new(&target.org, &target.provider, &target.key));
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut last_renewal = tokio::time::Instant::now();
@@ -338,8 +346,15 @@ where
                     _ => {}
                 }
                 hasher.update(&chunk);
-                if let Err(e) = temp.write(chunk).await {
-                    break Err(IngestError::StorageFailed(e.to_string()));
+                let written = match &mut dedup {
+                    None => temp.write(chunk).await.map_err(|e| e.to_string()),
+                    Some(d) => d
+                        .feed(&chunk, db, &mut temp)
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                if let Err(e) = written {
+                    break Err(IngestError::StorageFailed(e));
                 }
                 if last_renewal.elapsed() > RENEW_EVERY {
                     last_renewal = tokio::time::Instant::now();
@@ -356,11 +371,22 @@ where
         }
         (other, _) => other,
     };
-    if let Err(e) = outcome {
-        temp.abort().await;
-        release().await;
-        return Err(e);
-    }
+    let plan = match (outcome, dedup) {
+        (Ok(()), Some(d)) => d
+            .finish(db, &mut temp)
+            .await
+            .map(Some)
+            .map_err(|e| IngestError::StorageFailed(e.to_string())),
+        (outcome, _) => outcome.map(|()| None),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            temp.abort().await;
+            release().await;
+            return Err(e);
+        }
+    };
     if let Err(e) = temp.commit().await {
         release().await;
         return Err(IngestError::StorageFailed(e.to_string()));
@@ -384,13 +410,20 @@ where
         subject: target.subject.clone(),
         job_id: target.job_id.clone(),
         metadata: target.metadata.clone(),
+        chunked: false,
     };
-    if let Err(e) = db.commit_backup(&ingest_id, &mut rec).await {
+    if let Err(e) = db.commit_backup(&ingest_id, &mut rec, plan.as_ref()).await {
         if let Err(e) = objects.delete(&target.key).await {
             tracing::error!(key = %target.key, error = %e, "could not remove object of an uncommitted backup");
         }
         release().await;
         return Err(IngestError::StorageFailed(e.to_string()));
+    }
+    if rec.chunked && rec.stored_bytes == 0 {
+        // every chunk was already held: the pack holds nothing anyone refers to
+        if let Err(e) = objects.delete(&target.key).await {
+            tracing::warn!(key = %target.key, error = %e, "could not remove an empty pack");
+        }
     }
     Ok(rec)
 }
@@ -421,17 +454,26 @@ pub async fn prune(
         total += u64::try_from(b.size).unwrap_or(0);
         let over = (slots > 0 && count > u64::from(slots)) || (bytes > 0 && total > bytes);
         if over && b.id != newest.id {
-            if let Some(rec) = db.delete_backup(&b.org, &b.provider, &b.id).await? {
+            if let Some(gone) = db.delete_backup(&b.org, &b.provider, &b.id).await? {
+                let rec = &gone.record;
                 tracing::info!(backup = %rec.id, resource = %rec.resource_id, "pruned by retention");
-                if let Err(e) = objects.delete(&rec.object_key).await {
-                    tracing::error!(key = %rec.object_key, error = %e, "orphaned object after pruning");
-                }
+                delete_objects(objects, &gone.objects).await;
             }
             count -= 1;
             total -= u64::try_from(b.size).unwrap_or(0);
         }
     }
     Ok(())
+}
+
+/// Delete objects a committed delete left unreferenced (logged when one cannot be: the
+/// record is gone, so nothing reaches it any more).
+pub async fn delete_objects(objects: &Objects, keys: &[String]) {
+    for key in keys {
+        if let Err(e) = objects.delete(key).await {
+            tracing::error!(key = %key, error = %e, "orphaned object after delete");
+        }
+    }
 }
 
 /// Release reservations and remove temporary objects of ingests whose writer died (lease
@@ -532,7 +574,144 @@ mod tests {
             subject: "S1".into(),
             metadata: "{}".into(),
             job_id: None,
+            dedup: false,
         }
+    }
+
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    async fn chunked(db: &Db, objects: &Objects, id: &str, data: &[u8]) -> BackupRecord {
+        let t = Target {
+            dedup: true,
+            key: format!("acme/S1/{id}.pack"),
+            ..target(id)
+        };
+        let body: Vec<std::io::Result<bytes::Bytes>> = data
+            .chunks(100_000)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        write(
+            db,
+            objects,
+            &t,
+            Size::Exact(data.len() as u64),
+            0,
+            futures_util::stream::iter(body),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn content_of(db: &Db, objects: &Objects, rec: &BackupRecord) -> Vec<u8> {
+        use futures_util::TryStreamExt;
+        let parts: Vec<bytes::Bytes> = crate::store::content::stream(db, objects, rec, None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        parts.concat()
+    }
+
+    #[tokio::test]
+    async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last_reference() {
+        let (dir, db, objects) = fixture().await;
+        let v1 = noise(2 * 1024 * 1024, 5);
+        let mut v2 = v1.clone();
+        v2[1_000_000..1_004_000].copy_from_slice(&noise(4000, 9));
+
+        let a = chunked(&db, &objects, "a", &v1).await;
+        assert!(a.chunked);
+        assert_eq!(a.size, v1.len() as i64);
+        assert_eq!(
+            a.stored_bytes,
+            v1.len() as i64,
+            "first capture stores everything"
+        );
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&v1)));
+
+        let b = chunked(&db, &objects, "b", &v2).await;
+        assert_eq!(b.size, v2.len() as i64);
+        assert!(
+            b.stored_bytes > 0 && b.stored_bytes <= 4 * i64::from(crate::store::chunks::MAX_CHUNK),
+            "an edit of 4000 bytes stored {} bytes",
+            b.stored_bytes
+        );
+        assert_eq!(
+            db.usage("acme", "p").await.unwrap(),
+            (a.stored_bytes + b.stored_bytes, 0),
+            "quota counts each chunk once"
+        );
+        assert_eq!(content_of(&db, &objects, &a).await, v1);
+        assert_eq!(content_of(&db, &objects, &b).await, v2);
+        let range = crate::store::content::read_range(&db, &objects, &b, 999_990..1_000_010)
+            .await
+            .unwrap();
+        assert_eq!(&range[..], &v2[999_990..1_000_010]);
+
+        // the same content again adds nothing, and its empty pack is not kept
+        let c = chunked(&db, &objects, "c", &v2).await;
+        assert_eq!(c.stored_bytes, 0);
+        assert!(!objects.exists(&c.object_key).await.unwrap());
+        assert_eq!(content_of(&db, &objects, &c).await, v2);
+
+        // deleting the first keeps the chunks the others share, frees the rest
+        let gone = db.delete_backup("acme", "p", "a").await.unwrap().unwrap();
+        assert!(
+            gone.objects.is_empty(),
+            "a's pack still holds shared chunks"
+        );
+        let (used, _) = db.usage("acme", "p").await.unwrap();
+        assert!(used < a.stored_bytes + b.stored_bytes && used >= v2.len() as i64 - 4 * 131072);
+        assert_eq!(content_of(&db, &objects, &b).await, v2);
+        assert!(
+            crate::store::content::exists(&db, &objects, &b)
+                .await
+                .unwrap()
+        );
+
+        db.delete_backup("acme", "p", "c").await.unwrap().unwrap();
+        let gone = db.delete_backup("acme", "p", "b").await.unwrap().unwrap();
+        let mut keys = gone.objects.clone();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec!["acme/S1/a.pack".to_owned(), "acme/S1/b.pack".to_owned()]
+        );
+        delete_objects(&objects, &gone.objects).await;
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        let files = walk(&dir.path().join("o").join("acme"));
+        assert!(files.is_empty(), "left behind: {files:?}");
+    }
+
+    fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .flat_map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    vec![e.path()]
+                }
+            })
+            .collect()
     }
 
     fn chunks(

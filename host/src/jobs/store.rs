@@ -119,11 +119,13 @@ pub struct JobRecord {
     pub finished_at: Option<i64>,
     /// Plugin JSON.
     pub metadata: String,
+    /// For captures: store the content as shared, SHA-256-addressed chunks.
+    pub deduplicate: bool,
 }
 
 const COLUMNS: &str = "id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
     bytes_done, bytes_total, message, attempts, backup_id, error, subject, filename, media_type, \
-    created_at, started_at, finished_at, metadata";
+    created_at, started_at, finished_at, metadata, deduplicate";
 
 fn from_row(r: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     Ok(JobRecord {
@@ -149,6 +151,7 @@ fn from_row(r: &AnyRow) -> Result<JobRecord, sqlx::Error> {
         started_at: r.try_get(19)?,
         finished_at: r.try_get(20)?,
         metadata: r.try_get(21)?,
+        deduplicate: r.try_get::<i64, _>(22)? != 0,
     })
 }
 
@@ -177,6 +180,8 @@ pub struct NewJob {
     pub metadata: String,
     /// At most one exclusive job per resource may be queued or running.
     pub exclusive: bool,
+    /// For captures: store the content as shared, SHA-256-addressed chunks.
+    pub deduplicate: bool,
 }
 
 /// Insert a queued job; `Ok(None)` when it is exclusive and another exclusive job of the
@@ -187,8 +192,8 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError>
     let id = uuid::Uuid::now_v7().to_string();
     let row = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO jobs (id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
-         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata, exclusive) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13, $14) \
+         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata, exclusive, deduplicate) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(&id)
@@ -205,6 +210,7 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError>
     .bind(now_micros())
     .bind(&new.metadata)
     .bind(i64::from(new.exclusive))
+    .bind(i64::from(new.deduplicate))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -471,6 +477,7 @@ mod tests {
             media_type: "application/octet-stream".into(),
             metadata: "{}".into(),
             exclusive: false,
+            deduplicate: false,
         }
     }
 

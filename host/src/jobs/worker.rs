@@ -233,13 +233,15 @@ async fn capture(
         })
         .unwrap_or_default();
     let backup_id = uuid::Uuid::now_v7().to_string();
+    // a deduplicated capture's object is the pack of the chunks it adds
+    let key_ext = if job.deduplicate { ".pack" } else { &extension };
     let target = Target {
         org: job.org.clone(),
         provider: job.provider.clone(),
         resource_kind: job.resource_kind.clone(),
         resource_id: job.resource_id.clone(),
         key: format!(
-            "{}/{}/{backup_id}{extension}",
+            "{}/{}/{backup_id}{key_ext}",
             job.org,
             ingest::key_segment(&job.resource_id)
         ),
@@ -250,6 +252,7 @@ async fn capture(
         subject: job.subject.clone(),
         metadata: job.metadata.clone(),
         job_id: Some(job.id.clone()),
+        dedup: job.deduplicate,
     };
     let counter = progress.clone();
     let stream = opened.stream.inspect(move |r| {
@@ -330,8 +333,7 @@ async fn restore(
         source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
     progress.total.store(backup.size, Ordering::Relaxed);
     let counter = progress.clone();
-    let stream = objects
-        .stream(&backup.object_key, None)
+    let stream = crate::store::content::stream(db, objects, &backup, None)
         .await
         .map_err(|e| retry(&e))?
         .inspect(move |r| {

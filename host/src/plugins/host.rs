@@ -217,15 +217,15 @@ impl backups::Host for InstanceState {
     }
 
     fn delete(&mut self, id: String) -> Result<bool, types::HostError> {
-        let Some(rec) = self.with_db(async |db, org, p| db.delete_backup(org, p, &id).await)?
+        let Some(gone) = self.with_db(async |db, org, p| db.delete_backup(org, p, &id).await)?
         else {
             return Ok(false);
         };
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
-        if let Err(e) = rt.block_on(services.objects.delete(&rec.object_key)) {
-            // The record is gone, so nothing can reach the object; log it for the operator.
-            tracing::error!(key = %rec.object_key, error = %e, "orphaned object after delete");
-        }
+        rt.block_on(crate::ingest::delete_objects(
+            &services.objects,
+            &gone.objects,
+        ));
         Ok(true)
     }
 
@@ -241,15 +241,20 @@ impl backups::Host for InstanceState {
             return Ok(Vec::new());
         }
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
-        rt.block_on(services.objects.read_range(&rec.object_key, start..end))
-            .map(|b| b.to_vec())
-            .map_err(|e| {
-                tracing::warn!(key = %rec.object_key, error = %e, "backup read failed");
-                match e {
-                    crate::store::ObjectError::NotFound => types::HostError::NotFound,
-                    _ => types::HostError::Unavailable,
-                }
-            })
+        rt.block_on(crate::store::content::read_range(
+            &services.db,
+            &services.objects,
+            &rec,
+            start..end,
+        ))
+        .map(|b| b.to_vec())
+        .map_err(|e| {
+            tracing::warn!(key = %rec.object_key, error = %e, "backup read failed");
+            match e {
+                crate::store::ObjectError::NotFound => types::HostError::NotFound,
+                _ => types::HostError::Unavailable,
+            }
+        })
     }
 
     fn object_exists(&mut self, id: String) -> Result<bool, types::HostError> {
@@ -257,8 +262,12 @@ impl backups::Host for InstanceState {
             .with_db(async |db, org, p| db.backup(org, p, &id).await)?
             .ok_or(types::HostError::NotFound)?;
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
-        rt.block_on(services.objects.exists(&rec.object_key))
-            .map_err(|_| types::HostError::Unavailable)
+        rt.block_on(crate::store::content::exists(
+            &services.db,
+            &services.objects,
+            &rec,
+        ))
+        .map_err(|_| types::HostError::Unavailable)
     }
 
     fn set_metadata(&mut self, id: String, metadata: String) -> Result<(), types::HostError> {
@@ -324,11 +333,6 @@ fn job_status(s: jobs::JobStatus) -> crate::jobs::JobStatus {
 impl jobs::Host for InstanceState {
     fn create(&mut self, spec: jobs::JobSpec) -> Result<jobs::Job, types::HostError> {
         use crate::jobs::{JobKind, NewJob, store};
-        if spec.deduplicate {
-            return Err(types::HostError::Invalid(
-                "deduplicated captures are not available in this build".into(),
-            ));
-        }
         if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&spec.metadata)
             .is_err()
         {
@@ -372,6 +376,7 @@ impl jobs::Host for InstanceState {
             media_type: spec.media_type,
             metadata: spec.metadata,
             exclusive: spec.exclusive,
+            deduplicate: spec.deduplicate && kind == JobKind::Capture,
         };
         let job = self.with_db(async |db, org, p| {
             let new = NewJob {

@@ -25,6 +25,10 @@ pub enum DbError {
     /// A job's backup was about to be committed, but the job is no longer running.
     #[error("the job is no longer running")]
     JobNotRunning,
+    /// A chunk a deduplicated capture reuses was freed before the capture committed
+    /// (a concurrent delete); the capture must be retried.
+    #[error("a shared chunk was freed meanwhile")]
+    ChunkGone,
     /// The URL names an engine we do not support.
     #[error("unsupported database url {0:?} (use sqlite:// or postgres://)")]
     UnsupportedUrl(String),
@@ -33,6 +37,7 @@ pub enum DbError {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_core.sql")),
     (2, include_str!("../../migrations/0002_jobs.sql")),
+    (3, include_str!("../../migrations/0003_chunks.sql")),
 ];
 
 /// The connection pool and engine.
@@ -98,6 +103,17 @@ pub struct BackupRecord {
     pub job_id: Option<String>,
     /// Plugin JSON.
     pub metadata: String,
+    /// Stored as deduplicated chunks rather than one object.
+    pub chunked: bool,
+}
+
+/// A deleted backup and the objects that went with it.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The record as it was.
+    pub record: BackupRecord,
+    /// Objects no longer referenced, for the caller to delete now that the record is gone.
+    pub objects: Vec<String>,
 }
 
 /// Backups to list.
@@ -127,7 +143,7 @@ pub struct DocumentRecord {
 }
 
 const BACKUP_COLUMNS: &str = "id, org, provider, seq, resource_kind, resource_id, object_key, \
-    filename, extension, media_type, size, stored_bytes, sha256, created_at, subject, job_id, metadata";
+    filename, extension, media_type, size, stored_bytes, sha256, created_at, subject, job_id, metadata, chunked";
 
 fn backup_from_row(r: &AnyRow) -> Result<BackupRecord, sqlx::Error> {
     Ok(BackupRecord {
@@ -148,6 +164,7 @@ fn backup_from_row(r: &AnyRow) -> Result<BackupRecord, sqlx::Error> {
         subject: r.try_get(14)?,
         job_id: r.try_get(15)?,
         metadata: r.try_get(16)?,
+        chunked: r.try_get::<i64, _>(17)? != 0,
     })
 }
 
@@ -471,13 +488,15 @@ impl Db {
     }
 
     /// Remove a backup record and release its stored bytes from the quota, in one
-    /// transaction. Returns the removed record (its object is the caller's to delete).
+    /// transaction (for a chunked backup: its chunk references, freeing chunks no other
+    /// backup refers to). Returns the record and the objects left unreferenced, for the
+    /// caller to delete.
     pub async fn delete_backup(
         &self,
         org: &str,
         provider: &str,
         id: &str,
-    ) -> Result<Option<BackupRecord>, DbError> {
+    ) -> Result<Option<Deleted>, DbError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM backups WHERE org = $1 AND provider = $2 AND id = $3 RETURNING {BACKUP_COLUMNS}"
@@ -487,19 +506,24 @@ impl Db {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(rec) = row.as_ref().map(backup_from_row).transpose()? else {
+        let Some(record) = row.as_ref().map(backup_from_row).transpose()? else {
             return Ok(None);
+        };
+        let (freed, objects) = if record.chunked {
+            super::chunks::release(&mut tx, org, provider, id).await?
+        } else {
+            (record.stored_bytes, vec![record.object_key.clone()])
         };
         sqlx::query(
             "UPDATE quota_usage SET used_bytes = used_bytes - $1 WHERE org = $2 AND provider = $3",
         )
-        .bind(rec.stored_bytes)
+        .bind(freed)
         .bind(org)
         .bind(provider)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(rec))
+        Ok(Some(Deleted { record, objects }))
     }
 
     // ---- quota and in-flight ingests ---------------------------------------------------
@@ -592,12 +616,20 @@ impl Db {
     /// bytes and insert the record (with the next sequence number) in one transaction. A
     /// backup made by a job completes that job in the same transaction, and only while the
     /// job is still running: a backup is visible if and only if its job completed.
+    /// A chunked capture's `chunks` are recorded in the same transaction, and
+    /// `rec.stored_bytes` becomes what it newly stored.
     pub async fn commit_backup(
         &self,
         ingest_id: &str,
         rec: &mut BackupRecord,
+        chunks: Option<&super::chunks::ChunkPlan>,
     ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
+        rec.chunked = chunks.is_some();
+        if let Some(plan) = chunks {
+            rec.stored_bytes =
+                super::chunks::commit(&mut tx, &rec.org, &rec.provider, &rec.id, plan).await?;
+        }
         let row = sqlx::query("DELETE FROM ingests WHERE id = $1 RETURNING reserved_bytes")
             .bind(ingest_id)
             .fetch_optional(&mut *tx)
@@ -618,7 +650,7 @@ impl Db {
         .await?;
         rec.seq = next_in_sequence(&mut tx, &rec.org, &rec.provider, "backups").await?;
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO backups ({BACKUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO backups ({BACKUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         )))
         .bind(&rec.id)
         .bind(&rec.org)
@@ -637,6 +669,7 @@ impl Db {
         .bind(&rec.subject)
         .bind(&rec.job_id)
         .bind(&rec.metadata)
+        .bind(i64::from(rec.chunked))
         .execute(&mut *tx)
         .await?;
         if let Some(job) = &rec.job_id {

@@ -1,11 +1,14 @@
 //! Persistent state: the metadata database ([`Db`], sqlx over SQLite or PostgreSQL with one
-//! schema) and object storage for backup bytes ([`Objects`]).
+//! schema) and object storage for backup bytes ([`Objects`]), with deduplicated content as chunks in
+//! packs ([`chunks`]) and one way to read a backup whatever its layout ([`content`]).
 
+pub mod chunks;
+pub mod content;
 mod db;
 mod objects;
 
 pub use db::{
-    BackupQuery, BackupRecord, Db, DbError, DocumentRecord, Engine, ResourceRecord,
+    BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine, ResourceRecord,
     next_in_sequence,
 };
 pub use objects::{ObjectError, Objects, TempObject};

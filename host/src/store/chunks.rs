@@ -1,0 +1,625 @@
+//! Deduplicated content: a capture's bytes cut into content-defined chunks (FastCDC),
+//! each addressed by its SHA-256 and stored once per org and provider.
+//!
+//! Layout. The chunks a backup stores first are appended to one *pack*: the backup's own
+//! object, written through the ordinary durable temporary-object path, so a pack is visible
+//! only when the whole capture is. A `chunks` row says where a chunk's bytes live (pack and
+//! offset) and how many `backup_chunks` positions refer to it; a `packs` row counts a pack's
+//! live chunks. Deleting a backup drops its references in one transaction with the record:
+//! chunks left without one are freed (their bytes leave the quota), and packs left without
+//! a live chunk are returned for the caller to delete. Dead chunks inside a pack that still
+//! holds live ones keep their disk space until the pack empties (there is no repacking).
+//!
+//! Races. Two captures may both store a chunk the org did not have: the first commit wins
+//! the `chunks` row and the other's copy is unreferenced pack space. A capture that reuses a
+//! chunk which a concurrent delete frees before the capture commits fails its commit with
+//! [`DbError::ChunkGone`] (the job retries), so no backup ever refers to a freed chunk.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use super::{Db, DbError, ObjectError, Objects, TempObject};
+
+/// Smallest chunk FastCDC cuts (except the last one of a stream).
+pub const MIN_CHUNK: u32 = 8 * 1024;
+/// Average chunk size FastCDC aims for.
+pub const AVG_CHUNK: u32 = 32 * 1024;
+/// Largest chunk.
+pub const MAX_CHUNK: u32 = 128 * 1024;
+
+/// Chunks looked up in the database per round trip while streaming.
+const LOOKUP_BATCH: usize = 128;
+/// Rows per multi-row statement (SQLite allows 32766 parameters; PostgreSQL 65535).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Cuts a byte stream into content-defined chunks: a boundary depends only on the bytes
+/// around it, so an edit moves at most the boundaries near it and the other chunks keep
+/// their hashes.
+#[derive(Debug)]
+pub struct Chunker {
+    buf: BytesMut,
+    min: u32,
+    avg: u32,
+    max: u32,
+}
+
+impl Default for Chunker {
+    fn default() -> Self {
+        Chunker::new(MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+    }
+}
+
+impl Chunker {
+    /// A chunker with these sizes (within FastCDC's bounds: min 64 B–1 MiB, avg 256 B–4 MiB,
+    /// max 1 KiB–16 MiB).
+    pub fn new(min: u32, avg: u32, max: u32) -> Chunker {
+        Chunker {
+            buf: BytesMut::with_capacity(2 * max as usize),
+            min,
+            avg,
+            max,
+        }
+    }
+
+    /// Append stream bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete chunk: one is complete once `max` bytes are buffered (a cut never
+    /// looks further), or at the end of the stream (`eof`) for what is left.
+    pub fn next_chunk(&mut self, eof: bool) -> Option<Bytes> {
+        if self.buf.is_empty() || (!eof && self.buf.len() < self.max as usize) {
+            return None;
+        }
+        let cdc = fastcdc::v2020::FastCDC::new(&self.buf, self.min, self.avg, self.max);
+        let (_, cut) = cdc.cut(0, self.buf.len());
+        let cut = cut.clamp(1, self.buf.len());
+        Some(self.buf.split_to(cut).freeze())
+    }
+}
+
+/// One position of a chunked backup's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRef {
+    /// Hex SHA-256 of the chunk.
+    pub hash: String,
+    /// Its length.
+    pub size: i64,
+    /// Where this capture wrote it in its own pack, when the org did not hold it yet
+    /// (first occurrence only).
+    pub new_offset: Option<i64>,
+}
+
+/// What a chunked capture wrote: its pack and its content, position by position.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkPlan {
+    /// The capture's pack object.
+    pub pack_key: String,
+    /// The content in order.
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// The chunking side of an ingest: cuts the stream, asks the database which chunks the org
+/// already holds (in batches), and appends only the others to the pack.
+pub struct Dedup {
+    org: String,
+    provider: String,
+    chunker: Chunker,
+    pending: Vec<(String, Bytes)>,
+    written: HashSet<String>,
+    pack_len: i64,
+    plan: ChunkPlan,
+}
+
+impl Dedup {
+    /// Start deduplicating into the pack `pack_key` of this org and provider.
+    pub fn new(org: &str, provider: &str, pack_key: &str) -> Dedup {
+        Dedup {
+            org: org.to_owned(),
+            provider: provider.to_owned(),
+            chunker: Chunker::default(),
+            pending: Vec::new(),
+            written: HashSet::new(),
+            pack_len: 0,
+            plan: ChunkPlan {
+                pack_key: pack_key.to_owned(),
+                chunks: Vec::new(),
+            },
+        }
+    }
+
+    /// Feed stream bytes; complete chunks are looked up and new ones written to `pack`.
+    pub async fn feed(
+        &mut self,
+        data: &[u8],
+        db: &Db,
+        pack: &mut TempObject,
+    ) -> Result<(), DedupError> {
+        self.chunker.push(data);
+        self.cut(false, db, pack).await
+    }
+
+    /// The stream ended: chunk and write the rest, and hand over the plan.
+    pub async fn finish(mut self, db: &Db, pack: &mut TempObject) -> Result<ChunkPlan, DedupError> {
+        self.cut(true, db, pack).await?;
+        self.flush(db, pack).await?;
+        Ok(self.plan)
+    }
+
+    async fn cut(&mut self, eof: bool, db: &Db, pack: &mut TempObject) -> Result<(), DedupError> {
+        while let Some(chunk) = self.chunker.next_chunk(eof) {
+            let hash = hex::encode(Sha256::digest(&chunk));
+            self.pending.push((hash, chunk));
+            if self.pending.len() >= LOOKUP_BATCH {
+                self.flush(db, pack).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, db: &Db, pack: &mut TempObject) -> Result<(), DedupError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let unknown: Vec<&str> = self
+            .pending
+            .iter()
+            .map(|(h, _)| h.as_str())
+            .filter(|h| !self.written.contains(*h))
+            .collect();
+        let held = existing(db, &self.org, &self.provider, &unknown).await?;
+        for (hash, bytes) in std::mem::take(&mut self.pending) {
+            let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+            let new_offset = if held.contains(&hash) || self.written.contains(&hash) {
+                None
+            } else {
+                let offset = self.pack_len;
+                pack.write(bytes).await.map_err(DedupError::Storage)?;
+                self.pack_len += size;
+                self.written.insert(hash.clone());
+                Some(offset)
+            };
+            self.plan.chunks.push(ChunkRef {
+                hash,
+                size,
+                new_offset,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why deduplication failed mid-stream.
+#[derive(Debug, thiserror::Error)]
+pub enum DedupError {
+    /// The chunk index could not be read.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The pack could not be written.
+    #[error(transparent)]
+    Storage(ObjectError),
+}
+
+/// Which of `hashes` the org already holds.
+async fn existing(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    hashes: &[&str],
+) -> Result<HashSet<String>, DbError> {
+    let mut held = HashSet::new();
+    for batch in hashes.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT hash FROM chunks WHERE org = $1 AND provider = $2 AND hash IN ({})",
+            placeholders(3, batch.len(), 1)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org).bind(provider);
+        for h in batch {
+            q = q.bind(*h);
+        }
+        for row in q.fetch_all(db.pool()).await? {
+            held.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(held)
+}
+
+/// `($first, $first+1, …)` groups: `rows` groups of `width` placeholders.
+fn placeholders(first: usize, rows: usize, width: usize) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        if width > 1 {
+            out.push('(');
+        }
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * width + c).to_string());
+        }
+        if width > 1 {
+            out.push(')');
+        }
+    }
+    out
+}
+
+/// Record a chunked backup's content inside its commit transaction: new chunks (first
+/// writer wins), references, positions and the pack's live count. Returns the bytes this
+/// backup newly stored.
+pub(super) async fn commit(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    provider: &str,
+    backup_id: &str,
+    plan: &ChunkPlan,
+) -> Result<i64, DbError> {
+    let new: Vec<&ChunkRef> = plan
+        .chunks
+        .iter()
+        .filter(|c| c.new_offset.is_some())
+        .collect();
+    let (mut stored, mut live) = (0i64, 0i64);
+    for batch in new.chunks(ROWS_PER_STATEMENT / 2) {
+        let sql = format!(
+            "INSERT INTO chunks (org, provider, hash, size, pack_key, pack_offset, refs) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING size",
+            placeholders(1, batch.len(), 7)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for c in batch {
+            q = q
+                .bind(org)
+                .bind(provider)
+                .bind(&c.hash)
+                .bind(c.size)
+                .bind(&plan.pack_key)
+                .bind(c.new_offset.unwrap_or(0))
+                .bind(0i64);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            stored += row.try_get::<i64, _>(0)?;
+            live += 1;
+        }
+    }
+    // references: every position counts, grouped by how often a hash occurs
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for c in &plan.chunks {
+        *counts.entry(c.hash.as_str()).or_default() += 1;
+    }
+    let mut by_count: HashMap<i64, Vec<&str>> = HashMap::new();
+    for (hash, n) in counts {
+        by_count.entry(n).or_default().push(hash);
+    }
+    for (n, hashes) in by_count {
+        for batch in hashes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE chunks SET refs = refs + $1 WHERE org = $2 AND provider = $3 AND hash IN ({})",
+                placeholders(4, batch.len(), 1)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(n)
+                .bind(org)
+                .bind(provider);
+            for h in batch {
+                q = q.bind(*h);
+            }
+            let r = q.execute(&mut **tx).await?;
+            if r.rows_affected() != batch.len() as u64 {
+                return Err(DbError::ChunkGone);
+            }
+        }
+    }
+    for (b, batch) in plan.chunks.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let sql = format!(
+            "INSERT INTO backup_chunks (backup_id, idx, hash, size) VALUES {}",
+            placeholders(1, batch.len(), 4)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (i, c) in batch.iter().enumerate() {
+            let idx = i64::try_from(b * ROWS_PER_STATEMENT + i).unwrap_or(i64::MAX);
+            q = q.bind(backup_id).bind(idx).bind(&c.hash).bind(c.size);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    if live > 0 {
+        sqlx::query(
+            "INSERT INTO packs (pack_key, org, provider, live_chunks) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&plan.pack_key)
+        .bind(org)
+        .bind(provider)
+        .bind(live)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(stored)
+}
+
+/// Drop a chunked backup's references inside its delete transaction. Returns the bytes freed
+/// (chunks left without a reference) and the packs left without a live chunk, whose
+/// objects the caller deletes once the transaction commits.
+pub(super) async fn release(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    provider: &str,
+    backup_id: &str,
+) -> Result<(i64, Vec<String>), DbError> {
+    let rows =
+        sqlx::query("SELECT hash, COUNT(*) FROM backup_chunks WHERE backup_id = $1 GROUP BY hash")
+            .bind(backup_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut by_count: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in &rows {
+        by_count
+            .entry(r.try_get(1)?)
+            .or_default()
+            .push(r.try_get(0)?);
+    }
+    for (n, hashes) in &by_count {
+        for batch in hashes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE chunks SET refs = refs - $1 WHERE org = $2 AND provider = $3 AND hash IN ({})",
+                placeholders(4, batch.len(), 1)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(*n)
+                .bind(org)
+                .bind(provider);
+            for h in batch {
+                q = q.bind(h.as_str());
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    let dead = sqlx::query(
+        "DELETE FROM chunks WHERE org = $1 AND provider = $2 AND refs <= 0 \
+         AND hash IN (SELECT hash FROM backup_chunks WHERE backup_id = $3) \
+         RETURNING size, pack_key",
+    )
+    .bind(org)
+    .bind(provider)
+    .bind(backup_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut freed = 0i64;
+    let mut per_pack: HashMap<String, i64> = HashMap::new();
+    for r in &dead {
+        freed += r.try_get::<i64, _>(0)?;
+        *per_pack.entry(r.try_get(1)?).or_default() += 1;
+    }
+    let mut empty = Vec::new();
+    for (pack, n) in per_pack {
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE packs SET live_chunks = live_chunks - $1 WHERE pack_key = $2 RETURNING live_chunks",
+        )
+        .bind(n)
+        .bind(&pack)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if left.is_some_and(|l| l <= 0) {
+            sqlx::query("DELETE FROM packs WHERE pack_key = $1")
+                .bind(&pack)
+                .execute(&mut **tx)
+                .await?;
+            empty.push(pack);
+        }
+    }
+    sqlx::query("DELETE FROM backup_chunks WHERE backup_id = $1")
+        .bind(backup_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok((freed, empty))
+}
+
+/// A contiguous piece of a chunked backup: `range` of the object `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Pack object.
+    pub key: String,
+    /// Bytes of it.
+    pub range: Range<u64>,
+}
+
+/// A chunked backup's content as pack ranges in order, neighbours merged (a chain of
+/// unchanged chunks of one pack reads as one range).
+pub async fn layout(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    backup_id: &str,
+) -> Result<Vec<Segment>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.pack_key, c.pack_offset, bc.size FROM backup_chunks bc \
+         JOIN chunks c ON c.org = $1 AND c.provider = $2 AND c.hash = bc.hash \
+         WHERE bc.backup_id = $3 ORDER BY bc.idx",
+    )
+    .bind(org)
+    .bind(provider)
+    .bind(backup_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out: Vec<Segment> = Vec::new();
+    for r in &rows {
+        let key: String = r.try_get(0)?;
+        let offset = u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0);
+        let size = u64::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
+        match out.last_mut() {
+            Some(last) if last.key == key && last.range.end == offset => last.range.end += size,
+            _ => out.push(Segment {
+                key,
+                range: offset..offset + size,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// The pieces of `segments` that make up bytes `range` of the content.
+pub fn slice(segments: &[Segment], range: Range<u64>) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    for s in segments {
+        let len = s.range.end - s.range.start;
+        let (start, end) = (pos, pos + len);
+        pos = end;
+        if end <= range.start {
+            continue;
+        }
+        if start >= range.end {
+            break;
+        }
+        let from = range.start.max(start) - start;
+        let to = range.end.min(end) - start;
+        out.push(Segment {
+            key: s.key.clone(),
+            range: s.range.start + from..s.range.start + to,
+        });
+    }
+    out
+}
+
+/// Stream segments one after another.
+pub fn stream_segments(
+    objects: &Objects,
+    segments: Vec<Segment>,
+) -> BoxStream<'static, Result<Bytes, ObjectError>> {
+    let objects = objects.clone();
+    futures_util::stream::iter(segments)
+        .then(move |s| {
+            let objects = objects.clone();
+            async move { objects.stream(&s.key, Some(s.range)).await }
+        })
+        .try_flatten()
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn cut_all(data: &[u8], piece: usize) -> Vec<Bytes> {
+        let mut c = Chunker::default();
+        let mut out = Vec::new();
+        for p in data.chunks(piece) {
+            c.push(p);
+            while let Some(ch) = c.next_chunk(false) {
+                out.push(ch);
+            }
+        }
+        while let Some(ch) = c.next_chunk(true) {
+            out.push(ch);
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_reassemble_and_do_not_depend_on_how_the_stream_arrives() {
+        let data = pseudo_random(3 * 1024 * 1024 + 17, 7);
+        let a = cut_all(&data, 1000);
+        let b = cut_all(&data, 256 * 1024);
+        assert_eq!(a, b, "boundaries depend on content only");
+        assert_eq!(a.concat(), data);
+        assert!(a.iter().all(|c| c.len() <= MAX_CHUNK as usize));
+        assert!(
+            a[..a.len() - 1]
+                .iter()
+                .all(|c| c.len() >= MIN_CHUNK as usize)
+        );
+        let avg = data.len() / a.len();
+        assert!(
+            (AVG_CHUNK as usize / 2..AVG_CHUNK as usize * 2).contains(&avg),
+            "average {avg}"
+        );
+    }
+
+    #[test]
+    fn an_edit_changes_only_nearby_chunks() {
+        let data = pseudo_random(4 * 1024 * 1024, 11);
+        let mut edited = data.clone();
+        // an insertion shifts every later byte; content-defined boundaries resynchronise
+        edited.splice(2_000_000..2_000_000, pseudo_random(100, 3));
+        let before: HashSet<Bytes> = cut_all(&data, 65536).into_iter().collect();
+        let after = cut_all(&edited, 65536);
+        let new: usize = after
+            .iter()
+            .filter(|c| !before.contains(*c))
+            .map(Bytes::len)
+            .sum();
+        assert!(new <= 4 * MAX_CHUNK as usize, "{new} new bytes");
+    }
+
+    #[test]
+    fn slices_cut_across_segments() {
+        let segs = vec![
+            Segment {
+                key: "a".into(),
+                range: 10..20,
+            },
+            Segment {
+                key: "b".into(),
+                range: 0..5,
+            },
+            Segment {
+                key: "a".into(),
+                range: 30..40,
+            },
+        ];
+        let s = slice(&segs, 5..17);
+        assert_eq!(
+            s,
+            vec![
+                Segment {
+                    key: "a".into(),
+                    range: 15..20
+                },
+                Segment {
+                    key: "b".into(),
+                    range: 0..5
+                },
+                Segment {
+                    key: "a".into(),
+                    range: 30..32
+                },
+            ]
+        );
+        assert_eq!(
+            slice(&segs, 0..25)
+                .iter()
+                .map(|s| s.range.end - s.range.start)
+                .sum::<u64>(),
+            25
+        );
+        assert!(slice(&segs, 25..25).is_empty());
+    }
+
+    #[test]
+    fn placeholders_number_rows() {
+        assert_eq!(placeholders(3, 2, 1), "$3, $4");
+        assert_eq!(placeholders(1, 2, 2), "($1, $2), ($3, $4)");
+    }
+}
