@@ -3,6 +3,7 @@
 
 mod altostrat;
 mod appliance;
+mod bycloud;
 mod crash;
 mod hello;
 mod hostup;
