@@ -102,7 +102,9 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
             "recording backup {} failed, cancelling its capture: {e:?}",
             stored.record.fields.id
         ));
-        let _ = store.cancel_job(&job.id);
+        if let Err(cancel) = store.cancel_job(&job.id) {
+            store.warn(&format!("cancelling capture {} failed: {cancel:?}", job.id));
+        }
         return Err(ApiError::from_host(&e));
     }
     if let Some(parent) = &stored.record.fields.parent_id {
@@ -155,8 +157,18 @@ fn still_a_parent(store: &impl Store, child: &StoredRecord, parent: &str) -> Res
     if alive {
         return Ok(());
     }
-    let _ = store.cancel_job(&child.record.job_id);
-    let _ = store.delete_document(COLLECTION, &child.record.fields.id);
+    if let Err(e) = store.cancel_job(&child.record.job_id) {
+        store.warn(&format!(
+            "cancelling capture {} failed: {e:?}",
+            child.record.job_id
+        ));
+    }
+    if let Err(e) = store.delete_document(COLLECTION, &child.record.fields.id) {
+        store.warn(&format!(
+            "withdrawing backup record {} failed: {e:?}",
+            child.record.fields.id
+        ));
+    }
     Err(ApiError::conflict(
         BACKUP_REFUSED,
         format!("The parent backup '{parent}' is being deleted; retry the incremental backup."),
@@ -290,4 +302,67 @@ pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         ApiError::from_host(&e)
     })?;
     Ok(Response::empty(202))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{FakeStore, T0, record, volume};
+    use backup_gateway_sdk::jobs::JobStatus;
+
+    const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+
+    /// A parent record, and a child whose capture is queued and whose record is saved.
+    fn parent_and_child(store: &FakeStore) -> (StoredRecord, StoredRecord) {
+        let mut parent = StoredRecord {
+            record: record("parent", VOL, T0),
+            revision: 0,
+        };
+        catalog::save(store, &mut parent).expect("saved");
+        let job = store.insert_job(JobKind::Capture, VOL, None, JobStatus::Queued);
+        let mut child = StoredRecord {
+            record: record("child", VOL, T0 + 1),
+            revision: 0,
+        };
+        child.record.job_id = job.id;
+        child.record.fields.parent_id = Some("parent".into());
+        catalog::save(store, &mut child).expect("saved");
+        (parent, child)
+    }
+
+    #[test]
+    fn a_live_parent_keeps_its_new_child() {
+        let store = FakeStore::with_volumes(vec![volume(VOL, "available")]);
+        let (_, child) = parent_and_child(&store);
+        assert_eq!(still_a_parent(&store, &child, "parent"), Ok(()));
+        assert!(catalog::load(&store, "child").is_some());
+    }
+
+    #[test]
+    fn a_child_of_a_parent_being_deleted_is_withdrawn() {
+        let store = FakeStore::with_volumes(vec![volume(VOL, "available")]);
+        let (mut parent, child) = parent_and_child(&store);
+        parent.record.deleting = true;
+        catalog::save(&store, &mut parent).expect("marked");
+        let error = still_a_parent(&store, &child, "parent").expect_err("withdrawn");
+        assert_eq!((error.status, error.message), (409, BACKUP_REFUSED));
+        assert_eq!(
+            error.details,
+            "The parent backup 'parent' is being deleted; retry the incremental backup."
+        );
+        assert!(catalog::load(&store, "child").is_none());
+        assert_eq!(
+            store.job_by_id(&child.record.job_id).map(|j| j.status),
+            Some(JobStatus::Cancelled)
+        );
+        // A parent that is gone altogether withdraws it too.
+        store
+            .delete_document(COLLECTION, "parent")
+            .expect("deleted");
+        let (_, orphan) = parent_and_child(&store);
+        store
+            .delete_document(COLLECTION, "parent")
+            .expect("deleted");
+        assert!(still_a_parent(&store, &orphan, "parent").is_err());
+    }
 }
