@@ -89,7 +89,11 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
             )
         })
         .collect();
-    let services = Arc::new(Services { db, objects });
+    let services = Arc::new(Services {
+        db,
+        objects,
+        jobs_queued: Arc::new(tokio::sync::Notify::new()),
+    });
     // A single SQLite file means a single node: every in-flight ingest at start-up belongs
     // to a process that is gone.
     let single_node = services.db.engine() == crate::store::Engine::Sqlite;

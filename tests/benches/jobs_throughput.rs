@@ -12,11 +12,12 @@ use gateway_tests::pg::PgCluster;
 use gateway_tests::{TestGateway, provider_plugin};
 
 const JOBS: usize = 300;
-const CONCURRENCY: usize = 2; // the gateway's default job workers
 const POSTERS: usize = 16;
 
-fn config(dir: &std::path::Path, db: Option<&str>) -> String {
-    let mut c = String::from(
+fn config(dir: &std::path::Path, db: Option<&str>, workers: usize) -> String {
+    // `config_for` appends this right after its own `[jobs]` table, so a bare key lands there
+    let mut c = format!("concurrency = {workers}\n");
+    c.push_str(
         r#"
 [[orgs]]
 id = "acme"
@@ -50,9 +51,13 @@ fn pct(v: &mut [Duration], p: usize) -> f64 {
     v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1e3
 }
 
-async fn run(label: &str, db: Option<&str>) -> anyhow::Result<f64> {
+async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f64> {
     let src = tempfile::tempdir()?;
-    let gw = TestGateway::start(&[provider_plugin("hostup")], &config(src.path(), db)).await?;
+    let gw = TestGateway::start(
+        &[provider_plugin("hostup")],
+        &config(src.path(), db, workers),
+    )
+    .await?;
     let start = Instant::now();
     let latencies = futures_util::future::join_all((0..POSTERS).map(|w| {
         let (c, base) = (gw.client.clone(), gw.url.clone());
@@ -100,42 +105,66 @@ async fn run(label: &str, db: Option<&str>) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
-fn durable_small_writes() -> anyhow::Result<f64> {
+fn durable_small_writes(concurrency: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir_in(gateway_tests::target_dir())?;
     let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..CONCURRENCY {
-            let dir = dir.path().to_owned();
-            s.spawn(move || -> std::io::Result<()> {
-                use std::io::Write;
-                for i in (t..JOBS).step_by(CONCURRENCY) {
-                    let tmp = dir.join(format!(".tmp-{i}"));
-                    let mut f = std::fs::File::create(&tmp)?;
-                    f.write_all(&[7u8; 4096])?;
-                    f.sync_all()?;
-                    std::fs::rename(&tmp, dir.join(format!("f-{i}")))?;
-                    std::fs::File::open(&dir)?.sync_all()?;
-                }
-                Ok(())
-            });
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let writers: Vec<_> = (0..concurrency)
+            .map(|t| {
+                let dir = dir.path().to_owned();
+                s.spawn(move || -> std::io::Result<()> {
+                    use std::io::Write;
+                    for i in (t..JOBS).step_by(concurrency) {
+                        let tmp = dir.join(format!(".tmp-{i}"));
+                        let mut f = std::fs::File::create(&tmp)?;
+                        f.write_all(&[7u8; 4096])?;
+                        f.sync_all()?;
+                        std::fs::rename(&tmp, dir.join(format!("f-{i}")))?;
+                        std::fs::File::open(&dir)?.sync_all()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
         }
-    });
+        Ok(())
+    })?;
     Ok(JOBS as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The durable-write peer, measured right before and right after a run (this VM's fsync
+/// cost swings by 10x with other load); the run is compared with their mean.
+async fn compare(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f64> {
+    let before = durable_small_writes(workers)?;
+    let rate = run(label, db, workers).await?;
+    let after = durable_small_writes(workers)?;
+    let disk = (before + after) / 2.0;
+    println!(
+        "{label:10} {workers} workers: {rate:.1} jobs/s; durable 4 KiB writes at concurrency {workers}: {before:.0} / {after:.0} files/s (before/after) -> ratio {:.2}",
+        rate / disk
+    );
+    Ok(rate)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let disk = durable_small_writes()?;
-    println!("durable 4 KiB writes at concurrency {CONCURRENCY}: {disk:.1} files/s");
-    let sqlite = run("sqlite", None).await?;
+    // BENCH_WORKERS=2,8 compares worker counts (default: the gateway's default, 2)
+    let counts: Vec<usize> = std::env::var("BENCH_WORKERS")
+        .unwrap_or_else(|_| "2".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
     let pg = PgCluster::start();
-    let url = pg.database("bench").await;
-    let postgres = run("postgres", Some(&url)).await?;
-    println!(
-        "sqlite / durable writes = {:.2} | postgres / durable writes = {:.2} | postgres / sqlite = {:.2}",
-        sqlite / disk,
-        postgres / disk,
-        postgres / sqlite
-    );
+    for workers in counts {
+        let sqlite = compare("sqlite", None, workers).await?;
+        let url = pg.database(&format!("bench{workers}")).await;
+        let postgres = compare("postgres", Some(&url), workers).await?;
+        println!(
+            "{workers} workers: postgres / sqlite = {:.2}",
+            postgres / sqlite
+        );
+    }
     Ok(())
 }

@@ -311,16 +311,24 @@ where
             tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
         }
     };
-    let mut temp = match objects.begin(&ingest_id, &target.key).await {
+    let temp = match objects.begin(&ingest_id, &target.key).await {
         Ok(t) => t,
         Err(e) => {
             release().await;
             return Err(IngestError::StorageUnavailable(e.to_string()));
         }
     };
-    let mut dedup = target
-        .dedup
-        .then(|| Dedup::new(&target.org, &target.provider, &target.key));
+    let mut sink = if target.dedup {
+        Sink::Dedup(Dedup::start(
+            db,
+            &target.org,
+            &target.provider,
+            &target.key,
+            temp,
+        ))
+    } else {
+        Sink::Plain(temp)
+    };
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut last_renewal = tokio::time::Instant::now();
@@ -346,12 +354,9 @@ where
                     _ => {}
                 }
                 hasher.update(&chunk);
-                let written = match &mut dedup {
-                    None => temp.write(chunk).await.map_err(|e| e.to_string()),
-                    Some(d) => d
-                        .feed(&chunk, db, &mut temp)
-                        .await
-                        .map_err(|e| e.to_string()),
+                let written = match &mut sink {
+                    Sink::Plain(temp) => temp.write(chunk).await.map_err(|e| e.to_string()),
+                    Sink::Dedup(d) => d.feed(chunk).await.map_err(|e| e.to_string()),
                 };
                 if let Err(e) = written {
                     break Err(IngestError::StorageFailed(e));
@@ -371,22 +376,29 @@ where
         }
         (other, _) => other,
     };
-    let plan = match (outcome, dedup) {
-        (Ok(()), Some(d)) => d
-            .finish(db, &mut temp)
-            .await
-            .map(Some)
-            .map_err(|e| IngestError::StorageFailed(e.to_string())),
-        (outcome, _) => outcome.map(|()| None),
+    // the pipeline's own failure explains a refused write better than "stopped"
+    let (temp, plan, outcome) = match sink {
+        Sink::Plain(temp) => (Some(temp), None, outcome),
+        Sink::Dedup(d) => match (d.finish().await, outcome) {
+            ((temp, Ok(plan)), Ok(())) => (temp, Some(plan), Ok(())),
+            ((temp, Err(e)), Ok(()) | Err(IngestError::StorageFailed(_))) => {
+                (temp, None, Err(IngestError::StorageFailed(e.to_string())))
+            }
+            ((temp, _), Err(e)) => (temp, None, Err(e)),
+        },
     };
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(e) => {
-            temp.abort().await;
-            release().await;
-            return Err(e);
-        }
+    let Some(temp) = temp else {
+        let _ = objects.remove_temp(&temp_key).await;
+        release().await;
+        return Err(outcome
+            .err()
+            .unwrap_or_else(|| IngestError::StorageFailed("the chunk pipeline failed".into())));
     };
+    if let Err(e) = outcome {
+        temp.abort().await;
+        release().await;
+        return Err(e);
+    }
     if let Err(e) = temp.commit().await {
         release().await;
         return Err(IngestError::StorageFailed(e.to_string()));
@@ -426,6 +438,13 @@ where
         }
     }
     Ok(rec)
+}
+
+/// Where an ingest's bytes go: straight into the object, or through the chunk pipeline
+/// into a pack.
+enum Sink {
+    Plain(crate::store::TempObject),
+    Dedup(Dedup),
 }
 
 /// Keep at most `slots` backups and `bytes` bytes for the resource of `newest`, deleting

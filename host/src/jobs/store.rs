@@ -353,7 +353,8 @@ pub async fn claim(
     let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE jobs SET status = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
          attempts = attempts + 1, started_at = COALESCE(started_at, $3), message = 'running' \
-         WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' OR (status = 'in_progress' AND lease_expires_at < $3)) \
+         WHERE id = (SELECT id FROM jobs WHERE status IN ('queued', 'in_progress') \
+         AND (status = 'queued' OR lease_expires_at < $3) \
          AND attempts < $4 ORDER BY created_at LIMIT 1{lock}) RETURNING {COLUMNS}"
     )))
     .bind(owner)

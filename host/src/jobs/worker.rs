@@ -55,7 +55,13 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
                 {
                     tracing::warn!(error = %e, "could not fail exhausted jobs");
                 }
-                tokio::time::sleep(Duration::from_millis(config.poll_ms.max(10))).await;
+                // a job queued on this node wakes one worker at once; others' jobs are
+                // found by polling
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(config.poll_ms.max(10)),
+                    gw.services.jobs_queued.notified(),
+                )
+                .await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "job claim failed");
@@ -182,10 +188,12 @@ async fn capture(
 ) -> Result<String, JobError> {
     let (db, objects) = (&gw.services.db, &gw.services.objects);
     let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
-    if let Some(b) = db
-        .backup_by_job(&job.org, &job.provider, &job.id)
-        .await
-        .map_err(|e| retry(&e))?
+    // a retried job whose earlier attempt committed (and then lost its lease) is done
+    if job.attempts > 1
+        && let Some(b) = db
+            .backup_by_job(&job.org, &job.provider, &job.id)
+            .await
+            .map_err(|e| retry(&e))?
     {
         return Ok(b.id);
     }

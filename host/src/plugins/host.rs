@@ -18,6 +18,9 @@ pub struct Services {
     pub db: Db,
     /// Backup bytes.
     pub objects: Objects,
+    /// Wakes this node's idle job workers when a job is queued here (other nodes' workers
+    /// find it by polling).
+    pub jobs_queued: Arc<tokio::sync::Notify>,
 }
 
 /// Who a plugin call runs for.
@@ -386,6 +389,11 @@ impl jobs::Host for InstanceState {
             };
             store::insert(db, &new).await
         })?;
+        if job.is_some()
+            && let Some((_, services, _)) = self.scope()
+        {
+            services.jobs_queued.notify_one();
+        }
         job.map(to_job).ok_or_else(|| {
             types::HostError::Conflict("another job of this resource is queued or running".into())
         })

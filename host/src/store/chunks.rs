@@ -27,16 +27,19 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use super::{Db, DbError, ObjectError, Objects, TempObject};
 
 /// Smallest chunk FastCDC cuts (except the last one of a stream).
-pub const MIN_CHUNK: u32 = 8 * 1024;
+pub const MIN_CHUNK: u32 = 4 * 1024;
 /// Average chunk size FastCDC aims for.
-pub const AVG_CHUNK: u32 = 32 * 1024;
+pub const AVG_CHUNK: u32 = 16 * 1024;
 /// Largest chunk.
-pub const MAX_CHUNK: u32 = 128 * 1024;
+pub const MAX_CHUNK: u32 = 64 * 1024;
 
+/// New chunks are appended to the pack in pieces of about this size (a chunk is much
+/// smaller than a useful write).
+const PACK_WRITE: usize = 1024 * 1024;
 /// Chunks looked up in the database per round trip while streaming.
 const LOOKUP_BATCH: usize = 128;
 /// Rows per multi-row statement (SQLite allows 32766 parameters; PostgreSQL 65535).
-const ROWS_PER_STATEMENT: usize = 500;
+const ROWS_PER_STATEMENT: usize = 100;
 
 /// Cuts a byte stream into content-defined chunks: a boundary depends only on the bytes
 /// around it, so an edit moves at most the boundaries near it and the other chunks keep
@@ -106,82 +109,137 @@ pub struct ChunkPlan {
     pub chunks: Vec<ChunkRef>,
 }
 
-/// The chunking side of an ingest: cuts the stream, asks the database which chunks the org
-/// already holds (in batches), and appends only the others to the pack.
+/// The chunking side of an ingest, as a pipeline beside the stream's own SHA-256: a
+/// blocking thread cuts the bytes and hashes the chunks (the other core's work), and a task
+/// asks the database which chunks the org already holds (in batches) and appends only the
+/// others to the pack. The pack is the task's until [`Dedup::finish`] hands it back.
 pub struct Dedup {
-    org: String,
-    provider: String,
-    chunker: Chunker,
-    pending: Vec<(String, Bytes)>,
-    written: HashSet<String>,
-    pack_len: i64,
-    plan: ChunkPlan,
+    input: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    consumer: tokio::task::JoinHandle<(TempObject, Result<ChunkPlan, DedupError>)>,
 }
 
+/// Hashed chunks handed from the chunking thread to the storing task.
+type Batch = Vec<(String, Bytes)>;
+
 impl Dedup {
-    /// Start deduplicating into the pack `pack_key` of this org and provider.
-    pub fn new(org: &str, provider: &str, pack_key: &str) -> Dedup {
-        Dedup {
+    /// Start deduplicating into `pack` (whose key is `pack_key`) for this org and provider.
+    pub fn start(db: &Db, org: &str, provider: &str, pack_key: &str, pack: TempObject) -> Dedup {
+        let (input, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let (batches, mut batch_rx) = tokio::sync::mpsc::channel::<Batch>(2);
+        tokio::task::spawn_blocking(move || {
+            let mut chunker = Chunker::default();
+            let mut batch = Vec::with_capacity(LOOKUP_BATCH);
+            let mut eof = false;
+            loop {
+                match rx.blocking_recv() {
+                    Some(data) => chunker.push(&data),
+                    None => eof = true,
+                }
+                while let Some(chunk) = chunker.next_chunk(eof) {
+                    batch.push((hex::encode(Sha256::digest(&chunk)), chunk));
+                    if batch.len() >= LOOKUP_BATCH
+                        && batches.blocking_send(std::mem::take(&mut batch)).is_err()
+                    {
+                        return;
+                    }
+                }
+                if eof {
+                    if !batch.is_empty() {
+                        let _ = batches.blocking_send(batch);
+                    }
+                    return;
+                }
+            }
+        });
+        let mut store = Storer {
+            db: db.clone(),
             org: org.to_owned(),
             provider: provider.to_owned(),
-            chunker: Chunker::default(),
-            pending: Vec::new(),
             written: HashSet::new(),
             pack_len: 0,
+            pack_buf: BytesMut::new(),
+            pack,
             plan: ChunkPlan {
                 pack_key: pack_key.to_owned(),
                 chunks: Vec::new(),
             },
-        }
-    }
-
-    /// Feed stream bytes; complete chunks are looked up and new ones written to `pack`.
-    pub async fn feed(
-        &mut self,
-        data: &[u8],
-        db: &Db,
-        pack: &mut TempObject,
-    ) -> Result<(), DedupError> {
-        self.chunker.push(data);
-        self.cut(false, db, pack).await
-    }
-
-    /// The stream ended: chunk and write the rest, and hand over the plan.
-    pub async fn finish(mut self, db: &Db, pack: &mut TempObject) -> Result<ChunkPlan, DedupError> {
-        self.cut(true, db, pack).await?;
-        self.flush(db, pack).await?;
-        Ok(self.plan)
-    }
-
-    async fn cut(&mut self, eof: bool, db: &Db, pack: &mut TempObject) -> Result<(), DedupError> {
-        while let Some(chunk) = self.chunker.next_chunk(eof) {
-            let hash = hex::encode(Sha256::digest(&chunk));
-            self.pending.push((hash, chunk));
-            if self.pending.len() >= LOOKUP_BATCH {
-                self.flush(db, pack).await?;
+        };
+        let consumer = tokio::spawn(async move {
+            let mut result = Ok(());
+            while let Some(batch) = batch_rx.recv().await {
+                result = store.store(batch).await;
+                if result.is_err() {
+                    break;
+                }
             }
+            if result.is_ok() && !store.pack_buf.is_empty() {
+                let rest = store.pack_buf.split().freeze();
+                result = store.pack.write(rest).await.map_err(DedupError::Storage);
+            }
+            (store.pack, result.map(|()| store.plan))
+        });
+        Dedup {
+            input: Some(input),
+            consumer,
         }
-        Ok(())
     }
 
-    async fn flush(&mut self, db: &Db, pack: &mut TempObject) -> Result<(), DedupError> {
-        if self.pending.is_empty() {
-            return Ok(());
+    /// Feed stream bytes. Fails only when the pipeline stopped (its error comes from
+    /// [`Dedup::finish`]).
+    pub async fn feed(&mut self, data: Bytes) -> Result<(), DedupError> {
+        match &self.input {
+            Some(tx) if tx.send(data).await.is_ok() => Ok(()),
+            _ => Err(DedupError::Stopped),
         }
-        let unknown: Vec<&str> = self
-            .pending
+    }
+
+    /// The stream ended (or failed): wait for the rest to be chunked and stored, and hand
+    /// back the pack with the plan or the first error.
+    pub async fn finish(mut self) -> (Option<TempObject>, Result<ChunkPlan, DedupError>) {
+        self.input = None;
+        match self.consumer.await {
+            Ok((pack, result)) => (Some(pack), result),
+            Err(e) => (
+                None,
+                Err(DedupError::Storage(ObjectError::Failed(format!(
+                    "chunk pipeline: {e}"
+                )))),
+            ),
+        }
+    }
+}
+
+/// The storing end of the pipeline.
+struct Storer {
+    db: Db,
+    org: String,
+    provider: String,
+    written: HashSet<String>,
+    pack_len: i64,
+    pack_buf: BytesMut,
+    pack: TempObject,
+    plan: ChunkPlan,
+}
+
+impl Storer {
+    async fn store(&mut self, batch: Batch) -> Result<(), DedupError> {
+        let unknown: Vec<&str> = batch
             .iter()
             .map(|(h, _)| h.as_str())
             .filter(|h| !self.written.contains(*h))
             .collect();
-        let held = existing(db, &self.org, &self.provider, &unknown).await?;
-        for (hash, bytes) in std::mem::take(&mut self.pending) {
+        let held = existing(&self.db, &self.org, &self.provider, &unknown).await?;
+        for (hash, bytes) in batch {
             let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
             let new_offset = if held.contains(&hash) || self.written.contains(&hash) {
                 None
             } else {
                 let offset = self.pack_len;
-                pack.write(bytes).await.map_err(DedupError::Storage)?;
+                self.pack_buf.extend_from_slice(&bytes);
+                if self.pack_buf.len() >= PACK_WRITE {
+                    let piece = self.pack_buf.split().freeze();
+                    self.pack.write(piece).await.map_err(DedupError::Storage)?;
+                }
                 self.pack_len += size;
                 self.written.insert(hash.clone());
                 Some(offset)
@@ -205,6 +263,9 @@ pub enum DedupError {
     /// The pack could not be written.
     #[error(transparent)]
     Storage(ObjectError),
+    /// The pipeline stopped early (its cause is reported by `finish`).
+    #[error("the chunk pipeline stopped")]
+    Stopped,
 }
 
 /// Which of `hashes` the org already holds.

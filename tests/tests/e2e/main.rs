@@ -4,6 +4,7 @@
 mod altostrat;
 mod appliance;
 mod bycloud;
+mod chunks;
 mod crash;
 mod hello;
 mod hostup;
