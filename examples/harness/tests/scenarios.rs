@@ -80,6 +80,13 @@ fn jsa_scenarios_pass_strictly() {
     assert!(r.steps() >= 16, "{r}");
 }
 
+#[test]
+fn bycloud_scenarios_pass_strictly() {
+    let r = suite("bycloud", "plugins/bycloud/scenarios");
+    assert!(r.passed(), "{r}");
+    assert!(r.steps() >= 60, "{r}");
+}
+
 /// A scenario file in a temporary directory.
 fn scenario(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let p = dir.path().join(name);

@@ -3,6 +3,7 @@
 
 mod altostrat;
 mod appliance;
+mod bycloud;
 mod chunks;
 mod crash;
 mod hello;

@@ -1,0 +1,356 @@
+//! Reading and writing backup records, and resolving them against the host (capture job,
+//! stored backup, active restores) into [`Entry`]s with a status.
+//!
+//! A listing resolves every record with three kinds of host calls whatever the number of
+//! backups: the records (documents, 1000 a call), the stored volume backups (1000 a call) and
+//! the active jobs (one call); only records whose capture has not settled yet cost a job
+//! lookup each.
+
+use std::collections::{HashMap, HashSet};
+
+use backup_gateway_sdk::{
+    HostError,
+    backups::Backup,
+    jobs::{Job, JobStatus, Query as JobQuery},
+};
+
+use crate::errors::ApiError;
+use crate::record::{self, BackupRecord, COLLECTION, Entry, Status, StoredRecord};
+use crate::store::{self, HOST_PAGE_LIMIT, Store};
+
+/// Stored backups by host id.
+pub type BackupIndex = HashMap<String, Backup>;
+
+/// A record from a document (`None`, logged, when it does not parse).
+fn parse(store: &impl Store, key: &str, value: &str, revision: u64) -> Option<StoredRecord> {
+    match serde_json::from_str::<BackupRecord>(value) {
+        Ok(record) => Some(StoredRecord { record, revision }),
+        Err(e) => {
+            store.warn(&format!("unreadable backup record {key}: {e}"));
+            None
+        }
+    }
+}
+
+/// The record of backup `id`.
+pub fn load(store: &impl Store, id: &str) -> Option<StoredRecord> {
+    let doc = store.document(COLLECTION, id)?;
+    parse(store, &doc.key, &doc.value, doc.revision)
+}
+
+/// Every record.
+pub fn load_all(store: &impl Store) -> Vec<StoredRecord> {
+    store::all_documents(store, COLLECTION)
+        .into_iter()
+        .filter_map(|d| parse(store, &d.key, &d.value, d.revision))
+        .collect()
+}
+
+/// Write a record over the revision it was read at (0: it must not exist yet); on success
+/// `stored.revision` is the new one.
+pub fn save(store: &impl Store, stored: &mut StoredRecord) -> Result<(), HostError> {
+    let value = serde_json::to_string(&stored.record)
+        .map_err(|e| HostError::Invalid(format!("record does not serialise: {e}")))?;
+    let doc = store.put_document(
+        COLLECTION,
+        &stored.record.fields.id,
+        &value,
+        Some(stored.revision),
+    )?;
+    stored.revision = doc.revision;
+    Ok(())
+}
+
+/// The org's queued and running jobs of this plugin (captures and restores).
+pub fn active_jobs(store: &impl Store) -> Vec<Job> {
+    store
+        .jobs(&JobQuery {
+            resource_kind: None,
+            resource_id: None,
+            statuses: vec![JobStatus::Queued, JobStatus::InProgress],
+            limit: HOST_PAGE_LIMIT,
+        })
+        .into_iter()
+        .filter(record::job_active)
+        .collect()
+}
+
+/// Every stored volume backup, by host id.
+pub fn backup_index(store: &impl Store) -> Result<BackupIndex, ApiError> {
+    let all = store::volume_backups(store, None).map_err(|e| {
+        store.warn(&format!("listing stored backups failed: {e:?}"));
+        ApiError::from_host(&e)
+    })?;
+    Ok(all.into_iter().map(|b| (b.id.clone(), b)).collect())
+}
+
+/// A stored backup by host id: from the index when it has it, else from the host (a capture
+/// may have completed after the index was read).
+fn stored_backup(
+    store: &impl Store,
+    index: Option<&BackupIndex>,
+    id: &str,
+) -> Result<Option<Backup>, ApiError> {
+    if let Some(found) = index.and_then(|i| i.get(id)) {
+        return Ok(Some(found.clone()));
+    }
+    store.backup(id).map_err(|e| {
+        store.warn(&format!("reading stored backup {id} failed: {e:?}"));
+        ApiError::from_host(&e)
+    })
+}
+
+/// Resolve one record: look up what its status depends on, derive it, and write a settled
+/// capture's outcome back (best effort).
+pub fn resolve(
+    store: &impl Store,
+    mut stored: StoredRecord,
+    active: &[Job],
+    index: Option<&BackupIndex>,
+) -> Result<Entry, ApiError> {
+    let rec = &stored.record;
+    let unsettled = rec.backup_id.is_none() && rec.fail_reason.is_none();
+    let job = if unsettled {
+        store.job(&rec.job_id)
+    } else {
+        None
+    };
+    let host_id = rec.backup_id.clone().or_else(|| {
+        job.as_ref()
+            .filter(|j| j.status == JobStatus::Completed)
+            .and_then(|j| j.backup_id.clone())
+    });
+    let backup = match &host_id {
+        Some(id) => stored_backup(store, index, id)?,
+        None => None,
+    };
+    let restore_active = backup
+        .as_ref()
+        .is_some_and(|b| record::restoring(active, &b.id));
+    let (status, fail_reason) = record::derive(rec, job.as_ref(), backup.as_ref(), restore_active);
+    let mut updated_at = rec.updated_at;
+    if let Some(j) = &job {
+        updated_at = updated_at.max(j.finished_at.unwrap_or(0));
+        if let Some(next) = record::settled(rec, j) {
+            let before = std::mem::replace(&mut stored.record, next);
+            if let Err(e) = save(store, &mut stored) {
+                // Someone else wrote it meanwhile; the next read settles it.
+                store.warn(&format!(
+                    "writing back the outcome of backup {} failed: {e:?}",
+                    before.fields.id
+                ));
+                stored.record = before;
+            }
+        }
+    }
+    if let Some(b) = &backup {
+        updated_at = updated_at.max(b.created_at);
+    }
+    Ok(Entry {
+        stored,
+        status,
+        backup,
+        fail_reason,
+        updated_at,
+    })
+}
+
+/// Every record, resolved.
+pub fn resolve_all(store: &impl Store, active: &[Job]) -> Result<Vec<Entry>, ApiError> {
+    let index = backup_index(store)?;
+    load_all(store)
+        .into_iter()
+        .map(|stored| resolve(store, stored, active, Some(&index)))
+        .collect()
+}
+
+/// The ids other backups that are not in `error` build on (among resolved entries): those
+/// have dependent backups.
+pub fn live_parents(entries: &[Entry]) -> HashSet<&str> {
+    entries
+        .iter()
+        .filter(|e| e.status != Status::Error)
+        .filter_map(|e| e.fields().parent_id.as_deref())
+        .collect()
+}
+
+/// Whether another backup that is not in `error` builds on `id` (resolving only the records
+/// that name it as their parent).
+pub fn find_dependents(store: &impl Store, id: &str, active: &[Job]) -> Result<bool, ApiError> {
+    for stored in load_all(store) {
+        if stored.record.fields.parent_id.as_deref() != Some(id) {
+            continue;
+        }
+        if resolve(store, stored, active, None)?.status != Status::Error {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{FakeStore, T0, record, stored_backup};
+    use crate::record::reasons;
+    use backup_gateway_sdk::jobs::JobKind;
+
+    const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+
+    /// A record whose capture job exists in `store` with `status`.
+    fn with_job(store: &FakeStore, id: &str, status: JobStatus) -> StoredRecord {
+        let job = store.insert_job(JobKind::Capture, VOL, None, status);
+        let mut r = record(id, VOL, T0);
+        r.job_id = job.id;
+        let mut stored = StoredRecord {
+            record: r,
+            revision: 0,
+        };
+        save(store, &mut stored).expect("saved");
+        stored
+    }
+
+    #[test]
+    fn save_is_compare_and_swap() {
+        let store = FakeStore::new();
+        let mut a = StoredRecord {
+            record: record("id-1", VOL, T0),
+            revision: 0,
+        };
+        save(&store, &mut a).expect("created");
+        assert_eq!(a.revision, 1);
+        let mut stale = StoredRecord {
+            record: record("id-1", VOL, T0),
+            revision: 0,
+        };
+        assert!(matches!(
+            save(&store, &mut stale),
+            Err(HostError::Conflict(_))
+        ));
+        save(&store, &mut a).expect("updated");
+        assert_eq!(a.revision, 2);
+        assert_eq!(load(&store, "id-1").map(|s| s.revision), Some(2));
+    }
+
+    #[test]
+    fn unreadable_records_are_skipped_and_logged() {
+        let store = FakeStore::new();
+        store
+            .put_document(COLLECTION, "bad", "[1,2]", None)
+            .expect("put");
+        assert!(load(&store, "bad").is_none());
+        assert!(load_all(&store).is_empty());
+        assert!(store.warnings.borrow()[0].contains("unreadable backup record bad"));
+    }
+
+    #[test]
+    fn a_completed_capture_is_settled_once() {
+        let store = FakeStore::new();
+        let stored = with_job(&store, "id-1", JobStatus::InProgress);
+        let entry = resolve(&store, stored.clone(), &[], None).expect("resolved");
+        assert_eq!(entry.status, Status::Creating);
+        assert_eq!(entry.stored.revision, 1, "nothing to write back");
+
+        let host = store.complete_capture(&stored.record.job_id, 4096, 4096);
+        let entry = resolve(&store, stored.clone(), &[], None).expect("resolved");
+        assert_eq!(entry.status, Status::Available);
+        assert_eq!(
+            entry.backup.as_ref().map(|b| b.id.as_str()),
+            Some(host.as_str())
+        );
+        assert_eq!(entry.stored.revision, 2, "written back");
+        let reloaded = load(&store, "id-1").expect("record");
+        assert_eq!(reloaded.record.backup_id.as_deref(), Some(host.as_str()));
+
+        // Settled records need no job lookup.
+        let calls = store.job_calls.get();
+        let entry = resolve(&store, reloaded, &[], None).expect("resolved");
+        assert_eq!(entry.status, Status::Available);
+        assert_eq!(store.job_calls.get(), calls);
+    }
+
+    #[test]
+    fn a_lost_write_back_is_logged_and_the_status_still_shown() {
+        let store = FakeStore::new();
+        let stored = with_job(&store, "id-1", JobStatus::InProgress);
+        store.complete_capture(&stored.record.job_id, 10, 10);
+        let mut stale = stored.clone();
+        stale.revision = 0;
+        let entry = resolve(&store, stale, &[], None).expect("resolved");
+        assert_eq!(entry.status, Status::Available);
+        assert_eq!(entry.stored.record.backup_id, None, "not written");
+        assert!(
+            store
+                .warnings
+                .borrow()
+                .iter()
+                .any(|w| w.contains("writing back the outcome of backup id-1"))
+        );
+    }
+
+    #[test]
+    fn the_index_is_used_and_missed_captures_are_looked_up() {
+        let store = FakeStore::new();
+        let stored = with_job(&store, "id-1", JobStatus::InProgress);
+        let index = backup_index(&store).expect("index");
+        let host = store.complete_capture(&stored.record.job_id, 10, 10);
+        let entry = resolve(&store, stored, &[], Some(&index)).expect("resolved");
+        assert_eq!(entry.status, Status::Available);
+        assert_eq!(entry.backup.map(|b| b.id), Some(host));
+    }
+
+    #[test]
+    fn pruned_data_and_failed_lookups() {
+        let store = FakeStore::new();
+        let stored = with_job(&store, "id-1", JobStatus::InProgress);
+        let host = store.complete_capture(&stored.record.job_id, 10, 10);
+        store.backups.borrow_mut().retain(|b| b.id != host);
+        let entry = resolve(&store, stored.clone(), &[], None).expect("resolved");
+        assert_eq!(entry.status, Status::Error);
+        assert_eq!(entry.fail_reason.as_deref(), Some(reasons::DATA_GONE));
+
+        let mut broken = FakeStore::new();
+        let stored = with_job(&broken, "id-2", JobStatus::Completed);
+        broken.add_backup(stored_backup("b", VOL, 1, 1));
+        broken.backup_error = Some(HostError::Unavailable);
+        broken.complete_capture(&stored.record.job_id, 1, 1);
+        let error = resolve(&broken, stored, &[], None).expect_err("unavailable");
+        assert_eq!(error.status, 503);
+    }
+
+    #[test]
+    fn restores_show_and_dependents_count_unless_in_error() {
+        let store = FakeStore::new();
+        let parent = with_job(&store, "parent", JobStatus::InProgress);
+        let host = store.complete_capture(&parent.record.job_id, 10, 10);
+        let restore = store.insert_job(JobKind::Restore, VOL, Some(&host), JobStatus::Queued);
+        let active = active_jobs(&store);
+        assert_eq!(active.len(), 1);
+        let entry = resolve(&store, parent.clone(), &active, None).expect("resolved");
+        assert_eq!(entry.status, Status::Restoring);
+        store.set_job_status(&restore.id, JobStatus::Completed);
+        let entry = resolve(&store, entry.stored, &active_jobs(&store), None).expect("resolved");
+        assert_eq!(entry.status, Status::Available);
+
+        assert!(!find_dependents(&store, "parent", &[]).expect("looked"));
+        let mut child = with_job(&store, "child", JobStatus::Failed);
+        assert!(!find_dependents(&store, "parent", &[]).expect("looked"));
+        child = load(&store, "child").unwrap_or(child);
+        child.record.fields.parent_id = Some("parent".into());
+        save(&store, &mut child).expect("saved");
+        assert!(
+            !find_dependents(&store, "parent", &[]).expect("looked"),
+            "in error"
+        );
+        let mut live = with_job(&store, "child-2", JobStatus::Queued);
+        live.record.fields.parent_id = Some("parent".into());
+        save(&store, &mut live).expect("saved");
+        assert!(find_dependents(&store, "parent", &[]).expect("looked"));
+
+        let entries = resolve_all(&store, &[]).expect("all");
+        assert_eq!(entries.len(), 3);
+        let parents = live_parents(&entries);
+        assert!(parents.contains("parent"));
+        assert_eq!(parents.len(), 1);
+    }
+}
