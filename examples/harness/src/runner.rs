@@ -35,6 +35,9 @@ struct Live {
     app: axum::Router,
     orgs: Vec<String>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Job settings, for workers a `start_jobs` step starts.
+    jobs: backup_gateway::config::JobsConfig,
+    started: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     _runtime: Arc<PluginRuntime>,
     _dir: tempfile::TempDir,
 }
@@ -43,6 +46,11 @@ impl Drop for Live {
     fn drop(&mut self) {
         for h in &self.background {
             h.abort();
+        }
+        if let Ok(started) = self.started.lock() {
+            for h in started.iter() {
+                h.abort();
+            }
         }
     }
 }
@@ -85,6 +93,8 @@ async fn start(plugin_path: &Path, scenario: &Scenario, options: &Options) -> an
         app,
         orgs: config.orgs.iter().map(|o| o.id.clone()).collect(),
         background,
+        jobs: config.jobs.clone(),
+        started: std::sync::Mutex::new(Vec::new()),
         _runtime: built.runtime,
         _dir: dir,
     })
@@ -249,6 +259,16 @@ async fn run_step(
     sr: &mut StepReport,
     acc: &mut Accumulated,
 ) {
+    if let Some(n) = step.start_jobs {
+        let config = backup_gateway::config::JobsConfig {
+            concurrency: n,
+            ..live.jobs.clone()
+        };
+        let workers = backup_gateway::jobs::worker::spawn(live.gw.clone(), config, "harness");
+        if let Ok(mut started) = live.started.lock() {
+            started.extend(workers);
+        }
+    }
     if step.wait_jobs {
         let timeout = step
             .wait_timeout_ms

@@ -63,6 +63,10 @@ pub struct Step {
     /// A label for reports.
     #[serde(default)]
     pub name: Option<String>,
+    /// Start this many job workers first: a scenario that must see jobs while they are
+    /// still queued holds them with `[setup.jobs] concurrency = 0`, then lets them run here.
+    #[serde(default)]
+    pub start_jobs: Option<u32>,
     /// Wait until no job of the plugin is queued or in progress before the request.
     #[serde(default)]
     pub wait_jobs: bool,
@@ -270,6 +274,7 @@ impl Step {
         match (&self.method, &self.path) {
             (Some(m), Some(p)) => format!("{m} {p}"),
             _ if self.wait_jobs => "wait for jobs".into(),
+            _ if self.start_jobs.is_some() => "start the job workers".into(),
             _ => "(empty step)".into(),
         }
     }
@@ -284,8 +289,8 @@ impl Step {
             bail!("`method` and `path` go together");
         }
         if !self.is_request() {
-            if !self.wait_jobs {
-                bail!("a step needs `method` and `path`, or `wait_jobs = true`");
+            if !self.wait_jobs && self.start_jobs.is_none() {
+                bail!("a step needs `method` and `path`, `wait_jobs = true` or `start_jobs`");
             }
             if self.expect.is_some() || !self.capture.is_empty() || self.has_body() {
                 bail!("`expect`, `capture` and bodies need a request (`method` and `path`)");

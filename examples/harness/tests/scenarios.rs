@@ -276,7 +276,7 @@ fn a_job_that_never_runs_fails_the_wait_with_its_state() {
         "stuck.toml",
         r#"
 [setup.jobs]
-poll_ms = 60000                       # the workers sleep through the wait
+concurrency = 0                       # no workers: the job stays queued
 
 [[setup.orgs]]
 id = "acme"
