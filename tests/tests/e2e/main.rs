@@ -4,6 +4,7 @@
 mod altostrat;
 mod appliance;
 mod bycloud;
+mod bycloud_chain;
 mod chunks;
 mod crash;
 mod hello;
