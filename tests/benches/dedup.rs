@@ -17,27 +17,12 @@ use std::time::Instant;
 use backup_gateway::ingest::{self, Size, Target};
 use backup_gateway::store::{BackupRecord, Db, Objects, chunks, content};
 use futures_util::TryStreamExt;
+use gateway_tests::Rng;
 use sha2::{Digest, Sha256};
 
 const VOLUME: usize = 64 * 1024 * 1024;
 const VERSIONS: usize = 5;
 const EXTENTS: usize = 16;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for c in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-}
 
 /// Version 0 and four successors, each with 1% of the bytes rewritten.
 fn versions() -> Vec<Vec<u8>> {
@@ -49,7 +34,7 @@ fn versions() -> Vec<Vec<u8>> {
     for _ in 1..VERSIONS {
         let mut next = out[out.len() - 1].clone();
         for _ in 0..EXTENTS {
-            let at = (rng.next() as usize) % (VOLUME - extent);
+            let at = (rng.next_u64() as usize) % (VOLUME - extent);
             rng.fill(&mut next[at..at + extent]);
         }
         out.push(next);

@@ -9,29 +9,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use gateway_tests::{TestGateway, provider_plugin, sha256_hex};
+use gateway_tests::{Rng, TestGateway, files_under, provider_plugin, sha256_hex};
 
 const VOL: &str = "6f1d2c3b-0000-4000-8000-000000000001";
 const SCRATCH: &str = "6f1d2c3b-0000-4000-8000-000000000002";
 const TOKEN: &str = "chain-admin";
 const VOLUME: usize = 64 * 1024 * 1024;
 const EXTENTS: usize = 16;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for c in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-}
 
 async fn send(
     gw: &TestGateway,
@@ -117,7 +101,7 @@ source = {{ file = "{scratch}" }}
     for i in 0..5 {
         if i > 0 {
             for _ in 0..EXTENTS {
-                let at = (rng.next() as usize) % (VOLUME - extent);
+                let at = (rng.next_u64() as usize) % (VOLUME - extent);
                 rng.fill(&mut data[at..at + extent]);
             }
             std::fs::write(&vol, &data).expect("volume");
@@ -202,7 +186,10 @@ source = {{ file = "{scratch}" }}
     }
 
     // one pack per backup (each stored something new)
-    assert_eq!(walk(&gw.path().join("objects").join("acme")).len(), 5);
+    assert_eq!(
+        files_under(&gw.path().join("objects").join("acme")).len(),
+        5
+    );
 
     // the chain goes newest first; a parent is refused while its child exists
     let (status, _) = send(
@@ -244,21 +231,6 @@ source = {{ file = "{scratch}" }}
         .await
         .expect("usage");
     assert_eq!((used, reserved), (0, 0), "every stored byte freed");
-    let packs = walk(&gw.path().join("objects").join("acme"));
+    let packs = files_under(&gw.path().join("objects").join("acme"));
     assert!(packs.is_empty(), "packs left behind: {packs:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .flat_map(|e| {
-            if e.path().is_dir() {
-                walk(&e.path())
-            } else {
-                vec![e.path()]
-            }
-        })
-        .collect()
 }

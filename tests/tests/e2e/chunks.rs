@@ -6,18 +6,10 @@ use backup_gateway::ingest::{self, Size, Target};
 use backup_gateway::store::{BackupRecord, Db, Objects, content};
 use futures_util::TryStreamExt;
 use gateway_tests::pg::PgCluster;
-use gateway_tests::sha256_hex;
+use gateway_tests::{Rng, files_under, sha256_hex};
 
 fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    Rng(seed | 1).bytes(len)
 }
 
 fn target(id: &str) -> Target {
@@ -63,21 +55,6 @@ async fn read_back(db: &Db, objects: &Objects, rec: &BackupRecord) -> Vec<u8> {
         .await
         .expect("read");
     parts.concat()
-}
-
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .flat_map(|e| {
-            if e.path().is_dir() {
-                files(&e.path())
-            } else {
-                vec![e.path()]
-            }
-        })
-        .collect()
 }
 
 async fn chain_and_races(url: &str) {
@@ -152,7 +129,7 @@ async fn chain_and_races(url: &str) {
         }
     }
     assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
-    let left = files(&dir.path().join("o").join("acme"));
+    let left = files_under(&dir.path().join("o").join("acme"));
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
