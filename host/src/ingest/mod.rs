@@ -653,18 +653,6 @@ mod tests {
         }
     }
 
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
-
     async fn chunked(db: &Db, objects: &Objects, id: &str, data: &[u8]) -> BackupRecord {
         let t = Target {
             dedup: true,
@@ -701,9 +689,10 @@ mod tests {
     #[tokio::test]
     async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last_reference() {
         let (dir, db, objects) = fixture().await;
-        let v1 = noise(2 * 1024 * 1024, 5);
+        let v1 = crate::store::chunks::tests::pseudo_random(2 * 1024 * 1024, 5);
         let mut v2 = v1.clone();
-        v2[1_000_000..1_004_000].copy_from_slice(&noise(4000, 9));
+        v2[1_000_000..1_004_000]
+            .copy_from_slice(&crate::store::chunks::tests::pseudo_random(4000, 9));
 
         let a = chunked(&db, &objects, "a", &v1).await;
         assert!(a.chunked);

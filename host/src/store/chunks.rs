@@ -571,10 +571,11 @@ pub fn stream_segments(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    /// Deterministic pseudo-random bytes (xorshift), for tests across the crate.
+    pub(crate) fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {

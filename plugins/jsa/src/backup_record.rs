@@ -126,13 +126,7 @@ pub struct BackupRecord {
 }
 
 /// A record and its document revision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredBackup {
-    /// The record.
-    pub record: BackupRecord,
-    /// Revision for compare-and-swap.
-    pub revision: u64,
-}
+pub type StoredBackup = store::Stored<BackupRecord>;
 
 /// A backup's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,43 +172,20 @@ pub fn job_active(job: &Job) -> bool {
     matches!(job.status, JobStatus::Queued | JobStatus::InProgress)
 }
 
-/// A record from a document (`None`, logged, when it does not parse).
-fn parse(store: &impl Store, value: &str, revision: u64) -> Option<StoredBackup> {
-    match serde_json::from_str::<BackupRecord>(value) {
-        Ok(record) => Some(StoredBackup { record, revision }),
-        Err(e) => {
-            store.warn(&format!("unreadable backup record: {e}"));
-            None
-        }
-    }
-}
-
 /// The record of a backup.
 pub fn load(store: &impl Store, id: u64) -> Option<StoredBackup> {
-    let doc = store.document(BACKUPS, &key_of(id))?;
-    parse(store, &doc.value, doc.revision)
+    store::load_record(store, BACKUPS, id, "backup")
 }
 
 /// Every record, by id.
 pub fn load_all(store: &impl Store) -> Vec<StoredBackup> {
-    store::all_documents(store, BACKUPS)
-        .into_iter()
-        .filter_map(|doc| parse(store, &doc.value, doc.revision))
-        .collect()
+    store::load_records(store, BACKUPS, "backup")
 }
 
-/// Write a record back (compare-and-swap on its revision).
+/// Write a record back (compare-and-swap on its revision; 0 = new).
 pub fn save(store: &impl Store, stored: &mut StoredBackup) -> Result<(), HostError> {
-    let value =
-        serde_json::to_string(&stored.record).map_err(|e| HostError::Invalid(e.to_string()))?;
-    let doc = store.put_document(
-        BACKUPS,
-        &key_of(stored.record.id),
-        &value,
-        Some(stored.revision),
-    )?;
-    stored.revision = doc.revision;
-    Ok(())
+    let id = stored.record.id;
+    store::save_record(store, BACKUPS, id, stored)
 }
 
 /// Write a derived outcome back; losing a race or failing only costs a later recomputation.

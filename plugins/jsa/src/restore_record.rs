@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::fields::Field;
-use crate::store::{self, Store, key_of, millis};
+use crate::store::{self, Store, millis};
 
 /// Document collection of restore records.
 pub const RESTORES: &str = "restores";
@@ -101,13 +101,7 @@ pub struct RestoreRecord {
 }
 
 /// A record and its document revision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRestore {
-    /// The record.
-    pub record: RestoreRecord,
-    /// Revision for compare-and-swap.
-    pub revision: u64,
-}
+pub type StoredRestore = store::Stored<RestoreRecord>;
 
 /// A restore's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,42 +147,20 @@ impl RestoreStatus {
     }
 }
 
-fn parse(store: &impl Store, value: &str, revision: u64) -> Option<StoredRestore> {
-    match serde_json::from_str::<RestoreRecord>(value) {
-        Ok(record) => Some(StoredRestore { record, revision }),
-        Err(e) => {
-            store.warn(&format!("unreadable restore record: {e}"));
-            None
-        }
-    }
-}
-
 /// The record of a restore.
 pub fn load(store: &impl Store, id: u64) -> Option<StoredRestore> {
-    let doc = store.document(RESTORES, &key_of(id))?;
-    parse(store, &doc.value, doc.revision)
+    store::load_record(store, RESTORES, id, "restore")
 }
 
 /// Every record, by id.
 pub fn load_all(store: &impl Store) -> Vec<StoredRestore> {
-    store::all_documents(store, RESTORES)
-        .into_iter()
-        .filter_map(|doc| parse(store, &doc.value, doc.revision))
-        .collect()
+    store::load_records(store, RESTORES, "restore")
 }
 
-/// Write a record (compare-and-swap on its revision; 0 = new).
+/// Write a record back (compare-and-swap on its revision; 0 = new).
 pub fn save(store: &impl Store, stored: &mut StoredRestore) -> Result<(), HostError> {
-    let value =
-        serde_json::to_string(&stored.record).map_err(|e| HostError::Invalid(e.to_string()))?;
-    let doc = store.put_document(
-        RESTORES,
-        &key_of(stored.record.id),
-        &value,
-        Some(stored.revision),
-    )?;
-    stored.revision = doc.revision;
-    Ok(())
+    let id = stored.record.id;
+    store::save_record(store, RESTORES, id, stored)
 }
 
 /// Record a terminal outcome (best effort).

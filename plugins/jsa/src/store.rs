@@ -159,6 +159,69 @@ pub fn all_documents(store: &impl Store, collection: &str) -> Vec<Document> {
     all
 }
 
+/// A plugin record kept as a JSON document, with the revision its next write must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<R> {
+    /// The record.
+    pub record: R,
+    /// Revision for compare-and-swap (0: not written yet).
+    pub revision: u64,
+}
+
+/// A record from a document (`None`, logged, when it does not parse).
+fn parse_record<R: serde::de::DeserializeOwned>(
+    store: &impl Store,
+    doc: &Document,
+    what: &str,
+) -> Option<Stored<R>> {
+    match serde_json::from_str::<R>(&doc.value) {
+        Ok(record) => Some(Stored {
+            record,
+            revision: doc.revision,
+        }),
+        Err(e) => {
+            store.warn(&format!("unreadable {what} record: {e}"));
+            None
+        }
+    }
+}
+
+/// The record with numeric id `id` in `collection`.
+pub fn load_record<R: serde::de::DeserializeOwned>(
+    store: &impl Store,
+    collection: &str,
+    id: u64,
+    what: &str,
+) -> Option<Stored<R>> {
+    parse_record(store, &store.document(collection, &key_of(id))?, what)
+}
+
+/// Every readable record of `collection`, by id.
+pub fn load_records<R: serde::de::DeserializeOwned>(
+    store: &impl Store,
+    collection: &str,
+    what: &str,
+) -> Vec<Stored<R>> {
+    all_documents(store, collection)
+        .iter()
+        .filter_map(|doc| parse_record(store, doc, what))
+        .collect()
+}
+
+/// Write a record back under numeric id `id` (compare-and-swap on its revision; 0 = new).
+pub fn save_record<R: serde::Serialize>(
+    store: &impl Store,
+    collection: &str,
+    id: u64,
+    stored: &mut Stored<R>,
+) -> Result<(), HostError> {
+    let value =
+        serde_json::to_string(&stored.record).map_err(|e| HostError::Invalid(e.to_string()))?;
+    let doc = store.put_document(collection, &key_of(id), &value, Some(stored.revision))?;
+    stored.revision = doc.revision;
+    Ok(())
+}
+
 /// Every resource of a kind, in id order, paging through the host's cap.
 pub fn all_resources(store: &impl Store, kind: &str) -> Vec<Resource> {
     let mut all: Vec<Resource> = Vec::new();
