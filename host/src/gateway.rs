@@ -85,6 +85,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         };
         db.upsert_resource(&r.org, &r.plugin, &rec).await?;
     }
+    db.sync().await?;
     let limits: HashMap<String, EffectiveLimits> = plugins
         .iter()
         .map(|p| {
@@ -106,6 +107,15 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
     let n = crate::ingest::reclaim(&services.db, &services.objects, single_node).await?;
     if n > 0 {
         tracing::info!(count = n, "reclaimed uploads interrupted by a previous run");
+    }
+    if single_node {
+        let orphans = services.objects.clear_incoming().await?;
+        if orphans > 0 {
+            tracing::info!(
+                count = orphans,
+                "removed temporary objects of unrecorded uploads"
+            );
+        }
     }
     let gateway = Arc::new(Gateway {
         credentials,

@@ -30,7 +30,7 @@ use crate::http::{Gateway, RouteEntry};
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
 use crate::store::chunks::Dedup;
-use crate::store::{BackupRecord, Db, Objects, now_micros};
+use crate::store::{BackupRecord, Db, ObjectError, Objects, now_micros};
 
 /// Serve an upload on an ingest route (after authentication and the scope check).
 pub async fn serve(
@@ -149,6 +149,11 @@ async fn run(
             return refuse(e.problem()).await;
         }
     };
+    // acknowledged below: durable first
+    if let Err(e) = gw.services.db.sync().await {
+        tracing::error!(error = %e, backup = %stored.id, "could not make a committed upload durable");
+        return refuse(IngestError::StorageFailed(e.to_string()).problem()).await;
+    }
     if let Err(e) = prune(
         &gw.services.db,
         &gw.services.objects,
@@ -270,6 +275,10 @@ pub enum Size {
 /// Reserve the size's bytes, stream into a temporary object hashing as it goes, and on
 /// success make it visible and record it (with its quota charge) in one transaction. On any
 /// failure nothing is visible and nothing stays charged.
+///
+/// The reservation is durable before the object is published (a crash then always leaves
+/// the record that reclaims it), but the backup's commit is not waited for: a caller that
+/// acknowledges the backup syncs first ([`Db::sync`]).
 pub async fn write<S>(
     db: &Db,
     objects: &Objects,
@@ -303,6 +312,12 @@ where
     if !reserved {
         return Err(IngestError::QuotaExceeded);
     }
+
+    // the reservation's flush runs beside the write; the object waits for it to be published
+    let reservation_durable = {
+        let db = db.clone();
+        tokio::spawn(async move { db.sync().await })
+    };
     let release = async || {
         if let Err(e) = db.release(&ingest_id).await {
             tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
@@ -317,7 +332,11 @@ where
         }
     };
     if let Some(upload) = temp.upload_id()
-        && let Err(e) = db.set_ingest_upload(&ingest_id, upload).await
+        && let Err(e) = async {
+            db.set_ingest_upload(&ingest_id, upload).await?;
+            db.sync().await
+        }
+        .await
     {
         // no part is sent before the upload is recorded, so a crash never orphans bytes
         temp.abort().await;
@@ -404,7 +423,14 @@ where
         release().await;
         return Err(e);
     }
-    if let Err(e) = temp.commit().await {
+    let gate = async {
+        match reservation_durable.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ObjectError::Failed(e.to_string())),
+            Err(e) => Err(ObjectError::Failed(e.to_string())),
+        }
+    };
+    if let Err(e) = temp.commit_after(gate).await {
         release().await;
         return Err(IngestError::StorageFailed(e.to_string()));
     }

@@ -4,6 +4,11 @@
 //! still being held so a worker that lost its job cannot overwrite another's outcome.
 //! Lease expiry is set and compared by the database's clock, never a node's, so nodes with
 //! skewed clocks neither steal live jobs nor sit on dead ones.
+//!
+//! What a client is told about (a job created, cancelled, its metadata set) is durable when
+//! these functions return; the worker's own transitions (claims, heartbeats, outcomes) are
+//! not waited for: a claim lost to a power cut only runs the job again, and the worker has
+//! the next group flush cover its outcome ([`Db::sync`]).
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -189,7 +194,7 @@ pub struct NewJob {
 /// Insert a queued job; `Ok(None)` when it is exclusive and another exclusive job of the
 /// resource is queued or running (the partial unique index decides, atomically).
 pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.writer().begin().await?;
     let seq = next_in_sequence(&mut tx, &new.org, &new.provider, "jobs").await?;
     let id = uuid::Uuid::now_v7().to_string();
     let row = sqlx::query(AssertSqlSafe(format!(
@@ -220,6 +225,7 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError>
         return Ok(None);
     };
     tx.commit().await?;
+    db.sync().await?;
     Ok(Some(from_row(&row)?))
 }
 
@@ -309,9 +315,10 @@ pub async fn cancel(
     .bind(org)
     .bind(provider)
     .bind(id)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.writer())
     .await?;
     if let Some(row) = row {
+        db.sync().await?;
         return Ok(Ok(Some(from_row(&row)?)));
     }
     Ok(match get(db, org, provider, id).await? {
@@ -334,8 +341,9 @@ pub async fn set_metadata(
             .bind(org)
             .bind(provider)
             .bind(id)
-            .execute(db.pool())
+            .execute(db.writer())
             .await?;
+    db.sync().await?;
     Ok(r.rows_affected() > 0)
 }
 
@@ -363,7 +371,7 @@ pub async fn claim(
     .bind(lease_micros)
     .bind(now_micros())
     .bind(max_attempts)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.writer())
     .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
@@ -388,7 +396,7 @@ pub async fn heartbeat(
     .bind(bytes_total)
     .bind(id)
     .bind(owner)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -422,7 +430,7 @@ pub async fn finish(
     .bind(bytes_total)
     .bind(id)
     .bind(owner)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -448,7 +456,7 @@ pub async fn fail_exhausted(db: &Db, max_attempts: i64) -> Result<u64, DbError> 
     )))
     .bind(now_micros())
     .bind(max_attempts)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(r.rows_affected())
 }

@@ -144,15 +144,30 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
     if let Outcome::Completed(Some(_)) = outcome {
         // a capture's completion was recorded with its backup, in one transaction
         tracing::info!(job = %job.id, ?outcome, "job finished");
+        flush_soon(&db);
         return;
     }
     match store::finish(&db, &job.id, owner, outcome, (done, total)).await {
-        Ok(true) => tracing::info!(job = %job.id, ?outcome, "job finished"),
+        Ok(true) => {
+            tracing::info!(job = %job.id, ?outcome, "job finished");
+            flush_soon(&db);
+        }
         Ok(false) => tracing::warn!(job = %job.id, "job outcome not recorded: the lease was lost"),
         Err(e) => {
             tracing::error!(job = %job.id, error = %e, "could not record job outcome; the lease will expire and it will be retried")
         }
     }
+}
+
+/// Make a finished job's outcome durable without holding up the worker: nobody waits on
+/// it (clients poll), and the next group flush covers it anyway.
+fn flush_soon(db: &crate::store::Db) {
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = db.sync().await {
+            tracing::error!(error = %e, "could not make a job's outcome durable");
+        }
+    });
 }
 
 /// A stream that fails (rather than ends) when `token` is cancelled, so the ingest

@@ -1,10 +1,19 @@
 //! The metadata database: one schema (`host/migrations`) on SQLite (default, WAL) or
 //! PostgreSQL, through sqlx's Any driver. Every query takes the org (and provider) it is
 //! scoped to; nothing here can reach across tenants.
+//!
+//! Writes go through [`Db::writer`]: on SQLite one connection, so writers queue in the
+//! process (first come, first served) instead of meeting SQLite's lock and its busy-handler
+//! sleeps; on PostgreSQL the shared pool. Commits do not wait for the disk; a method whose
+//! effect is reported to someone waits on the group-commit barrier ([`Db::sync`], see
+//! [`super::durability`]) before returning, and says so. The others (claims, leases, rate
+//! windows, reservations) are made durable by the next barrier, which covers every earlier
+//! commit; their callers sync where it matters.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+use super::durability::Durability;
 use super::now_micros;
 
 /// Which engine the pool talks to (for the few statements that differ).
@@ -39,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_jobs.sql")),
     (3, include_str!("../../migrations/0003_chunks.sql")),
     (4, include_str!("../../migrations/0004_scaleout.sql")),
+    (5, include_str!("../../migrations/0005_durability.sql")),
 ];
 
 /// Key of the PostgreSQL advisory lock that serialises migrations of nodes starting at once.
@@ -48,6 +58,8 @@ const MIGRATION_LOCK: i64 = 0x6267_6d69_6772_6174; // "bgmigrat"
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    writer: AnyPool,
+    durability: Durability,
     engine: Engine,
     ingest_lease: std::time::Duration,
 }
@@ -217,31 +229,61 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
-        let mut opts =
-            AnyPoolOptions::new().max_connections(max_connections.unwrap_or(match engine {
-                Engine::Sqlite => 8,
-                Engine::Postgres => 16,
-            }));
-        if engine == Engine::Sqlite {
-            opts = opts.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::raw_sql(
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-                    )
-                    .execute(conn)
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = opts.connect(url).await?;
+        let connections = max_connections.unwrap_or(match engine {
+            Engine::Sqlite => 8,
+            Engine::Postgres => 16,
+        });
+        let options = || {
+            let opts = AnyPoolOptions::new();
+            match engine {
+                Engine::Sqlite => opts.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                        )
+                        .execute(conn)
+                        .await?;
+                        Ok(())
+                    })
+                }),
+                Engine::Postgres => opts.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql("SET synchronous_commit = off")
+                            .execute(conn)
+                            .await?;
+                        Ok(())
+                    })
+                }),
+            }
+        };
+        let pool = options().max_connections(connections).connect(url).await?;
+        let (writer, durability) = match engine {
+            Engine::Postgres => (pool.clone(), Durability::postgres()),
+            Engine::Sqlite => {
+                let file: String = sqlx::query_scalar(
+                    "SELECT COALESCE(file, '') FROM pragma_database_list WHERE name = 'main'",
+                )
+                .fetch_one(&pool)
+                .await?;
+                if file.is_empty() {
+                    // in memory: every connection would be its own database
+                    (pool.clone(), Durability::sqlite(""))
+                } else {
+                    let writer = options().max_connections(1).connect(url).await?;
+                    (writer, Durability::sqlite(&file))
+                }
+            }
+        };
         let db = Db {
             pool,
+            writer,
+            durability,
             engine,
             ingest_lease: DEFAULT_INGEST_LEASE,
         };
         db.migrate().await?;
+        db.sync().await?;
         Ok(db)
     }
 
@@ -261,9 +303,26 @@ impl Db {
         self.engine
     }
 
-    /// The pool, for modules that own their own tables (jobs).
+    /// The pool for reads, for modules that own their own tables (jobs).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for writes (one connection on SQLite), for modules that own their own
+    /// tables. Never hold one of its connections while waiting for another.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Wait until every transaction committed before this call is durable (group commit:
+    /// concurrent callers share one flush).
+    pub async fn sync(&self) -> Result<(), DbError> {
+        self.durability.sync(&self.writer).await
+    }
+
+    /// Flushes [`Db::sync`] has done (each covering any number of commits).
+    pub fn flushes(&self) -> u64 {
+        self.durability.flushes()
     }
 
     /// The database's clock in µs since the epoch, as an SQL expression. Leases and rate
@@ -288,7 +347,7 @@ impl Db {
     async fn migrate(&self) -> Result<(), DbError> {
         // One connection for the whole run: on PostgreSQL it holds an advisory lock, so nodes
         // starting together migrate one after the other (the lock dies with the session).
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         if self.engine == Engine::Postgres {
             // (counted, not selected: the Any driver cannot decode `void`)
             sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_lock($1)) AS l")
@@ -336,7 +395,8 @@ impl Db {
 
     // ---- resources ---------------------------------------------------------------------
 
-    /// Insert or refresh a resource declared in the config (state is kept if present).
+    /// Insert or refresh a resource declared in the config (state is kept if present). Not
+    /// synced: the caller syncs once after declaring them all.
     pub async fn upsert_resource(
         &self,
         org: &str,
@@ -358,7 +418,7 @@ impl Db {
         .bind(&r.attributes)
         .bind(&r.source)
         .bind(r.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -427,8 +487,9 @@ impl Db {
         .bind(provider)
         .bind(kind)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.sync().await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -452,8 +513,9 @@ impl Db {
         .bind(&r.attributes)
         .bind(&r.source)
         .bind(r.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.sync().await?;
         Ok(res.rows_affected() > 0)
     }
 
@@ -564,8 +626,9 @@ impl Db {
         .bind(org)
         .bind(provider)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.sync().await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -579,7 +642,7 @@ impl Db {
         provider: &str,
         id: &str,
     ) -> Result<Option<Deleted>, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM backups WHERE org = $1 AND provider = $2 AND id = $3 RETURNING {BACKUP_COLUMNS}"
         )))
@@ -605,6 +668,8 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // durable before the caller deletes the objects
+        self.sync().await?;
         Ok(Some(Deleted { record, objects }))
     }
 
@@ -613,7 +678,8 @@ impl Db {
     /// Reserve `bytes` of the org's quota for an ingest (one atomic statement, so concurrent
     /// reservations can never overshoot `limit`; 0 = unlimited). Records the ingest and its
     /// temporary key so a crashed writer's reservation and object can be reclaimed.
-    /// Returns false when the quota would be exceeded.
+    /// Returns false when the quota would be exceeded. Not synced: sync before anything
+    /// the ingest wrote becomes visible, so a crash always leaves a record to reclaim it by.
     #[allow(clippy::too_many_arguments)]
     pub async fn reserve(
         &self,
@@ -625,7 +691,7 @@ impl Db {
         temp_key: &str,
         lease_micros: i64,
     ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO quota_usage (org, provider, used_bytes, reserved_bytes) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING")
             .bind(org)
             .bind(provider)
@@ -670,25 +736,26 @@ impl Db {
         )))
         .bind(lease_micros)
         .bind(ingest_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Record the multipart upload an ingest writes to (S3), so that whoever reclaims the
-    /// ingest can abort the upload and drop its parts.
+    /// ingest can abort the upload and drop its parts. Not synced: sync before sending a part.
     pub async fn set_ingest_upload(&self, ingest_id: &str, upload_id: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE ingests SET upload_id = $1 WHERE id = $2")
             .bind(upload_id)
             .bind(ingest_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
-    /// Release an ingest's reservation without recording anything (failure or abort).
+    /// Release an ingest's reservation without recording anything (failure or abort). Not
+    /// synced: lost to a crash, the ingest is reclaimed again.
     pub async fn release(&self, ingest_id: &str) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "DELETE FROM ingests WHERE id = $1 RETURNING org, provider, reserved_bytes",
         )
@@ -714,7 +781,8 @@ impl Db {
     /// backup made by a job completes that job in the same transaction, and only while the
     /// job is still running: a backup is visible if and only if its job completed.
     /// A chunked capture's `chunks` are recorded in the same transaction, and
-    /// `rec.stored_bytes` becomes what it newly stored.
+    /// `rec.stored_bytes` becomes what it newly stored. Not synced: the caller syncs before
+    /// acknowledging the backup.
     pub async fn commit_backup(
         &self,
         ingest_id: &str,
@@ -741,7 +809,7 @@ impl Db {
         rec: &mut BackupRecord,
         chunks: Option<&super::chunks::ChunkPlan>,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         rec.chunked = chunks.is_some();
         if let Some(plan) = chunks {
             rec.stored_bytes =
@@ -856,9 +924,10 @@ impl Db {
         provider: &str,
         name: &str,
     ) -> Result<i64, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let v = next_in_sequence(&mut tx, org, provider, name).await?;
         tx.commit().await?;
+        self.sync().await?;
         Ok(v)
     }
 
@@ -902,14 +971,17 @@ impl Db {
         let row = match expected {
             Some(0) => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING revision")
                 .bind(org).bind(provider).bind(collection).bind(key).bind(value)
-                .fetch_optional(&self.pool).await?,
+                .fetch_optional(&self.writer).await?,
             Some(rev) => sqlx::query("UPDATE documents SET value = $1, revision = revision + 1 WHERE org = $2 AND provider = $3 AND collection = $4 AND key = $5 AND revision = $6 RETURNING revision")
                 .bind(value).bind(org).bind(provider).bind(collection).bind(key).bind(rev)
-                .fetch_optional(&self.pool).await?,
+                .fetch_optional(&self.writer).await?,
             None => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (org, provider, collection, key) DO UPDATE SET value = excluded.value, revision = documents.revision + 1 RETURNING revision")
                 .bind(org).bind(provider).bind(collection).bind(key).bind(value)
-                .fetch_optional(&self.pool).await?,
+                .fetch_optional(&self.writer).await?,
         };
+        if row.is_some() {
+            self.sync().await?;
+        }
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
@@ -926,8 +998,9 @@ impl Db {
             .bind(provider)
             .bind(collection)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
+        self.sync().await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -962,7 +1035,8 @@ impl Db {
 
     /// Count one request in the current fixed window of `window_seconds` (by the database's
     /// clock, so every node agrees on the window) under `key`; returns the count including
-    /// this request and the window's start in seconds since the epoch.
+    /// this request and the window's start in seconds since the epoch. Not synced: a count
+    /// lost to a power cut lets a few requests more through.
     pub async fn hit_window(&self, key: &str, window_seconds: i64) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO rate_windows (key, window_start, count) VALUES ($1, ({} / 1000000 / $2) * $2, 1) \
@@ -972,7 +1046,7 @@ impl Db {
         )))
         .bind(key)
         .bind(window_seconds.max(1))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
@@ -981,7 +1055,7 @@ impl Db {
     pub async fn prune_windows(&self, before: i64) -> Result<(), DbError> {
         sqlx::query("DELETE FROM rate_windows WHERE window_start < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

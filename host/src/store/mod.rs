@@ -1,10 +1,12 @@
 //! Persistent state: the metadata database ([`Db`], sqlx over SQLite or PostgreSQL with one
 //! schema) and object storage for backup bytes ([`Objects`]), with deduplicated content as chunks in
 //! packs ([`chunks`]) and one way to read a backup whatever its layout ([`content`]).
+//! Commits are made durable in groups ([`durability`]).
 
 pub mod chunks;
 pub mod content;
 mod db;
+mod durability;
 mod objects;
 
 pub use db::{

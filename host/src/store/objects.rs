@@ -207,6 +207,30 @@ impl Objects {
         }
     }
 
+    /// Remove every temporary object of the local store, for a single node starting up after
+    /// it has reclaimed every recorded ingest: what is left was written by a process that
+    /// died before its ingest's record reached the disk. Returns how many were removed.
+    pub async fn clear_incoming(&self) -> Result<usize, ObjectError> {
+        let Backend::Local { root } = &self.backend else {
+            return Ok(0);
+        };
+        let dir = root.join(INCOMING);
+        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let mut n = 0;
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    std::fs::remove_file(entry.path())?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(|e| ObjectError::Failed(e.to_string()))??;
+        Ok(removed)
+    }
+
     /// Delete an object (missing is fine).
     pub async fn delete(&self, key: &str) -> Result<(), ObjectError> {
         match self.store.delete(&Path::from(key)).await {
@@ -549,6 +573,16 @@ impl TempObject {
 
     /// Make the object durable and visible under its final key.
     pub async fn commit(self) -> Result<(), ObjectError> {
+        self.commit_after(async { Ok(()) }).await
+    }
+
+    /// Make the object durable, wait for `gate` (while the object's own flush runs, the
+    /// caller's record of it can be made durable), then make it visible under its final
+    /// key; a failed gate discards the object.
+    pub async fn commit_after<G>(self, gate: G) -> Result<(), ObjectError>
+    where
+        G: std::future::Future<Output = Result<(), ObjectError>>,
+    {
         match self.writer {
             Writer::Local {
                 tx,
@@ -561,9 +595,9 @@ impl TempObject {
                         // an empty chunk asks the writer to flush and sync
                         let _ = tx.send(Bytes::new()).await;
                     }
-                    worker
-                        .await
-                        .map_err(|e| ObjectError::Failed(e.to_string()))??;
+                    let (flushed, gated) = tokio::join!(worker, gate);
+                    flushed.map_err(|e| ObjectError::Failed(e.to_string()))??;
+                    gated?;
                     let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
                     tokio::fs::create_dir_all(&dir).await?;
                     tokio::fs::rename(&temp, &dest).await?;
@@ -578,8 +612,18 @@ impl TempObject {
                 }
                 res
             }
-            Writer::S3(u) => u.commit().await,
+            Writer::S3(u) => match gate.await {
+                Ok(()) => u.commit().await,
+                Err(e) => {
+                    u.abort().await;
+                    Err(e)
+                }
+            },
             Writer::Multipart(w) => {
+                if let Err(e) = gate.await {
+                    let _ = w.abort().await;
+                    return Err(e);
+                }
                 w.finish().await?;
                 Ok(())
             }
@@ -673,6 +717,29 @@ mod tests {
         let e = Objects::open_with("s3://b/p", false, &cfg).unwrap_err();
         assert!(e.to_string().contains("part_size_bytes"), "{e}");
         assert!(Objects::open("ftp://x", false).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failed_gate_discards_the_object_and_start_up_clears_orphaned_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = Objects::open(&format!("file://{}", dir.path().display()), true).unwrap();
+        let mut t = objects.begin("i1", "org/sys/a.bin").await.unwrap();
+        t.write(Bytes::from_static(b"bytes")).await.unwrap();
+        let refused = t
+            .commit_after(async { Err(ObjectError::Failed("record not durable".into())) })
+            .await;
+        assert!(refused.is_err());
+        assert!(!objects.exists("org/sys/a.bin").await.unwrap());
+        assert!(!dir.path().join(INCOMING).join("i1").exists());
+        // a temporary whose ingest record never reached the disk, beside a published object
+        let mut t = objects.begin("i2", "org/sys/b.bin").await.unwrap();
+        t.write(Bytes::from_static(b"kept")).await.unwrap();
+        t.commit_after(async { Ok(()) }).await.unwrap();
+        std::fs::write(dir.path().join(INCOMING).join("i3"), b"orphan").unwrap();
+        assert_eq!(objects.clear_incoming().await.unwrap(), 1);
+        assert!(!dir.path().join(INCOMING).join("i3").exists());
+        assert!(objects.exists("org/sys/b.bin").await.unwrap());
+        assert_eq!(objects.clear_incoming().await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -48,4 +48,19 @@ async fn appliance_flow_and_quota_race_on_postgres() {
     }
     assert_eq!(ok, 9);
     assert_eq!(usage(&gw).await, (90_011, 0));
+    // each acknowledged upload waited on a group flush, on PostgreSQL a synchronous commit
+    // of a mark (the transactions themselves commit asynchronously)
+    let db = &gw.gateway.services.db;
+    let marks: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM sync_marks")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert!(db.flushes() >= 10, "{} flushes", db.flushes());
+    assert_eq!(u64::try_from(marks).unwrap(), db.flushes());
+    let asynchronous: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(asynchronous, "off");
 }
