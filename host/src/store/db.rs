@@ -236,7 +236,8 @@ impl Db {
         let options = || {
             let opts = AnyPoolOptions::new();
             match engine {
-                Engine::Sqlite => opts.after_connect(|conn, _| {
+                // a file cannot go stale under us: no ping round trip on every checkout
+                Engine::Sqlite => opts.test_before_acquire(false).after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::raw_sql(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
