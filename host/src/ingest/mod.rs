@@ -15,6 +15,8 @@
 //! database's clock) [`reclaim`], run by any node, removes its temporary object or aborts its
 //! multipart upload and releases its reservation.
 
+mod staging;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
 use crate::store::chunks::Dedup;
 use crate::store::{BackupRecord, Db, ObjectError, Objects, now_micros};
+use staging::Stager;
 
 /// Serve an upload on an ingest route (after authentication and the scope check).
 pub async fn serve(
@@ -355,7 +358,7 @@ where
     } else {
         Sink::Plain(temp)
     };
-    let mut hasher = Sha256::new();
+    let mut stager = Stager::new(limit);
     let mut received: u64 = 0;
     let outcome: Result<(), IngestError> = loop {
         if heartbeat.lost() {
@@ -383,12 +386,13 @@ where
                     }
                     _ => {}
                 }
-                hasher.update(&chunk);
-                let written = match &mut sink {
-                    Sink::Plain(temp) => temp.write(chunk).await.map_err(|e| e.to_string()),
-                    Sink::Dedup(d) => d.feed(chunk).await.map_err(|e| e.to_string()),
+                let written = async {
+                    for staged in stager.push(chunk).await? {
+                        sink.write(staged).await?;
+                    }
+                    Ok::<_, String>(())
                 };
-                if let Err(e) = written {
+                if let Err(e) = written.await {
                     break Err(IngestError::StorageFailed(e));
                 }
             }
@@ -399,6 +403,17 @@ where
             Err(IngestError::LengthMismatch { declared, received })
         }
         (other, _) => other,
+    };
+    // the last partial block, and the digest once the hashing thread has caught up
+    let (outcome, digest) = match stager.finish().await {
+        Ok((last, digest)) => match (outcome, last) {
+            (Ok(()), Some(last)) => (
+                sink.write(last).await.map_err(IngestError::StorageFailed),
+                digest,
+            ),
+            (outcome, _) => (outcome, digest),
+        },
+        Err(e) => (outcome.and(Err(IngestError::StorageFailed(e))), [0; 32]),
     };
     // the pipeline's own failure explains a refused write better than "stopped"
     let (temp, plan, outcome) = match sink {
@@ -448,7 +463,7 @@ where
         media_type: target.media_type.clone(),
         size,
         stored_bytes: size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: hex::encode(digest),
         created_at: now_micros(),
         subject: target.subject.clone(),
         job_id: target.job_id.clone(),
@@ -477,6 +492,15 @@ where
 enum Sink {
     Plain(crate::store::TempObject),
     Dedup(Dedup),
+}
+
+impl Sink {
+    async fn write(&mut self, bytes: bytes::Bytes) -> Result<(), String> {
+        match self {
+            Sink::Plain(temp) => temp.write(bytes).await.map_err(|e| e.to_string()),
+            Sink::Dedup(d) => d.feed(bytes).await.map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// Renews an in-flight ingest's lease every third of its length until dropped, and notes
