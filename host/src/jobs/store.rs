@@ -11,7 +11,7 @@
 //! the next group flush cover its outcome ([`Db::sync`]).
 
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Connection as _, Row};
 
 use crate::store::{Db, DbError, Engine, next_in_sequence, now_micros};
 
@@ -194,7 +194,8 @@ pub struct NewJob {
 /// Insert a queued job; `Ok(None)` when it is exclusive and another exclusive job of the
 /// resource is queued or running (the partial unique index decides, atomically).
 pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError> {
-    let mut tx = db.writer().begin().await?;
+    let mut conn = db.write().await?;
+    let mut tx = conn.begin().await?;
     let seq = next_in_sequence(&mut tx, &new.org, &new.provider, "jobs").await?;
     let id = uuid::Uuid::now_v7().to_string();
     let row = sqlx::query(AssertSqlSafe(format!(
@@ -225,6 +226,7 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError>
         return Ok(None);
     };
     tx.commit().await?;
+    drop(conn);
     db.sync().await?;
     Ok(Some(from_row(&row)?))
 }
@@ -315,7 +317,7 @@ pub async fn cancel(
     .bind(org)
     .bind(provider)
     .bind(id)
-    .fetch_optional(db.writer())
+    .fetch_optional(&mut *db.write().await?)
     .await?;
     if let Some(row) = row {
         db.sync().await?;
@@ -341,7 +343,7 @@ pub async fn set_metadata(
             .bind(org)
             .bind(provider)
             .bind(id)
-            .execute(db.writer())
+            .execute(&mut *db.write().await?)
             .await?;
     db.sync().await?;
     Ok(r.rows_affected() > 0)
@@ -371,7 +373,7 @@ pub async fn claim(
     .bind(lease_micros)
     .bind(now_micros())
     .bind(max_attempts)
-    .fetch_optional(db.writer())
+    .fetch_optional(&mut *db.write().await?)
     .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
@@ -396,7 +398,7 @@ pub async fn heartbeat(
     .bind(bytes_total)
     .bind(id)
     .bind(owner)
-    .execute(db.writer())
+    .execute(&mut *db.write().await?)
     .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -430,7 +432,7 @@ pub async fn finish(
     .bind(bytes_total)
     .bind(id)
     .bind(owner)
-    .execute(db.writer())
+    .execute(&mut *db.write().await?)
     .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -456,7 +458,7 @@ pub async fn fail_exhausted(db: &Db, max_attempts: i64) -> Result<u64, DbError> 
     )))
     .bind(now_micros())
     .bind(max_attempts)
-    .execute(db.writer())
+    .execute(&mut *db.write().await?)
     .await?;
     Ok(r.rows_affected())
 }
