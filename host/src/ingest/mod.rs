@@ -307,7 +307,7 @@ where
             &target.provider,
             i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(org_quota).unwrap_or(i64::MAX),
-            &temp_key,
+            (&temp_key, &target.key),
             lease,
         )
         .await
@@ -595,8 +595,9 @@ pub async fn delete_objects(objects: &Objects, keys: &[String]) {
 
 /// Release reservations and remove temporary objects (or abort multipart uploads) of ingests
 /// whose writer died (lease expired; with `all`, every in-flight ingest — for a single-node
-/// start-up). An ingest whose leftovers cannot be removed yet keeps its row, so the next
-/// sweep tries again.
+/// start-up, which also removes an object already published under the ingest's key: its
+/// commit was lost). An ingest whose leftovers cannot be removed yet keeps its row, so the
+/// next sweep tries again.
 pub async fn reclaim(
     db: &Db,
     objects: &Objects,
@@ -610,6 +611,17 @@ pub async fn reclaim(
             .await
         {
             tracing::warn!(key = %ingest.temp_key, error = %e, "could not remove an abandoned upload; will retry");
+            continue;
+        }
+        // At a single node's start-up no writer is alive, and an ingest row means its backup
+        // never committed (the commit deletes the row): an object published under its key
+        // belongs to a commit lost with the power. (A sweep of a running cluster leaves it:
+        // a live but slow writer may be about to commit it.)
+        if all
+            && let Some(key) = ingest.object_key.as_deref()
+            && let Err(e) = objects.delete(key).await
+        {
+            tracing::warn!(key, error = %e, "could not remove the object of an uncommitted upload; will retry");
             continue;
         }
         db.release(&ingest.id).await?;
@@ -832,6 +844,48 @@ mod tests {
         parts: Vec<std::io::Result<&'static [u8]>>,
     ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin {
         futures_util::stream::iter(parts.into_iter().map(|r| r.map(bytes::Bytes::from_static)))
+    }
+
+    #[tokio::test]
+    async fn start_up_removes_the_object_of_a_commit_lost_with_the_power() {
+        let (_d, db, objects) = fixture().await;
+        let kept = write(
+            &db,
+            &objects,
+            &target("b1"),
+            Size::Exact(4),
+            100,
+            chunks(vec![Ok(b"kept")]),
+        )
+        .await
+        .unwrap();
+        // what a power cut leaves after the object was published: the (flushed) reservation,
+        // the object, no backup row
+        let key = "acme/sys/b2.bin";
+        assert!(
+            db.reserve(
+                "b2",
+                "acme",
+                "p",
+                5,
+                100,
+                (&objects.temp_key("b2", key), key),
+                60_000_000
+            )
+            .await
+            .unwrap()
+        );
+        let mut t = objects.begin("b2", key).await.unwrap();
+        t.write(bytes::Bytes::from_static(b"stray")).await.unwrap();
+        t.commit().await.unwrap();
+        // a running cluster's sweep leaves a live ingest alone
+        assert_eq!(reclaim(&db, &objects, false).await.unwrap(), 0);
+        assert!(objects.exists(key).await.unwrap());
+        // a single node starting up reclaims it, object included
+        assert_eq!(reclaim(&db, &objects, true).await.unwrap(), 1);
+        assert!(!objects.exists(key).await.unwrap());
+        assert!(objects.exists(&kept.object_key).await.unwrap());
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (4, 0));
     }
 
     #[tokio::test]

@@ -211,6 +211,8 @@ pub struct StaleIngest {
     pub id: String,
     /// Its temporary object (local) or final key (S3).
     pub temp_key: String,
+    /// The key its object is published under.
+    pub object_key: Option<String>,
     /// Its multipart upload on S3, once started.
     pub upload_id: Option<String>,
 }
@@ -745,7 +747,7 @@ impl Db {
         provider: &str,
         bytes: i64,
         limit: i64,
-        temp_key: &str,
+        (temp_key, object_key): (&str, &str),
         lease_micros: i64,
     ) -> Result<bool, DbError> {
         let mut conn = self.write().await?;
@@ -769,8 +771,8 @@ impl Db {
             return Ok(false);
         }
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at) \
-             VALUES ($1, $2, $3, $4, $5, {} + $6)",
+            "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at, object_key) \
+             VALUES ($1, $2, $3, $4, $5, {} + $6, $7)",
             self.now_sql()
         )))
         .bind(ingest_id)
@@ -779,6 +781,7 @@ impl Db {
         .bind(bytes)
         .bind(temp_key)
         .bind(lease_micros)
+        .bind(object_key)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -942,7 +945,7 @@ impl Db {
     /// `all`), for the caller to clean up before calling [`Db::release`].
     pub async fn stale_ingests(&self, all: bool) -> Result<Vec<StaleIngest>, DbError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, temp_key, upload_id FROM ingests WHERE $1 = 1 OR lease_expires_at < {}",
+            "SELECT id, temp_key, upload_id, object_key FROM ingests WHERE $1 = 1 OR lease_expires_at < {}",
             self.now_sql()
         )))
         .bind(i64::from(all))
@@ -955,6 +958,7 @@ impl Db {
                     id: r.try_get(0)?,
                     temp_key: r.try_get(1)?,
                     upload_id: r.try_get(2)?,
+                    object_key: r.try_get(3)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)
@@ -1185,12 +1189,12 @@ mod tests {
     async fn ingest_leases_expire_by_the_database_clock() {
         let (_d, db) = db().await;
         assert!(
-            db.reserve("live", "o", "p", 10, 0, "k1", 60_000_000)
+            db.reserve("live", "o", "p", 10, 0, ("k1", "o/k1"), 60_000_000)
                 .await
                 .unwrap()
         );
         assert!(
-            db.reserve("dead", "o", "p", 10, 0, "k2", -1_000_000)
+            db.reserve("dead", "o", "p", 10, 0, ("k2", "o/k2"), -1_000_000)
                 .await
                 .unwrap()
         );
