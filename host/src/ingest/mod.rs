@@ -366,7 +366,24 @@ where
                 "the upload's lease was lost (reclaimed as abandoned)".into(),
             ));
         }
-        match stream.next().await {
+        // nothing more ready from the client: hand on a partly filled staging block rather
+        // than hold it while the client is quiet
+        let next = match futures_util::poll!(stream.next()) {
+            std::task::Poll::Ready(next) => next,
+            std::task::Poll::Pending => {
+                let flushed = async {
+                    if let Some(partial) = stager.flush().await? {
+                        sink.write(partial).await?;
+                    }
+                    Ok::<_, String>(())
+                };
+                if let Err(e) = flushed.await {
+                    break Err(IngestError::StorageFailed(e));
+                }
+                stream.next().await
+            }
+        };
+        match next {
             None => break Ok(()),
             Some(Err(e)) => {
                 break Err(IngestError::Interrupted {
@@ -387,8 +404,11 @@ where
                     _ => {}
                 }
                 let written = async {
-                    for staged in stager.push(chunk).await? {
-                        sink.write(staged).await?;
+                    let mut chunk = chunk;
+                    while !chunk.is_empty() {
+                        if let Some(staged) = stager.push(&mut chunk).await? {
+                            sink.write(staged).await?;
+                        }
                     }
                     Ok::<_, String>(())
                 };

@@ -10,6 +10,12 @@
 //! than returned to the allocator. Copying out of hyper's read buffer at once also means a
 //! queued chunk never pins one of those buffers.
 //!
+//! Two rules keep the shared budget from starving anyone. An upload asks for a block only
+//! when it holds no full block that has not been handed on: blocks in flight always drain,
+//! so waiting for one never deadlocks. And a partly filled block is handed on as soon as the
+//! client has nothing more ready ([`Stager::flush`]): a slow or stalled client holds no
+//! block while it is quiet.
+//!
 //! A small upload (a capture of a few KiB, most jobs) is hashed on the request task: a
 //! thread hand-off costs more than hashing it.
 
@@ -122,41 +128,44 @@ impl Stager {
         })
     }
 
-    /// Take `chunk`; returns what is ready for the writer (hashed or being hashed), in order.
-    pub async fn push(&mut self, chunk: Bytes) -> Result<Vec<Bytes>, String> {
+    /// Take bytes from the front of `chunk`: all of them, or up to the end of a block. Returns
+    /// what is ready for the writer (hashed, or on its way to the hasher), which the caller
+    /// hands on before pushing the rest of `chunk`.
+    pub async fn push(&mut self, chunk: &mut Bytes) -> Result<Option<Bytes>, String> {
         match &mut self.0 {
             Mode::Inline(h) => {
-                h.update(&chunk);
-                Ok(vec![chunk])
+                h.update(&chunk[..]);
+                Ok(Some(std::mem::take(chunk)).filter(|c| !c.is_empty()))
             }
             Mode::Threaded {
                 filling, to_hasher, ..
             } => {
-                let mut ready = Vec::new();
-                let mut rest = &chunk[..];
-                while !rest.is_empty() {
-                    if filling.is_none() {
-                        *filling = Some(POOL.take().await);
-                    }
-                    let Some(block) = filling.as_mut() else {
-                        break;
-                    };
-                    let n = rest.len().min(BLOCK - block.buf.len());
-                    block.buf.extend_from_slice(&rest[..n]);
-                    rest = &rest[n..];
-                    if block.buf.len() == BLOCK
-                        && let Some(full) = filling.take()
-                    {
-                        let full = Bytes::from_owner(full);
-                        to_hasher
-                            .send(full.clone())
-                            .await
-                            .map_err(|_| "the hashing thread stopped".to_owned())?;
-                        ready.push(full);
-                    }
+                if chunk.is_empty() {
+                    return Ok(None);
                 }
-                Ok(ready)
+                if filling.is_none() {
+                    *filling = Some(POOL.take().await);
+                }
+                let Some(block) = filling.as_mut() else {
+                    return Err("no staging block".into());
+                };
+                let n = chunk.len().min(BLOCK - block.buf.len());
+                block.buf.extend_from_slice(&chunk.split_to(n));
+                if block.buf.len() < BLOCK {
+                    return Ok(None);
+                }
+                hand_on(filling, to_hasher).await
             }
+        }
+    }
+
+    /// The client has nothing more ready: hand on a partly filled block rather than hold it.
+    pub async fn flush(&mut self) -> Result<Option<Bytes>, String> {
+        match &mut self.0 {
+            Mode::Inline(_) => Ok(None),
+            Mode::Threaded {
+                filling, to_hasher, ..
+            } => hand_on(filling, to_hasher).await,
         }
     }
 
@@ -165,23 +174,33 @@ impl Stager {
         match self.0 {
             Mode::Inline(h) => Ok((None, h.finalize().into())),
             Mode::Threaded {
-                filling,
+                mut filling,
                 to_hasher,
                 hasher,
             } => {
-                let last = filling.filter(|b| !b.buf.is_empty()).map(Bytes::from_owner);
-                if let Some(last) = &last {
-                    to_hasher
-                        .send(last.clone())
-                        .await
-                        .map_err(|_| "the hashing thread stopped".to_owned())?;
-                }
+                let last = hand_on(&mut filling, &to_hasher).await?;
                 drop(to_hasher);
                 let h = hasher.await.map_err(|e| format!("hashing failed: {e}"))?;
                 Ok((last, h.finalize().into()))
             }
         }
     }
+}
+
+/// Send the block being filled (if it holds anything) to the hasher; it is then the writer's.
+async fn hand_on(
+    filling: &mut Option<Block>,
+    to_hasher: &mpsc::Sender<Bytes>,
+) -> Result<Option<Bytes>, String> {
+    let Some(block) = filling.take().filter(|b| !b.buf.is_empty()) else {
+        return Ok(None);
+    };
+    let block = Bytes::from_owner(block);
+    to_hasher
+        .send(block.clone())
+        .await
+        .map_err(|_| "the hashing thread stopped".to_owned())?;
+    Ok(Some(block))
 }
 
 #[cfg(test)]
@@ -204,9 +223,12 @@ mod tests {
         let mut s = Stager::new(size);
         let (mut out, mut pieces) = (Vec::new(), 0);
         for c in data.chunks(cut) {
-            for b in s.push(Bytes::copy_from_slice(c)).await.unwrap() {
-                out.extend_from_slice(&b);
-                pieces += 1;
+            let mut c = Bytes::copy_from_slice(c);
+            while !c.is_empty() {
+                if let Some(b) = s.push(&mut c).await.unwrap() {
+                    out.extend_from_slice(&b);
+                    pieces += 1;
+                }
             }
         }
         let (last, digest) = s.finish().await.unwrap();
@@ -238,6 +260,42 @@ mod tests {
         let (out, digest, _) = run(0, &[], 1).await;
         assert!(out.is_empty());
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest([])));
+    }
+
+    #[tokio::test]
+    async fn a_quiet_client_holds_no_block_and_many_uploads_never_deadlock_the_budget() {
+        let mut s = Stager::new(0);
+        let mut c = Bytes::from(noise(1000));
+        assert!(s.push(&mut c).await.unwrap().is_none());
+        let partial = s.flush().await.unwrap().unwrap();
+        assert_eq!(partial.len(), 1000);
+        assert!(
+            s.flush().await.unwrap().is_none(),
+            "nothing left to hand on"
+        );
+        drop(partial);
+        let (_, digest) = s.finish().await.unwrap();
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(noise(1000))));
+        // three times as many uploads as the budget has blocks, each writing at once what
+        // it is handed: all finish
+        let uploads: Vec<_> = (0..3 * BUDGET / BLOCK)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let data = noise(2 * BLOCK + i);
+                    run(0, &data, 100_000 + i).await.0 == data
+                })
+            })
+            .collect();
+        let all = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut ok = 0;
+            for u in uploads {
+                ok += usize::from(u.await.unwrap());
+            }
+            ok
+        })
+        .await
+        .expect("uploads waiting on staging blocks never finished");
+        assert_eq!(all, 3 * BUDGET / BLOCK);
     }
 
     #[tokio::test]
