@@ -118,7 +118,7 @@ impl Default for RuntimeConfig {
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; default `sqlite://{data_dir}/gateway.db`.
     pub url: Option<String>,
-    /// Pool size.
+    /// Pool size (on SQLite: connections for reads; writes share one more).
     pub max_connections: Option<u32>,
 }
 
