@@ -159,6 +159,15 @@ async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std
     axum::serve(listener, app).await
 }
 
+/// The results of spawned tasks, in spawn order (a task that panicked fails the test).
+pub async fn joined<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("a spawned task panicked"));
+    }
+    out
+}
+
 /// Hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -416,10 +416,7 @@ async fn concurrent_uploads_never_exceed_the_org_quota() {
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+    let statuses = gateway_tests::joined(tasks).await;
     let ok = statuses.iter().filter(|s| **s == 201).count();
     let refused = statuses.iter().filter(|s| **s == 413).count();
     assert_eq!(ok, 10, "{statuses:?}");

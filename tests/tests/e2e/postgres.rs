@@ -40,12 +40,8 @@ async fn appliance_flow_and_quota_race_on_postgres() {
             })
         })
         .collect();
-    let mut ok = 0;
-    for t in tasks {
-        if t.await.unwrap() == 201 {
-            ok += 1;
-        }
-    }
+    let statuses = gateway_tests::joined(tasks).await;
+    let ok = statuses.iter().filter(|s| **s == 201).count();
     assert_eq!(ok, 9);
     assert_eq!(usage(&gw).await, (90_011, 0));
     // each acknowledged upload waited on a group flush, on PostgreSQL a synchronous commit

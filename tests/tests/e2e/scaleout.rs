@@ -306,10 +306,7 @@ async fn quota_and_rate_limits_hold_across_nodes_under_concurrent_load() {
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+    let mut statuses = gateway_tests::joined(tasks).await;
     statuses.sort_unstable();
     assert_eq!(
         statuses,
@@ -341,10 +338,7 @@ async fn quota_and_rate_limits_hold_across_nodes_under_concurrent_load() {
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+    let statuses = gateway_tests::joined(tasks).await;
     let ok = statuses.iter().filter(|s| **s == 201).count();
     let refused = statuses.iter().filter(|s| **s == 413).count();
     assert_eq!((ok, refused), (10, 20), "{statuses:?}");
