@@ -5,7 +5,8 @@
 //! - (c) a 1 GiB upload over loopback through the appliance collect route of a real gateway
 //!   process (streamed by the client, hashed and fsynced by the gateway);
 //!
-//! reported as c / min(a, b). Then the gateway's peak RSS (VmHWM) after 32 concurrent
+//! reported as c / min(a, b), with (a) and (b) the means of one measurement right before
+//! and one right after (c) (this VM's disk swings with other load). Then the gateway's peak RSS (VmHWM) after 32 concurrent
 //! 256 MiB uploads. Figures only; nothing here is a pass/fail threshold.
 //!
 //! Run: `scripts/build-plugins && cargo build --release -p backup-gateway &&
@@ -52,31 +53,38 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let p = pattern();
-    let dir = tempfile::tempdir_in(gateway_tests::target_dir())?;
-
-    // (a) SHA-256 rate
+/// (a) the SHA-256 rate of 1 GiB of the pattern in memory and (b) the rate of writing it to
+/// a file in `dir` and fsyncing it, in GB/s.
+fn limits(p: &bytes::Bytes, dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
     let t = Instant::now();
     let mut h = sha2::Sha256::new();
-    for c in chunks(&p, GIB) {
+    for c in chunks(p, GIB) {
         h.update(&c);
     }
     std::hint::black_box(h.finalize());
     let sha = gbps(GIB, t.elapsed().as_secs_f64());
 
-    // (b) durable write rate on the same disk
     let t = Instant::now();
-    let path = dir.path().join("fsync-probe");
+    let path = dir.join("fsync-probe");
     let mut f = std::fs::File::create(&path)?;
-    for c in chunks(&p, GIB) {
+    for c in chunks(p, GIB) {
         f.write_all(&c)?;
     }
     f.sync_all()?;
     drop(f);
     let disk = gbps(GIB, t.elapsed().as_secs_f64());
     std::fs::remove_file(&path)?;
+    Ok((sha, disk))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let p = pattern();
+    let dir = tempfile::tempdir_in(gateway_tests::target_dir())?;
+
+    // (a) and (b), measured before and after the upload: this VM's disk swings with other
+    // load, and the upload is compared with their means
+    let (sha_before, disk_before) = limits(&p, dir.path())?;
 
     // (c) the gateway
     let extra = r#"
@@ -119,6 +127,11 @@ rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, 
     let r = upload(GIB).await?;
     anyhow::ensure!(r.status() == 201, "upload failed: {}", r.status());
     let gw = gbps(GIB, t.elapsed().as_secs_f64());
+    let (sha_after, disk_after) = limits(&p, dir.path())?;
+    let (sha, disk) = (
+        (sha_before + sha_after) / 2.0,
+        (disk_before + disk_after) / 2.0,
+    );
     // (d) the loopback ceiling: the same client streaming into a server that only counts
     let drain = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let drain_url = format!("http://{}/drain", drain.local_addr()?);
@@ -154,7 +167,9 @@ rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, 
         gw / ceiling
     );
     let limit = sha.min(disk);
-    println!("sha256 {sha:.3} GB/s | fsync'd write {disk:.3} GB/s | upload {gw:.3} GB/s");
+    println!(
+        "sha256 {sha:.3} GB/s ({sha_before:.3} / {sha_after:.3} before/after) | fsync'd write {disk:.3} GB/s ({disk_before:.3} / {disk_after:.3}) | upload {gw:.3} GB/s"
+    );
     println!(
         "upload / min(sha256, disk) = {:.2}  (upload / sha256 = {:.2}, upload / disk = {:.2})",
         gw / limit,

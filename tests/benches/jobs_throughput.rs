@@ -5,6 +5,11 @@
 //! Figures only.
 //!
 //! Run: `scripts/build-plugins && cargo bench -p gateway-tests --bench jobs_throughput`.
+//!
+//! `BENCH_FSYNC_DELAY_MS=5` runs the same comparison on a disk whose every `fsync` and
+//! `fdatasync` takes 5 ms longer (the premise; this VM's disk syncs in well under a
+//! millisecond): the bench runs itself under `strace`, which delays the return of those two
+//! calls only, for the gateway and the peer alike, and leaves other calls untraced.
 
 use std::time::{Duration, Instant};
 
@@ -78,7 +83,18 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
         }
     }))
     .await;
+    let posted = start.elapsed();
     let mut lat: Vec<Duration> = latencies.into_iter().flatten().collect();
+    if workers == 0 {
+        // no workers: how fast the POST path alone queues jobs
+        let rate = JOBS as f64 / posted.as_secs_f64();
+        println!(
+            "{label:10} POST only: {rate:7.1} jobs queued/s | POST p50 {:.2} ms p99 {:.2} ms",
+            pct(&mut lat, 50),
+            pct(&mut lat, 99)
+        );
+        return Ok(rate);
+    }
     let db = &gw.gateway.services.db;
     // counted, not listed: the bench must not spend the CPU it measures on its own polling
     loop {
@@ -92,7 +108,8 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
     }
     let rate = JOBS as f64 / start.elapsed().as_secs_f64();
     println!(
-        "{label:10} {rate:7.1} jobs/s | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
+        "{label:10} {rate:7.1} jobs/s | all posted after {:.0} ms | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
+        posted.as_secs_f64() * 1e3,
         pct(&mut lat, 50),
         pct(&mut lat, 99)
     );
@@ -131,9 +148,9 @@ fn durable_small_writes(concurrency: usize) -> anyhow::Result<f64> {
 /// The durable-write peer, measured right before and right after a run (this VM's fsync
 /// cost swings by 10x with other load); the run is compared with their mean.
 async fn compare(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f64> {
-    let before = durable_small_writes(workers)?;
+    let before = durable_small_writes(workers.max(1))?;
     let rate = run(label, db, workers).await?;
-    let after = durable_small_writes(workers)?;
+    let after = durable_small_writes(workers.max(1))?;
     let disk = (before + after) / 2.0;
     println!(
         "{label:10} {workers} workers: {rate:.1} jobs/s; durable 4 KiB writes at concurrency {workers}: {before:.0} / {after:.0} files/s (before/after) -> ratio {:.2}",
@@ -142,14 +159,51 @@ async fn compare(label: &str, db: Option<&str>, workers: usize) -> anyhow::Resul
     Ok(rate)
 }
 
+/// With `BENCH_FSYNC_DELAY_MS` set, run this bench again under `strace` delaying every
+/// fsync and fdatasync by that much, and return its exit status.
+fn rerun_with_slow_sync() -> Option<anyhow::Result<()>> {
+    let ms: u64 = std::env::var("BENCH_FSYNC_DELAY_MS").ok()?.parse().ok()?;
+    println!("every fsync and fdatasync delayed by {ms} ms (strace fault injection)");
+    let run = || -> anyhow::Result<()> {
+        let status = std::process::Command::new("strace")
+            .args(["-f", "--seccomp-bpf", "-o", "/dev/null"])
+            .args(["-e", "trace=fsync,fdatasync"])
+            .arg("-e")
+            .arg(format!("inject=fsync,fdatasync:delay_exit={}", ms * 1000))
+            .arg(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env_remove("BENCH_FSYNC_DELAY_MS")
+            .status()
+            .map_err(|e| anyhow::anyhow!("strace is needed for BENCH_FSYNC_DELAY_MS: {e}"))?;
+        anyhow::ensure!(status.success(), "bench under strace: {status}");
+        Ok(())
+    };
+    Some(run())
+}
+
+fn main() -> anyhow::Result<()> {
+    if let Some(done) = rerun_with_slow_sync() {
+        return done;
+    }
+    bench()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    // BENCH_WORKERS=2,8 compares worker counts (default: the gateway's default, 2)
+async fn bench() -> anyhow::Result<()> {
+    // BENCH_WORKERS=2,8 compares worker counts (default: the gateway's default, 2); 0 times
+    // the POST path alone (jobs queued, none run)
     let counts: Vec<usize> = std::env::var("BENCH_WORKERS")
         .unwrap_or_else(|_| "2".into())
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
+    // BENCH_SQLITE_ONLY=1 skips PostgreSQL (for profiling one backend)
+    if std::env::var_os("BENCH_SQLITE_ONLY").is_some() {
+        for workers in counts {
+            compare("sqlite", None, workers).await?;
+        }
+        return Ok(());
+    }
     let pg = PgCluster::start();
     for workers in counts {
         let sqlite = compare("sqlite", None, workers).await?;

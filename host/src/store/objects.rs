@@ -71,7 +71,7 @@ pub struct Objects {
 #[derive(Clone)]
 enum Backend {
     /// Durable local writes bypass object_store's own multipart emulation so they can fsync.
-    Local { root: PathBuf },
+    Local { root: PathBuf, dirs: DurableDirs },
     /// Multipart uploads driven part by part, so their id can be recorded and aborted later.
     S3 {
         multipart: Arc<dyn MultipartStore>,
@@ -112,7 +112,10 @@ impl Objects {
             let store = LocalFileSystem::new_with_prefix(&root)?;
             Ok(Objects {
                 store: Arc::new(store),
-                backend: Backend::Local { root },
+                backend: Backend::Local {
+                    root,
+                    dirs: DurableDirs::default(),
+                },
                 fsync,
             })
         } else if let Some(rest) = url.strip_prefix("s3://") {
@@ -141,7 +144,7 @@ impl Objects {
     /// Start writing `final_key`; nothing is visible until `commit`.
     pub async fn begin(&self, ingest_id: &str, final_key: &str) -> Result<TempObject, ObjectError> {
         let writer = match &self.backend {
-            Backend::Local { root } => {
+            Backend::Local { root, dirs } => {
                 let temp = root.join(INCOMING).join(ingest_id);
                 let file = tokio::fs::File::create(&temp).await?.into_std().await;
                 let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
@@ -151,6 +154,7 @@ impl Objects {
                     worker: tokio::task::spawn_blocking(move || write_local(file, rx, fsync)),
                     temp,
                     dest: root.join(final_key),
+                    dirs: dirs.clone(),
                 }
             }
             Backend::S3 {
@@ -193,7 +197,7 @@ impl Objects {
         upload_id: Option<&str>,
     ) -> Result<(), ObjectError> {
         match (&self.backend, upload_id) {
-            (Backend::Local { root }, _) => {
+            (Backend::Local { root, .. }, _) => {
                 match tokio::fs::remove_file(root.join(temp_key)).await {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
                     _ => Ok(()),
@@ -211,7 +215,7 @@ impl Objects {
     /// it has reclaimed every recorded ingest: what is left was written by a process that
     /// died before its ingest's record reached the disk. Returns how many were removed.
     pub async fn clear_incoming(&self) -> Result<usize, ObjectError> {
-        let Backend::Local { root } = &self.backend else {
+        let Backend::Local { root, .. } = &self.backend else {
             return Ok(0);
         };
         let dir = root.join(INCOMING);
@@ -417,6 +421,7 @@ enum Writer {
         worker: tokio::task::JoinHandle<std::io::Result<()>>,
         temp: PathBuf,
         dest: PathBuf,
+        dirs: DurableDirs,
     },
     S3(S3Upload),
     Multipart(WriteMultipart),
@@ -589,17 +594,20 @@ impl TempObject {
                 worker,
                 temp,
                 dest,
+                dirs,
             } => {
                 let res: Result<(), ObjectError> = async {
                     if let Some(tx) = tx {
                         // an empty chunk asks the writer to flush and sync
                         let _ = tx.send(Bytes::new()).await;
                     }
-                    let (flushed, gated) = tokio::join!(worker, gate);
+                    // the object's flush, the caller's gate and its directory, side by side
+                    let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
+                    let (flushed, gated, placed) =
+                        tokio::join!(worker, gate, dirs.ensure(&dir, self.fsync));
                     flushed.map_err(|e| ObjectError::Failed(e.to_string()))??;
                     gated?;
-                    let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
-                    tokio::fs::create_dir_all(&dir).await?;
+                    placed?;
                     tokio::fs::rename(&temp, &dest).await?;
                     if self.fsync {
                         sync_dir(dir).await?;
@@ -652,6 +660,69 @@ impl TempObject {
     }
 }
 
+/// Directories of the local store known to exist durably (their entry in their parent is on
+/// disk). An object renamed into a directory is only as durable as the directory itself: a
+/// directory this process creates has its parent fsynced before anything is published in
+/// it — also by a writer that finds it already created by another that has not finished
+/// that fsync, which is why this is a set of *durable* directories rather than a check that
+/// the directory exists. Directories found on disk count the first time they are used, at
+/// the price of one parent fsync each per process.
+#[derive(Clone, Default)]
+struct DurableDirs(Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>);
+
+impl DurableDirs {
+    fn known(&self, dir: &FsPath) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(dir)
+    }
+
+    /// Make sure `dir` exists and (with `fsync`) will survive a crash.
+    async fn ensure(&self, dir: &FsPath, fsync: bool) -> std::io::Result<()> {
+        if self.known(dir) {
+            return Ok(());
+        }
+        let owned = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || create_dir_durably(&owned, fsync))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf());
+        Ok(())
+    }
+}
+
+/// Create `dir` and the parents it lacks; with `fsync`, sync the parent of each so that
+/// their entries are on disk, and `dir`'s own parent even when it already existed (another
+/// writer may have created it without having synced it yet).
+fn create_dir_durably(dir: &FsPath, fsync: bool) -> std::io::Result<()> {
+    let mut created = Vec::new();
+    let mut p = dir;
+    while !p.is_dir() {
+        created.push(p);
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    if !fsync {
+        return Ok(());
+    }
+    if created.is_empty() {
+        created.push(dir);
+    }
+    for d in created {
+        if let Some(parent) = d.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
 async fn sync_dir(dir: PathBuf) -> std::io::Result<()> {
     tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
         .await
@@ -661,6 +732,30 @@ async fn sync_dir(dir: PathBuf) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn objects_publish_into_new_directories_and_remember_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = Objects::open(&format!("file://{}", dir.path().display()), true).unwrap();
+        for (id, key) in [("i1", "org/a/b/one.bin"), ("i2", "org/a/b/two.bin")] {
+            let mut t = objects.begin(id, key).await.unwrap();
+            t.write(Bytes::from_static(b"x")).await.unwrap();
+            t.commit().await.unwrap();
+            assert_eq!(std::fs::read(dir.path().join(key)).unwrap(), b"x");
+        }
+        let Backend::Local { root, dirs } = &objects.backend else {
+            panic!("local store expected");
+        };
+        assert!(dirs.known(&root.join("org/a/b")));
+        assert!(
+            !dirs.known(&root.join("org/a")),
+            "only directories published into"
+        );
+        // creating a directory that another writer made is not an error
+        create_dir_durably(&root.join("org/a/b"), true).unwrap();
+        create_dir_durably(&root.join("org/c"), true).unwrap();
+        assert!(root.join("org/c").is_dir());
+    }
 
     #[tokio::test]
     async fn local_object_is_invisible_until_commit_and_gone_after_abort() {
