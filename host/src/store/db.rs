@@ -310,7 +310,7 @@ impl Db {
         };
         let pool = options().max_connections(connections).connect(url).await?;
         let (writer, durability) = match engine {
-            Engine::Postgres => (Writer::Pool(pool.clone()), Durability::postgres()),
+            Engine::Postgres => (Writer::Pool(pool.clone()), Durability::postgres(url)?),
             Engine::Sqlite => {
                 let file: String = sqlx::query_scalar(
                     "SELECT COALESCE(file, '') FROM pragma_database_list WHERE name = 'main'",
@@ -374,7 +374,7 @@ impl Db {
     /// Wait until every transaction committed before this call is durable (group commit:
     /// concurrent callers share one flush).
     pub async fn sync(&self) -> Result<(), DbError> {
-        self.durability.sync(&self.pool).await
+        self.durability.sync().await
     }
 
     /// Flushes [`Db::sync`] has done (each covering any number of commits).

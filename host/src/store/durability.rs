@@ -15,7 +15,8 @@
 //!
 //! SQLite: `fdatasync` of the `-wal` file, whose frames
 //! SQLite has already written (a checkpoint that moved them into the database file synced
-//! that file first). PostgreSQL: a one-row write committed with `synchronous_commit=on`,
+//! that file first). PostgreSQL: a one-row write committed with `synchronous_commit=on`
+//! (one statement, on connections of its own),
 //! which flushes the WAL up to itself.
 
 use std::path::PathBuf;
@@ -31,8 +32,14 @@ use super::DbError;
 enum Flush {
     /// `fdatasync` the SQLite write-ahead log at this path.
     SqliteWal(PathBuf),
-    /// A synchronous one-row commit on PostgreSQL, on this row of `sync_marks`.
-    Postgres(i64),
+    /// A one-row commit on PostgreSQL through `pool`, whose sessions commit synchronously;
+    /// successive flushes take successive rows of `sync_marks` from `first_row`, so flushes
+    /// running at once do not queue on one row's lock.
+    Postgres {
+        pool: AnyPool,
+        first_row: u64,
+        next: AtomicU64,
+    },
     /// An in-memory database: nothing to flush.
     Nothing,
     /// Tests: each flush takes one permit, so a test decides when flushes finish.
@@ -58,6 +65,9 @@ struct Inner {
     /// Flushes done (for tests and benchmarks).
     flushes: AtomicU64,
 }
+
+/// Rows of `sync_marks` a PostgreSQL flush may write.
+const SYNC_MARK_ROWS: u64 = 64;
 
 /// Flushes that may run at once. More than one lets a caller start its flush while an
 /// earlier one is still running; a few are enough for that, and a bound keeps a burst of
@@ -128,11 +138,26 @@ impl Durability {
         Self::new(flush)
     }
 
-    /// For PostgreSQL: flushes commit to a row of `sync_marks` picked at random, so nodes
-    /// rarely queue on each other's row.
-    pub fn postgres() -> Durability {
-        let row = i64::from(uuid::Uuid::new_v4().as_bytes()[0] % 64);
-        Self::new(Flush::Postgres(row))
+    /// For PostgreSQL at `url`: flushes are single-statement commits on a few connections of
+    /// their own with `synchronous_commit=on` (one round trip each), on rows of `sync_marks`
+    /// starting from one picked at random, so nodes rarely queue on each other's rows.
+    pub fn postgres(url: &str) -> Result<Durability, DbError> {
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(MAX_FLUSHING as u32)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SET synchronous_commit = on")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy(url)?;
+        Ok(Self::new(Flush::Postgres {
+            pool,
+            first_row: u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % SYNC_MARK_ROWS,
+            next: AtomicU64::new(0),
+        }))
     }
 
     fn new(flush: Flush) -> Durability {
@@ -148,7 +173,7 @@ impl Durability {
     }
 
     /// Return once every transaction committed before this call is durable.
-    pub async fn sync(&self, pool: &AnyPool) -> Result<(), DbError> {
+    pub async fn sync(&self) -> Result<(), DbError> {
         let inner = &*self.inner;
         let ticket = inner.issued.fetch_add(1, Ordering::SeqCst) + 1;
         loop {
@@ -180,7 +205,7 @@ impl Durability {
             match slot {
                 None => ended.await,
                 Some(slot) => {
-                    self.flush(pool).await?;
+                    self.flush().await?;
                     slot.succeeded();
                     return Ok(());
                 }
@@ -189,7 +214,7 @@ impl Durability {
     }
 
     /// One flush of everything committed so far.
-    async fn flush(&self, pool: &AnyPool) -> Result<(), DbError> {
+    async fn flush(&self) -> Result<(), DbError> {
         match &self.inner.flush {
             Flush::Nothing => {}
             #[cfg(test)]
@@ -211,19 +236,19 @@ impl Durability {
                 .map_err(|e| DbError::Sqlx(sqlx::Error::Io(std::io::Error::other(e))))?
                 .map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
             }
-            Flush::Postgres(row) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = on")
-                    .execute(&mut *tx)
-                    .await?;
+            Flush::Postgres {
+                pool,
+                first_row,
+                next,
+            } => {
+                let row = (first_row + next.fetch_add(1, Ordering::Relaxed)) % SYNC_MARK_ROWS;
                 sqlx::query(
                     "INSERT INTO sync_marks (id, n) VALUES ($1, 1) \
                      ON CONFLICT (id) DO UPDATE SET n = sync_marks.n + 1",
                 )
-                .bind(*row)
-                .execute(&mut *tx)
+                .bind(i64::try_from(row).unwrap_or(0))
+                .execute(pool)
                 .await?;
-                tx.commit().await?;
             }
         }
         Ok(())
@@ -239,14 +264,9 @@ impl Durability {
 mod tests {
     use super::*;
 
-    async fn pool() -> AnyPool {
-        sqlx::any::install_default_drivers();
-        AnyPool::connect("sqlite::memory:").await.unwrap()
-    }
-
-    fn caller(d: &Durability, pool: &AnyPool) -> tokio::task::JoinHandle<Result<(), DbError>> {
-        let (d, pool) = (d.clone(), pool.clone());
-        tokio::spawn(async move { d.sync(&pool).await })
+    fn caller(d: &Durability) -> tokio::task::JoinHandle<Result<(), DbError>> {
+        let d = d.clone();
+        tokio::spawn(async move { d.sync().await })
     }
 
     /// Yield until `cond` holds of the barrier's state.
@@ -258,14 +278,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_starts_its_flush_without_waiting_for_a_running_one() {
-        let pool = pool().await;
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let d = Durability::new(Flush::Gated(gate.clone()));
-        let first = caller(&d, &pool);
+        let first = caller(&d);
         until(&d, |st, _| st.flushing == 1).await;
         // the first flush has not ended when the second caller commits and asks: it cannot
         // count on it, and starts its own at once rather than queueing behind it
-        let second = caller(&d, &pool);
+        let second = caller(&d);
         until(&d, |st, _| st.flushing == 2).await;
         gate.add_permits(2);
         first.await.unwrap().unwrap();
@@ -273,20 +292,19 @@ mod tests {
         assert_eq!(d.flushes(), 2);
         // a later caller is never covered by an earlier flush
         gate.add_permits(1);
-        d.sync(&pool).await.unwrap();
+        d.sync().await.unwrap();
         assert_eq!(d.flushes(), 3);
         assert_eq!(gate.available_permits(), 0);
     }
 
     #[tokio::test]
     async fn callers_share_one_flush_when_every_slot_is_busy() {
-        let pool = pool().await;
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let d = Durability::new(Flush::Gated(gate.clone()));
-        let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d, &pool)).collect();
+        let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d)).collect();
         until(&d, |st, _| st.flushing == MAX_FLUSHING).await;
         // eight more commit and ask while every slot is taken: they wait
-        let waiting: Vec<_> = (0..8).map(|_| caller(&d, &pool)).collect();
+        let waiting: Vec<_> = (0..8).map(|_| caller(&d)).collect();
         until(&d, |_, issued| issued == (MAX_FLUSHING + 8) as u64).await;
         assert_eq!(d.inner.state().flushing, MAX_FLUSHING);
         gate.add_permits(MAX_FLUSHING);
@@ -309,12 +327,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_flush_gives_its_slot_back() {
-        let pool = pool().await;
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let d = Durability::new(Flush::Gated(gate.clone()));
-        let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d, &pool)).collect();
+        let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d)).collect();
         until(&d, |st, _| st.flushing == MAX_FLUSHING).await;
-        let waiter = caller(&d, &pool);
+        let waiter = caller(&d);
         until(&d, |_, issued| issued == MAX_FLUSHING as u64 + 1).await;
         // their callers go away mid-flush (a client disconnected): the waiter is not
         // stranded, it flushes for itself
@@ -334,16 +351,15 @@ mod tests {
     async fn sqlite_flushes_the_write_ahead_log_and_tolerates_its_absence() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("m.db");
-        let pool = pool().await;
         let d = Durability::sqlite(&file.display().to_string());
         // no log yet (never written, or checkpointed away): nothing to flush, no error
-        d.sync(&pool).await.unwrap();
+        d.sync().await.unwrap();
         std::fs::write(dir.path().join("m.db-wal"), b"frames").unwrap();
-        d.sync(&pool).await.unwrap();
+        d.sync().await.unwrap();
         assert_eq!(d.flushes(), 2);
         // a log where one cannot be is an error, not silently skipped
         let d = Durability::sqlite(&dir.path().join("m.db/none").display().to_string());
         std::fs::write(dir.path().join("m.db"), b"").unwrap();
-        assert!(d.sync(&pool).await.is_err());
+        assert!(d.sync().await.is_err());
     }
 }

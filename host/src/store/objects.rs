@@ -670,6 +670,9 @@ impl TempObject {
 #[derive(Clone, Default)]
 struct DurableDirs(Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>);
 
+/// Directories remembered as durable at most (one per resource in practice).
+const MAX_KNOWN_DIRS: usize = 65_536;
+
 impl DurableDirs {
     fn known(&self, dir: &FsPath) -> bool {
         self.0
@@ -687,10 +690,12 @@ impl DurableDirs {
         tokio::task::spawn_blocking(move || create_dir_durably(&owned, fsync))
             .await
             .map_err(std::io::Error::other)??;
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(dir.to_path_buf());
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= MAX_KNOWN_DIRS {
+            // forgetting costs one parent fsync per directory the next time, nothing else
+            known.clear();
+        }
+        known.insert(dir.to_path_buf());
         Ok(())
     }
 }
