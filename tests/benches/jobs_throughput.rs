@@ -63,6 +63,7 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
         &config(src.path(), db, workers),
     )
     .await?;
+    let flushes = gw.gateway.services.db.flushes();
     let start = Instant::now();
     let latencies = futures_util::future::join_all((0..POSTERS).map(|w| {
         let (c, base) = (gw.client.clone(), gw.url.clone());
@@ -107,9 +108,11 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let rate = JOBS as f64 / start.elapsed().as_secs_f64();
+    let flushes = db.flushes() - flushes;
     println!(
-        "{label:10} {rate:7.1} jobs/s | all posted after {:.0} ms | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
+        "{label:10} {rate:7.1} jobs/s | all posted after {:.0} ms | {:.2} group flushes per job | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
         posted.as_secs_f64() * 1e3,
+        flushes as f64 / JOBS as f64,
         pct(&mut lat, 50),
         pct(&mut lat, 99)
     );

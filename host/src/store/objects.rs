@@ -113,8 +113,8 @@ impl Objects {
             Ok(Objects {
                 store: Arc::new(store),
                 backend: Backend::Local {
+                    dirs: DurableDirs::new(&root),
                     root,
-                    dirs: DurableDirs::default(),
                 },
                 fsync,
             })
@@ -661,71 +661,75 @@ impl TempObject {
 }
 
 /// Directories of the local store known to exist durably (their entry in their parent is on
-/// disk). An object renamed into a directory is only as durable as the directory itself: a
-/// directory this process creates has its parent fsynced before anything is published in
-/// it — also by a writer that finds it already created by another that has not finished
-/// that fsync, which is why this is a set of *durable* directories rather than a check that
-/// the directory exists. Directories found on disk count the first time they are used, at
-/// the price of one parent fsync each per process.
-#[derive(Clone, Default)]
-struct DurableDirs(Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>);
+/// disk). An object renamed into a directory is only as durable as the directory and its
+/// ancestors: before publishing into a directory not known yet, the parent of it and of each
+/// ancestor not known either is fsynced — also when they already exist, since another
+/// writer may have created them and not finished syncing. The store's root counts as known;
+/// directories found on disk count after their first use, at the price of their parents'
+/// fsyncs once per process.
+#[derive(Clone)]
+struct DurableDirs {
+    root: PathBuf,
+    known: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
+}
 
-/// Directories remembered as durable at most (one per resource in practice).
+/// Directories remembered as durable at most (about one per resource).
 const MAX_KNOWN_DIRS: usize = 65_536;
 
 impl DurableDirs {
+    fn new(root: &FsPath) -> DurableDirs {
+        DurableDirs {
+            root: root.to_path_buf(),
+            known: Arc::default(),
+        }
+    }
+
     fn known(&self, dir: &FsPath) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(dir)
+        dir == self.root
+            || self
+                .known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(dir)
     }
 
     /// Make sure `dir` exists and (with `fsync`) will survive a crash.
     async fn ensure(&self, dir: &FsPath, fsync: bool) -> std::io::Result<()> {
-        if self.known(dir) {
+        // `dir` and its ancestors up to the first known one
+        let mut unknown = Vec::new();
+        let mut p = dir;
+        while p.starts_with(&self.root) && !self.known(p) {
+            unknown.push(p.to_path_buf());
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        if unknown.is_empty() {
             return Ok(());
         }
-        let owned = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || create_dir_durably(&owned, fsync))
-            .await
-            .map_err(std::io::Error::other)??;
-        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() >= MAX_KNOWN_DIRS {
-            // forgetting costs one parent fsync per directory the next time, nothing else
+        let (owned, chain) = (dir.to_path_buf(), unknown.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&owned)?;
+            if fsync {
+                for d in &chain {
+                    if let Some(parent) = d.parent() {
+                        std::fs::File::open(parent)?.sync_all()?;
+                    }
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() + unknown.len() > MAX_KNOWN_DIRS {
+            // forgetting costs a few parent fsyncs the next time, nothing else
             known.clear();
         }
-        known.insert(dir.to_path_buf());
+        known.extend(unknown);
         Ok(())
     }
-}
-
-/// Create `dir` and the parents it lacks; with `fsync`, sync the parent of each so that
-/// their entries are on disk, and `dir`'s own parent even when it already existed (another
-/// writer may have created it without having synced it yet).
-fn create_dir_durably(dir: &FsPath, fsync: bool) -> std::io::Result<()> {
-    let mut created = Vec::new();
-    let mut p = dir;
-    while !p.is_dir() {
-        created.push(p);
-        match p.parent() {
-            Some(parent) => p = parent,
-            None => break,
-        }
-    }
-    std::fs::create_dir_all(dir)?;
-    if !fsync {
-        return Ok(());
-    }
-    if created.is_empty() {
-        created.push(dir);
-    }
-    for d in created {
-        if let Some(parent) = d.parent() {
-            std::fs::File::open(parent)?.sync_all()?;
-        }
-    }
-    Ok(())
 }
 
 async fn sync_dir(dir: PathBuf) -> std::io::Result<()> {
@@ -751,15 +755,15 @@ mod tests {
         let Backend::Local { root, dirs } = &objects.backend else {
             panic!("local store expected");
         };
+        // the directory and its new ancestors are remembered, the store's root always was
         assert!(dirs.known(&root.join("org/a/b")));
-        assert!(
-            !dirs.known(&root.join("org/a")),
-            "only directories published into"
-        );
-        // creating a directory that another writer made is not an error
-        create_dir_durably(&root.join("org/a/b"), true).unwrap();
-        create_dir_durably(&root.join("org/c"), true).unwrap();
-        assert!(root.join("org/c").is_dir());
+        assert!(dirs.known(&root.join("org/a")));
+        assert!(dirs.known(root));
+        assert!(!dirs.known(&root.join("org/c")));
+        // a directory another writer made (here: by hand) is still synced and remembered
+        std::fs::create_dir_all(root.join("org/c/d")).unwrap();
+        dirs.ensure(&root.join("org/c/d"), true).await.unwrap();
+        assert!(dirs.known(&root.join("org/c")) && dirs.known(&root.join("org/c/d")));
     }
 
     #[tokio::test]
