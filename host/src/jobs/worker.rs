@@ -159,12 +159,16 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
     }
 }
 
+/// How soon a finished job's outcome is durable at the latest.
+const OUTCOME_FLUSH_WITHIN: Duration = Duration::from_millis(20);
+
 /// Make a finished job's outcome durable without holding up the worker: nobody waits on
-/// it (clients poll), and the next group flush covers it anyway.
+/// it (clients poll), so it rides on a flush someone else starts within
+/// [`OUTCOME_FLUSH_WITHIN`] (under load, always) and pays for one only when nobody does.
 fn flush_soon(db: &crate::store::Db) {
     let db = db.clone();
     tokio::spawn(async move {
-        if let Err(e) = db.sync().await {
+        if let Err(e) = db.sync_within(OUTCOME_FLUSH_WITHIN).await {
             tracing::error!(error = %e, "could not make a job's outcome durable");
         }
     });

@@ -377,6 +377,12 @@ impl Db {
         self.durability.sync().await
     }
 
+    /// Make every transaction committed before this call durable within about `delay`,
+    /// sharing a flush others start meanwhile (for commits nobody waits on).
+    pub async fn sync_within(&self, delay: std::time::Duration) -> Result<(), DbError> {
+        self.durability.sync_within(delay).await
+    }
+
     /// Flushes [`Db::sync`] has done (each covering any number of commits).
     pub fn flushes(&self) -> u64 {
         self.durability.flushes()
