@@ -143,11 +143,9 @@ impl Stager {
                 if chunk.is_empty() {
                     return Ok(None);
                 }
-                if filling.is_none() {
-                    *filling = Some(POOL.take().await);
-                }
-                let Some(block) = filling.as_mut() else {
-                    return Err("no staging block".into());
+                let block = match filling {
+                    Some(block) => block,
+                    None => filling.insert(POOL.take().await),
                 };
                 let n = chunk.len().min(BLOCK - block.buf.len());
                 block.buf.extend_from_slice(&chunk.split_to(n));

@@ -5,8 +5,9 @@
 //! Writes go through [`Db::write`]: on SQLite one connection held by whoever writes, so
 //! writers queue in the process (first come, first served) instead of meeting SQLite's lock
 //! and its busy-handler sleeps, and take it without a pool checkout (which costs sqlx a
-//! spawned task and ~0.1 ms); on PostgreSQL a connection of the shared pool. Commits do not wait for the disk; a method whose
-//! effect is reported to someone waits on the group-commit barrier ([`Db::sync`], see
+//! spawned task and ~0.1 ms); on PostgreSQL a connection of the shared pool. Commits do not
+//! wait for the disk; a method whose effect is reported to someone waits on the
+//! group-commit barrier ([`Db::sync`], see
 //! [`super::durability`]) before returning, and says so. The others (claims, leases, rate
 //! windows, reservations) are made durable by the next barrier, which covers every earlier
 //! commit; their callers sync where it matters.

@@ -13,11 +13,10 @@
 //! with a slow disk (a 5 ms flush) that cuts the wait from up to two flushes to one. Only
 //! when every slot is busy do callers queue, and then the next flush covers all of them.
 //!
-//! SQLite: `fdatasync` of the `-wal` file, whose frames
-//! SQLite has already written (a checkpoint that moved them into the database file synced
-//! that file first). PostgreSQL: a one-row write committed with `synchronous_commit=on`
-//! (one statement, on connections of its own),
-//! which flushes the WAL up to itself.
+//! SQLite: `fdatasync` of the `-wal` file, whose frames SQLite has already written (a
+//! checkpoint that moved them into the database file synced that file first). PostgreSQL: a
+//! one-row write committed with `synchronous_commit=on` (one statement, on connections of
+//! its own), which flushes the WAL up to itself.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -236,12 +235,7 @@ impl Durability {
         match &self.inner.flush {
             Flush::Nothing => {}
             #[cfg(test)]
-            Flush::Gated(gate) => {
-                gate.acquire()
-                    .await
-                    .map_err(|e| DbError::Sqlx(sqlx::Error::Io(std::io::Error::other(e))))?
-                    .forget();
-            }
+            Flush::Gated(gate) => gate.acquire().await.map_err(io_error)?.forget(),
             Flush::SqliteWal(path) => {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
@@ -251,7 +245,7 @@ impl Durability {
                     Err(e) => Err(e),
                 })
                 .await
-                .map_err(|e| DbError::Sqlx(sqlx::Error::Io(std::io::Error::other(e))))?
+                .map_err(io_error)?
                 .map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
             }
             Flush::Postgres {
@@ -278,9 +272,20 @@ impl Durability {
     }
 }
 
+/// A failure around a flush (a lost blocking task, a closed test gate) as a database error.
+fn io_error(e: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::Sqlx(sqlx::Error::Io(std::io::Error::other(e)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A barrier whose flushes each wait for a permit of the returned gate.
+    fn gated() -> (Durability, Arc<tokio::sync::Semaphore>) {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        (Durability::new(Flush::Gated(gate.clone())), gate)
+    }
 
     fn caller(d: &Durability) -> tokio::task::JoinHandle<Result<(), DbError>> {
         let d = d.clone();
@@ -296,8 +301,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_starts_its_flush_without_waiting_for_a_running_one() {
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let d = Durability::new(Flush::Gated(gate.clone()));
+        let (d, gate) = gated();
         let first = caller(&d);
         until(&d, |st, _| st.flushing == 1).await;
         // the first flush has not ended when the second caller commits and asks: it cannot
@@ -317,8 +321,7 @@ mod tests {
 
     #[tokio::test]
     async fn callers_share_one_flush_when_every_slot_is_busy() {
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let d = Durability::new(Flush::Gated(gate.clone()));
+        let (d, gate) = gated();
         let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d)).collect();
         until(&d, |st, _| st.flushing == MAX_FLUSHING).await;
         // eight more commit and ask while every slot is taken: they wait
@@ -345,8 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_flush_gives_its_slot_back() {
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let d = Durability::new(Flush::Gated(gate.clone()));
+        let (d, gate) = gated();
         let busy: Vec<_> = (0..MAX_FLUSHING).map(|_| caller(&d)).collect();
         until(&d, |st, _| st.flushing == MAX_FLUSHING).await;
         let waiter = caller(&d);
@@ -367,8 +369,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_commit_nobody_waits_on_rides_on_the_next_flush() {
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let d = Durability::new(Flush::Gated(gate.clone()));
+        let (d, gate) = gated();
         let later = {
             let d = d.clone();
             tokio::spawn(async move { d.sync_within(std::time::Duration::from_millis(20)).await })

@@ -708,17 +708,17 @@ impl DurableDirs {
         if unknown.is_empty() {
             return Ok(());
         }
-        let (owned, chain) = (dir.to_path_buf(), unknown.clone());
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&owned)?;
+        let unknown = tokio::task::spawn_blocking(move || {
+            // `unknown[0]` is `dir`, the deepest
+            std::fs::create_dir_all(&unknown[0])?;
             if fsync {
-                for d in &chain {
+                for d in &unknown {
                     if let Some(parent) = d.parent() {
                         std::fs::File::open(parent)?.sync_all()?;
                     }
                 }
             }
-            Ok::<_, std::io::Error>(())
+            Ok::<_, std::io::Error>(unknown)
         })
         .await
         .map_err(std::io::Error::other)??;
