@@ -142,8 +142,8 @@ pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Vec<tokio::task::J
     handles
 }
 
-/// Periodic housekeeping: reclaim abandoned uploads (whichever node's they were), forget old
-/// rate-limit windows. Every node sweeps; the steps are idempotent, so sweeps may overlap.
+/// Periodic housekeeping: reclaim abandoned uploads (whichever node's they were), remove
+/// temporary objects no upload accounts for, forget old rate-limit windows. Every node sweeps; the steps are idempotent, so sweeps may overlap.
 fn spawn_sweeps(gw: Arc<Gateway>, every_seconds: u64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every_seconds.max(1)));
@@ -152,6 +152,9 @@ fn spawn_sweeps(gw: Arc<Gateway>, every_seconds: u64) -> tokio::task::JoinHandle
             let s = &gw.services;
             if let Err(e) = crate::ingest::reclaim(&s.db, &s.objects, false).await {
                 tracing::warn!(error = %e, "upload reclaim sweep failed");
+            }
+            if let Err(e) = crate::ingest::remove_unrecorded(&s.db, &s.objects).await {
+                tracing::warn!(error = %e, "temporary object sweep failed");
             }
             let day_ago = (now_micros() / 1_000_000) - 86_400;
             if let Err(e) = s.db.prune_windows(day_ago).await {

@@ -300,8 +300,11 @@ where
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
     let lease = i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX);
-    let reserved = db
-        .reserve(
+    // the temporary object is opened while the quota is reserved: a crash before the
+    // reservation's record is durable leaves an unrecorded temporary object, which start-up
+    // clears (`Objects::clear_incoming`) as it does one left by a crash mid-upload
+    let (reserved, temp) = tokio::join!(
+        db.reserve(
             &ingest_id,
             &target.org,
             &target.provider,
@@ -309,11 +312,19 @@ where
             i64::try_from(org_quota).unwrap_or(i64::MAX),
             (&temp_key, &target.key),
             lease,
-        )
-        .await
-        .map_err(|e| IngestError::QuotaUnavailable(e.to_string()))?;
-    if !reserved {
-        return Err(IngestError::QuotaExceeded);
+        ),
+        objects.begin(&ingest_id, &target.key)
+    );
+    let refused = match reserved {
+        Ok(true) => None,
+        Ok(false) => Some(IngestError::QuotaExceeded),
+        Err(e) => Some(IngestError::QuotaUnavailable(e.to_string())),
+    };
+    if let Some(refused) = refused {
+        if let Ok(temp) = temp {
+            temp.abort().await;
+        }
+        return Err(refused);
     }
 
     // the reservation's flush runs beside the write; the object waits for it to be published
@@ -327,7 +338,7 @@ where
         }
     };
     let heartbeat = Heartbeat::start(db, &ingest_id);
-    let temp = match objects.begin(&ingest_id, &target.key).await {
+    let temp = match temp {
         Ok(t) => t,
         Err(e) => {
             release().await;
@@ -649,6 +660,38 @@ pub async fn reclaim(
         tracing::info!(ingest = %ingest.id, "reclaimed abandoned upload");
     }
     Ok(reclaimed)
+}
+
+/// Remove the local store's temporary objects that no ingest record accounts for and that
+/// nobody has written to for an ingest lease: a writer records its ingest within moments of
+/// creating its temporary object and keeps the record while it lives, so such an object was
+/// left by a process that died before its record was durable (or by a reclaim that could
+/// not remove it). A single node clears them all at start-up; this sweep is for nodes that
+/// share a database and start while others write.
+pub async fn remove_unrecorded(db: &Db, objects: &Objects) -> Result<usize, crate::store::DbError> {
+    let idle = match objects.incoming(db.ingest_lease()).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list temporary objects");
+            return Ok(0);
+        }
+    };
+    let mut removed = 0;
+    for id in idle {
+        if db.ingest_recorded(&id).await? {
+            continue;
+        }
+        match objects.remove_temp(&objects.temp_key(&id, ""), None).await {
+            Ok(()) => {
+                removed += 1;
+                tracing::info!(ingest = %id, "removed the temporary object of an unrecorded upload");
+            }
+            Err(e) => {
+                tracing::warn!(ingest = %id, error = %e, "could not remove an unrecorded temporary object")
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// A resource id as one object-key segment: itself when safe, else a hash of it.
@@ -1071,5 +1114,31 @@ mod tests {
         prune(&db, &objects, &newest, 0, 1).await.unwrap();
         let (items, _) = db.backups("acme", "p", &q).await.unwrap();
         assert_eq!(items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_only_idle_unrecorded_temporary_objects() {
+        let (dir, db, objects) = fixture().await;
+        let incoming = dir.path().join("o/.incoming");
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for id in ["orphan", "fresh", "recorded"] {
+            let f = std::fs::File::create(incoming.join(id)).unwrap();
+            if id != "fresh" {
+                f.set_modified(an_hour_ago).unwrap();
+            }
+        }
+        // a stalled upload: idle for longer than a lease, but its record says it is alive
+        let key = "acme/sys/r.bin";
+        let temp = objects.temp_key("recorded", key);
+        assert!(
+            db.reserve("recorded", "acme", "p", 5, 0, (&temp, key), 60_000_000)
+                .await
+                .unwrap()
+        );
+        assert_eq!(remove_unrecorded(&db, &objects).await.unwrap(), 1);
+        assert!(!incoming.join("orphan").exists());
+        assert!(incoming.join("fresh").exists());
+        assert!(incoming.join("recorded").exists());
+        assert_eq!(remove_unrecorded(&db, &objects).await.unwrap(), 0);
     }
 }

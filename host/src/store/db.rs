@@ -948,6 +948,15 @@ impl Db {
         Ok(())
     }
 
+    /// Whether an in-flight ingest has a record.
+    pub async fn ingest_recorded(&self, ingest_id: &str) -> Result<bool, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ingests WHERE id = $1")
+            .bind(ingest_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// In-flight ingests whose lease has expired by the database's clock (all of them with
     /// `all`), for the caller to clean up before calling [`Db::release`].
     pub async fn stale_ingests(&self, all: bool) -> Result<Vec<StaleIngest>, DbError> {

@@ -146,12 +146,27 @@ impl Objects {
         let writer = match &self.backend {
             Backend::Local { root, dirs } => {
                 let temp = root.join(INCOMING).join(ingest_id);
-                let file = tokio::fs::File::create(&temp).await?.into_std().await;
                 let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
                 let fsync = self.fsync;
+                // the writer's thread creates the file and says whether it could: one
+                // hand-off to a blocking thread instead of two
+                let (created_tx, created) = tokio::sync::oneshot::channel();
+                let path = temp.clone();
+                let worker = tokio::task::spawn_blocking(move || {
+                    let file = std::fs::File::create(&path);
+                    let _ = created_tx.send(
+                        file.as_ref()
+                            .map(|_| ())
+                            .map_err(|e| std::io::Error::new(e.kind(), e.to_string())),
+                    );
+                    write_local(file?, rx, fsync)
+                });
+                created
+                    .await
+                    .map_err(|_| ObjectError::Failed("the object writer stopped".into()))??;
                 Writer::Local {
                     tx: Some(tx),
-                    worker: tokio::task::spawn_blocking(move || write_local(file, rx, fsync)),
+                    worker,
                     temp,
                     dest: root.join(final_key),
                     dirs: dirs.clone(),
@@ -215,24 +230,38 @@ impl Objects {
     /// it has reclaimed every recorded ingest: what is left was written by a process that
     /// died before its ingest's record reached the disk. Returns how many were removed.
     pub async fn clear_incoming(&self) -> Result<usize, ObjectError> {
+        let all = self.incoming(std::time::Duration::ZERO).await?;
+        for id in &all {
+            self.remove_temp(&self.temp_key(id, ""), None).await?;
+        }
+        Ok(all.len())
+    }
+
+    /// The ingest ids of the local store's temporary objects (each is named after its
+    /// ingest) not written to for `idle` or longer; none for other stores.
+    pub async fn incoming(&self, idle: std::time::Duration) -> Result<Vec<String>, ObjectError> {
         let Backend::Local { root, .. } = &self.backend else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let dir = root.join(INCOMING);
-        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
-            let mut n = 0;
+        let ids = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+            let mut ids = Vec::new();
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
-                if entry.file_type()?.is_file() {
-                    std::fs::remove_file(entry.path())?;
-                    n += 1;
+                let meta = entry.metadata()?;
+                let age = meta.modified()?.elapsed().unwrap_or_default();
+                if meta.is_file()
+                    && age >= idle
+                    && let Ok(id) = entry.file_name().into_string()
+                {
+                    ids.push(id);
                 }
             }
-            Ok(n)
+            Ok(ids)
         })
         .await
         .map_err(|e| ObjectError::Failed(e.to_string()))??;
-        Ok(removed)
+        Ok(ids)
     }
 
     /// Delete an object (missing is fine).
