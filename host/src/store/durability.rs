@@ -70,7 +70,7 @@ const SYNC_MARK_ROWS: u64 = 64;
 
 /// Flushes that may run at once. Two let a caller start its flush while an earlier one is
 /// still running; more only multiply flushes (jobs bench with every fsync delayed 5 ms:
-/// two slots 1.59 flushes per job and 100 jobs/s, four 1.84 and 92 jobs/s).
+/// two slots 1.25 flushes per job at 126-129 jobs/s, four 1.48-1.51 at 127-129).
 pub const MAX_FLUSHING: usize = 2;
 
 #[derive(Debug, Default)]
