@@ -637,10 +637,7 @@ impl TempObject {
                     flushed.map_err(|e| ObjectError::Failed(e.to_string()))??;
                     gated?;
                     placed?;
-                    tokio::fs::rename(&temp, &dest).await?;
-                    if self.fsync {
-                        sync_dir(dir).await?;
-                    }
+                    publish(temp.clone(), dest, dir, self.fsync).await?;
                     Ok(())
                 }
                 .await;
@@ -761,10 +758,18 @@ impl DurableDirs {
     }
 }
 
-async fn sync_dir(dir: PathBuf) -> std::io::Result<()> {
-    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-        .await
-        .map_err(std::io::Error::other)?
+/// Rename `temp` to `dest` and (with `fsync`) sync `dir`, the directory it is now in: one
+/// hand-off to a blocking thread.
+async fn publish(temp: PathBuf, dest: PathBuf, dir: PathBuf, fsync: bool) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::rename(&temp, &dest)?;
+        if fsync {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]
