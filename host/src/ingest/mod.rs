@@ -300,28 +300,31 @@ where
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
     let lease = i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX);
-    // the temporary object is opened while the quota is reserved: a crash before the
-    // reservation's record is durable leaves an unrecorded temporary object, which start-up
-    // clears (`Objects::clear_incoming`) as it does one left by a crash mid-upload
-    let (reserved, temp) = tokio::join!(
-        db.reserve(
-            &ingest_id,
-            &target.org,
-            &target.provider,
-            i64::try_from(limit).unwrap_or(i64::MAX),
-            i64::try_from(org_quota).unwrap_or(i64::MAX),
-            (&temp_key, &target.key),
-            lease,
-        ),
-        objects.begin(&ingest_id, &target.key)
+    let reserve = db.reserve(
+        &ingest_id,
+        &target.org,
+        &target.provider,
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(org_quota).unwrap_or(i64::MAX),
+        (&temp_key, &target.key),
+        lease,
     );
+    // A local temporary file is opened while the quota is reserved (a crash before the
+    // reservation's record is durable leaves an unrecorded file, which start-up and the
+    // sweeps remove); a remote store is not asked to start an upload that may be refused.
+    let (reserved, opened) = if objects.is_local() {
+        let (reserved, opened) = tokio::join!(reserve, objects.begin(&ingest_id, &target.key));
+        (reserved, Some(opened))
+    } else {
+        (reserve.await, None)
+    };
     let refused = match reserved {
         Ok(true) => None,
         Ok(false) => Some(IngestError::QuotaExceeded),
         Err(e) => Some(IngestError::QuotaUnavailable(e.to_string())),
     };
     if let Some(refused) = refused {
-        if let Ok(temp) = temp {
+        if let Some(Ok(temp)) = opened {
             temp.abort().await;
         }
         return Err(refused);
@@ -338,7 +341,11 @@ where
         }
     };
     let heartbeat = Heartbeat::start(db, &ingest_id);
-    let temp = match temp {
+    let opened = match opened {
+        Some(opened) => opened,
+        None => objects.begin(&ingest_id, &target.key).await,
+    };
+    let temp = match opened {
         Ok(t) => t,
         Err(e) => {
             release().await;

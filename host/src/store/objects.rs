@@ -141,6 +141,11 @@ impl Objects {
         }
     }
 
+    /// Whether this is the local filesystem store.
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local { .. })
+    }
+
     /// Start writing `final_key`; nothing is visible until `commit`.
     pub async fn begin(&self, ingest_id: &str, final_key: &str) -> Result<TempObject, ObjectError> {
         let writer = match &self.backend {
