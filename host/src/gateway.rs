@@ -143,7 +143,8 @@ pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Vec<tokio::task::J
 }
 
 /// Periodic housekeeping: reclaim abandoned uploads (whichever node's they were), remove
-/// temporary objects no upload accounts for, forget old rate-limit windows. Every node sweeps; the steps are idempotent, so sweeps may overlap.
+/// temporary objects no upload accounts for, forget old rate-limit windows. Every node
+/// sweeps; the steps are idempotent, so sweeps may overlap.
 fn spawn_sweeps(gw: Arc<Gateway>, every_seconds: u64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every_seconds.max(1)));

@@ -187,7 +187,7 @@ async fn compare(
 /// Run this bench again with every fsync and fdatasync taking `ms` longer (`slow_sync.c`,
 /// built here with the C compiler and preloaded; the PostgreSQL server the bench starts
 /// inherits it).
-fn run_with_slow_sync(ms: u64) -> anyhow::Result<()> {
+fn run_with_slow_sync(ms: f64) -> anyhow::Result<()> {
     println!("\n== every fsync and fdatasync delayed by {ms} ms (LD_PRELOAD slow_sync.c) ==");
     let dir = gateway_tests::target_dir().join("slow-sync");
     std::fs::create_dir_all(&dir)?;
@@ -204,14 +204,14 @@ fn run_with_slow_sync(ms: u64) -> anyhow::Result<()> {
     let status = std::process::Command::new(std::env::current_exe()?)
         .args(std::env::args_os().skip(1))
         .env("LD_PRELOAD", &lib)
-        .env("SLOW_SYNC_US", (ms * 1000).to_string())
+        .env("SLOW_SYNC_US", format!("{:.0}", ms * 1000.0))
         .status()?;
     anyhow::ensure!(status.success(), "bench with slow syncs: {status}");
     Ok(())
 }
 
 /// The disk the target assumes: a sequential durable small write takes about 5 ms.
-const PREMISE_SYNC_MS: u64 = 5;
+const PREMISE_SYNC_MS: f64 = 5.0;
 
 /// By default the bench runs on this machine's disk, then again on the assumed slow disk.
 /// `BENCH_FSYNC_DELAY_MS=0` runs the first only, `=N` the second only with N ms per sync.
@@ -222,14 +222,14 @@ fn main() -> anyhow::Result<()> {
     }
     match std::env::var("BENCH_FSYNC_DELAY_MS")
         .ok()
-        .map(|v| v.parse::<u64>())
+        .map(|v| v.parse::<f64>())
     {
         None => {
             println!("== this machine's disk ==");
             bench()?;
             run_with_slow_sync(PREMISE_SYNC_MS)
         }
-        Some(Ok(0)) => bench(),
+        Some(Ok(ms)) if ms <= 0.0 => bench(),
         Some(Ok(ms)) => run_with_slow_sync(ms),
         Some(Err(e)) => anyhow::bail!("BENCH_FSYNC_DELAY_MS: {e}"),
     }

@@ -672,9 +672,9 @@ pub async fn reclaim(
 /// Remove the local store's temporary objects that no ingest record accounts for and that
 /// nobody has written to for an ingest lease: a writer records its ingest within moments of
 /// creating its temporary object and keeps the record while it lives, so such an object was
-/// left by a process that died before its record was durable (or by a reclaim that could
-/// not remove it). A single node clears them all at start-up; this sweep is for nodes that
-/// share a database and start while others write.
+/// left by a process that died before its record was durable, or by a failed upload whose
+/// cleanup could not remove it. A single node also clears them all at start-up; nodes that
+/// share a database cannot (others are writing), and have only this sweep.
 pub async fn remove_unrecorded(db: &Db, objects: &Objects) -> Result<usize, crate::store::DbError> {
     let idle = match objects.incoming(db.ingest_lease()).await {
         Ok(ids) => ids,

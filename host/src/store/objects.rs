@@ -253,7 +253,12 @@ impl Objects {
             let mut ids = Vec::new();
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
-                let meta = entry.metadata()?;
+                let meta = match entry.metadata() {
+                    Ok(meta) => meta,
+                    // published or removed since it was listed
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 let age = meta.modified()?.elapsed().unwrap_or_default();
                 if meta.is_file()
                     && age >= idle
