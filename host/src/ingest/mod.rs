@@ -13,7 +13,9 @@
 //! reservation released. While it runs, a heartbeat renews the `ingests` row's lease; a
 //! process killed mid-upload stops renewing, and once the lease has expired (by the
 //! database's clock) [`reclaim`], run by any node, removes its temporary object or aborts its
-//! multipart upload and releases its reservation.
+//! multipart upload and releases its reservation. A local temporary file is opened while the
+//! reservation commits, so a crash can leave one with no row: a single node removes those at
+//! start-up, and every node's sweep once idle for a lease ([`remove_unrecorded`]).
 
 mod staging;
 
