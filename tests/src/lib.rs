@@ -89,6 +89,12 @@ lease_seconds = 3
 }
 
 impl TestGateway {
+    /// Take the gateway's files (database, objects) out of its hands, so they outlive it:
+    /// a benchmark deletes them when it has finished measuring, not in between.
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self.dir.take()
+    }
+
     /// Start a gateway serving `plugins` with the config `extra` (orgs, credentials...).
     pub async fn start(plugins: &[PathBuf], extra: &str) -> anyhow::Result<TestGateway> {
         let dir = tempfile::tempdir()?;
