@@ -90,7 +90,7 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
     .await;
     let posted = start.elapsed();
     let mut lat: Vec<Duration> = latencies.into_iter().flatten().collect();
-    if workers == 0 {
+    let rate = if workers == 0 {
         // no workers: how fast the POST path alone queues jobs
         let rate = JOBS as f64 / posted.as_secs_f64();
         println!(
@@ -98,32 +98,35 @@ async fn run(label: &str, db: Option<&str>, workers: usize) -> anyhow::Result<f6
             pct(&mut lat, 50),
             pct(&mut lat, 99)
         );
-        keep(src);
-        keep_gateway_files(&mut gw);
-        return Ok(rate);
-    }
-    let db = &gw.gateway.services.db;
-    // counted, not listed: the bench must not spend the CPU it measures on its own polling
-    loop {
-        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'completed'")
-            .fetch_one(db.pool())
-            .await?;
-        if done == JOBS as i64 {
-            break;
+        rate
+    } else {
+        let db = &gw.gateway.services.db;
+        // counted, not listed: the bench must not spend the CPU it measures on its own polling
+        loop {
+            let done: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'completed'")
+                    .fetch_one(db.pool())
+                    .await?;
+            if done == JOBS as i64 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let rate = JOBS as f64 / start.elapsed().as_secs_f64();
-    let flushes = db.flushes() - flushes;
-    println!(
-        "{label:10} {rate:7.1} jobs/s | all posted after {:.0} ms | {:.2} group flushes per job | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
-        posted.as_secs_f64() * 1e3,
-        flushes as f64 / JOBS as f64,
-        pct(&mut lat, 50),
-        pct(&mut lat, 99)
-    );
+        let rate = JOBS as f64 / start.elapsed().as_secs_f64();
+        let flushes = db.flushes() - flushes;
+        println!(
+            "{label:10} {rate:7.1} jobs/s | all posted after {:.0} ms | {:.2} group flushes per job | POST p50 {:.2} ms p99 {:.2} ms ({POSTERS} concurrent posters)",
+            posted.as_secs_f64() * 1e3,
+            flushes as f64 / JOBS as f64,
+            pct(&mut lat, 50),
+            pct(&mut lat, 99)
+        );
+        rate
+    };
     keep(src);
-    keep_gateway_files(&mut gw);
+    if let Some(dir) = gw.take_dir() {
+        keep(dir);
+    }
     Ok(rate)
 }
 
@@ -135,12 +138,6 @@ static LEFT: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Ve
 
 fn keep(dir: tempfile::TempDir) {
     LEFT.lock().unwrap_or_else(|e| e.into_inner()).push(dir);
-}
-
-fn keep_gateway_files(gw: &mut TestGateway) {
-    if let Some(dir) = gw.take_dir() {
-        keep(dir);
-    }
 }
 
 fn durable_small_writes(concurrency: usize) -> anyhow::Result<f64> {

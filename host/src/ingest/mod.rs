@@ -685,22 +685,25 @@ pub async fn remove_unrecorded(db: &Db, objects: &Objects) -> Result<usize, crat
             return Ok(0);
         }
     };
-    let mut removed = 0;
+    let mut unrecorded = Vec::new();
     for id in idle {
-        if db.ingest_recorded(&id).await? {
-            continue;
-        }
-        match objects.remove_temp(&objects.temp_key(&id, ""), None).await {
-            Ok(()) => {
-                removed += 1;
-                tracing::info!(ingest = %id, "removed the temporary object of an unrecorded upload");
-            }
-            Err(e) => {
-                tracing::warn!(ingest = %id, error = %e, "could not remove an unrecorded temporary object")
-            }
+        if !db.ingest_recorded(&id).await? {
+            unrecorded.push(id);
         }
     }
-    Ok(removed)
+    if unrecorded.is_empty() {
+        return Ok(0);
+    }
+    match objects.remove_incoming(unrecorded).await {
+        Ok(n) => {
+            tracing::info!(count = n, "removed temporary objects of unrecorded uploads");
+            Ok(n)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not remove temporary objects of unrecorded uploads");
+            Ok(0)
+        }
+    }
 }
 
 /// A resource id as one object-key segment: itself when safe, else a hash of it.

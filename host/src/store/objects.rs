@@ -236,10 +236,28 @@ impl Objects {
     /// died before its ingest's record reached the disk. Returns how many were removed.
     pub async fn clear_incoming(&self) -> Result<usize, ObjectError> {
         let all = self.incoming(std::time::Duration::ZERO).await?;
-        for id in &all {
-            self.remove_temp(&self.temp_key(id, ""), None).await?;
-        }
-        Ok(all.len())
+        self.remove_incoming(all).await
+    }
+
+    /// Remove the local store's temporary objects of these ingests (missing ones are fine);
+    /// returns how many there were.
+    pub async fn remove_incoming(&self, ids: Vec<String>) -> Result<usize, ObjectError> {
+        let Backend::Local { root, .. } = &self.backend else {
+            return Ok(0);
+        };
+        let dir = root.join(INCOMING);
+        tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            for id in &ids {
+                match std::fs::remove_file(dir.join(id)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(ids.len())
+        })
+        .await
+        .map_err(|e| ObjectError::Failed(e.to_string()))?
+        .map_err(ObjectError::from)
     }
 
     /// The ingest ids of the local store's temporary objects (each is named after its
