@@ -17,6 +17,7 @@ use std::sync::Arc;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _, Row};
 
+use super::batch::{Batch, Param};
 use super::durability::Durability;
 use super::now_micros;
 
@@ -76,7 +77,7 @@ pub struct Db {
 #[derive(Clone)]
 enum Writer {
     /// SQLite: one connection, taken in turn.
-    One(Arc<tokio::sync::Mutex<AnyConnection>>),
+    One(Arc<tokio::sync::Mutex<SqliteWriter>>),
     /// PostgreSQL (or SQLite in memory): the pool.
     Pool(AnyPool),
 }
@@ -90,11 +91,18 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// SQLite's one writing connection.
+pub struct SqliteWriter {
+    conn: AnyConnection,
+    /// A batch may have left a transaction open on it.
+    unsettled: bool,
+}
+
 /// A connection to write with, this caller's until dropped. Never ask for another while
 /// holding one: on SQLite there is only one.
 pub enum WriteConn {
     /// The SQLite writer.
-    One(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    One(tokio::sync::OwnedMutexGuard<SqliteWriter>),
     /// A pooled connection.
     Pool(sqlx::pool::PoolConnection<sqlx::Any>),
 }
@@ -103,7 +111,7 @@ impl std::ops::Deref for WriteConn {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match self {
-            WriteConn::One(c) => c,
+            WriteConn::One(c) => &c.conn,
             WriteConn::Pool(c) => c,
         }
     }
@@ -112,7 +120,7 @@ impl std::ops::Deref for WriteConn {
 impl std::ops::DerefMut for WriteConn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
-            WriteConn::One(c) => c,
+            WriteConn::One(c) => &mut c.conn,
             WriteConn::Pool(c) => c,
         }
     }
@@ -324,7 +332,10 @@ impl Db {
                 } else {
                     let mut conn = AnyConnection::connect(url).await?;
                     sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut conn).await?;
-                    let writer = Writer::One(Arc::new(tokio::sync::Mutex::new(conn)));
+                    let writer = Writer::One(Arc::new(tokio::sync::Mutex::new(SqliteWriter {
+                        conn,
+                        unsettled: false,
+                    })));
                     (writer, Durability::sqlite(&file))
                 }
             }
@@ -367,9 +378,39 @@ impl Db {
     /// holding it, and drop it before [`Db::sync`].
     pub async fn write(&self) -> Result<WriteConn, DbError> {
         Ok(match &self.writer {
-            Writer::One(c) => WriteConn::One(c.clone().lock_owned().await),
+            Writer::One(c) => {
+                let mut w = c.clone().lock_owned().await;
+                if w.unsettled {
+                    // a batch failed or was abandoned half-way: end its transaction, if it
+                    // is still open ("no transaction is active" when it is not)
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut w.conn).await;
+                    w.unsettled = false;
+                }
+                WriteConn::One(w)
+            }
             Writer::Pool(p) => WriteConn::Pool(p.acquire().await?),
         })
+    }
+
+    /// Run a [`Batch`] as one transaction and return its result's rows: on SQLite's single
+    /// writer in one hand-off, on PostgreSQL statement by statement.
+    pub async fn run_batch(&self, batch: &Batch<'_>) -> Result<Vec<AnyRow>, DbError> {
+        let mut conn = self.write().await?;
+        if let WriteConn::One(w) = &mut conn {
+            // marked until it is known to have ended, so that a batch abandoned half-way
+            // (its caller dropped) is rolled back by the connection's next user
+            w.unsettled = true;
+            let ran = batch.run_as_one(&mut w.conn).await;
+            if ran.is_err() {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut w.conn).await;
+            }
+            w.unsettled = false;
+            return Ok(ran?);
+        }
+        let mut tx = conn.begin().await?;
+        batch.run_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(batch.fetch_result(&mut conn).await?)
     }
 
     /// Wait until every transaction committed before this call is durable (group commit:
@@ -757,42 +798,40 @@ impl Db {
         (temp_key, object_key): (&str, &str),
         lease_micros: i64,
     ) -> Result<bool, DbError> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        sqlx::query("INSERT INTO quota_usage (org, provider, used_bytes, reserved_bytes) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING")
-            .bind(org)
-            .bind(provider)
-            .execute(&mut *tx)
-            .await?;
-        let r = sqlx::query(
-            "UPDATE quota_usage SET reserved_bytes = reserved_bytes + $1 \
-             WHERE org = $2 AND provider = $3 AND ($4 = 0 OR used_bytes + reserved_bytes + $1 <= $4)",
-        )
-        .bind(bytes)
-        .bind(org)
-        .bind(provider)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at, object_key) \
-             VALUES ($1, $2, $3, $4, $5, {} + $6, $7)",
-            self.now_sql()
-        )))
-        .bind(ingest_id)
-        .bind(org)
-        .bind(provider)
-        .bind(bytes)
-        .bind(temp_key)
-        .bind(lease_micros)
-        .bind(object_key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        // The quota row first (made if missing; on PostgreSQL locked, so no reservation
+        // commits between the check and the charge), then the ingest is recorded only if its
+        // bytes fit, and charged only if it was recorded.
+        let batch = Batch::new()
+            .statement(
+                "INSERT INTO quota_usage (org, provider, used_bytes, reserved_bytes) VALUES (@org, @provider, 0, 0) \
+                 ON CONFLICT (org, provider) DO UPDATE SET reserved_bytes = quota_usage.reserved_bytes",
+            )
+            .statement(format!(
+                "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at, object_key) \
+                 SELECT @id, @org, @provider, @bytes, @temp_key, {} + @lease, @object_key FROM quota_usage \
+                 WHERE org = @org AND provider = @provider \
+                 AND (@quota = 0 OR used_bytes + reserved_bytes + @bytes <= @quota)",
+                self.now_sql()
+            ))
+            .statement(
+                "UPDATE quota_usage SET reserved_bytes = reserved_bytes + @bytes \
+                 WHERE org = @org AND provider = @provider AND EXISTS (SELECT 1 FROM ingests WHERE id = @id)",
+            )
+            .result("SELECT COUNT(*) FROM ingests WHERE id = @id")
+            .param("id", Param::Text(ingest_id))
+            .param("org", Param::Text(org))
+            .param("provider", Param::Text(provider))
+            .param("bytes", Param::Int(bytes))
+            .param("quota", Param::Int(limit))
+            .param("temp_key", Param::Text(temp_key))
+            .param("object_key", Param::Text(object_key))
+            .param("lease", Param::Int(lease_micros));
+        let rows = self.run_batch(&batch).await?;
+        let recorded: i64 = match rows.first() {
+            Some(r) => r.try_get(0)?,
+            None => 0,
+        };
+        Ok(recorded > 0)
     }
 
     /// Extend an in-flight ingest's lease to `lease_micros` from now (the database's now);
@@ -878,74 +917,37 @@ impl Db {
         rec: &mut BackupRecord,
         chunks: Option<&super::chunks::ChunkPlan>,
     ) -> Result<(), DbError> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
         rec.chunked = chunks.is_some();
-        if let Some(plan) = chunks {
-            rec.stored_bytes =
-                super::chunks::commit(&mut tx, &rec.org, &rec.provider, &rec.id, plan).await?;
-        }
-        let row = sqlx::query("DELETE FROM ingests WHERE id = $1 RETURNING reserved_bytes")
-            .bind(ingest_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let reserved: i64 = match row {
-            Some(r) => r.try_get(0)?,
-            None => 0,
-        };
-        sqlx::query(
-            "UPDATE quota_usage SET reserved_bytes = reserved_bytes - $1, used_bytes = used_bytes + $2 \
-             WHERE org = $3 AND provider = $4",
-        )
-        .bind(reserved)
-        .bind(rec.stored_bytes)
-        .bind(&rec.org)
-        .bind(&rec.provider)
-        .execute(&mut *tx)
-        .await?;
-        rec.seq = next_in_sequence(&mut tx, &rec.org, &rec.provider, "backups").await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO backups ({BACKUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        )))
-        .bind(&rec.id)
-        .bind(&rec.org)
-        .bind(&rec.provider)
-        .bind(rec.seq)
-        .bind(&rec.resource_kind)
-        .bind(&rec.resource_id)
-        .bind(&rec.object_key)
-        .bind(&rec.filename)
-        .bind(&rec.extension)
-        .bind(&rec.media_type)
-        .bind(rec.size)
-        .bind(rec.stored_bytes)
-        .bind(&rec.sha256)
-        .bind(rec.created_at)
-        .bind(&rec.subject)
-        .bind(&rec.job_id)
-        .bind(&rec.metadata)
-        .bind(i64::from(rec.chunked))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(job) = &rec.job_id {
-            let done = sqlx::query(
-                "UPDATE jobs SET status = 'completed', backup_id = $1, finished_at = $2, bytes_done = $3, \
-                 bytes_total = $3, error = NULL, message = 'completed', lease_owner = NULL, lease_expires_at = NULL \
-                 WHERE id = $4 AND status = 'in_progress'",
-            )
-            .bind(&rec.id)
-            .bind(rec.created_at)
-            .bind(rec.size)
-            .bind(job)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                // cancelled (or finished by another worker) meanwhile: keep nothing
-                return Err(DbError::JobNotRunning);
+        let seq = match chunks {
+            None => {
+                let rows = self.run_batch(&backup_commit(ingest_id, rec)).await?;
+                rows.first().map(|r| r.try_get::<i64, _>(0)).transpose()?
             }
+            Some(plan) => {
+                // the chunks' statements depend on what earlier ones returned: one by one,
+                // with the backup's after them in the same transaction
+                let mut conn = self.write().await?;
+                let mut tx = conn.begin().await?;
+                rec.stored_bytes =
+                    super::chunks::commit(&mut tx, &rec.org, &rec.provider, &rec.id, plan).await?;
+                let batch = backup_commit(ingest_id, rec);
+                batch.run_in(&mut tx).await?;
+                let rows = batch.fetch_result(&mut tx).await?;
+                let seq = rows.first().map(|r| r.try_get::<i64, _>(0)).transpose()?;
+                if seq.is_some() {
+                    tx.commit().await?;
+                }
+                seq
+            }
+        };
+        match seq {
+            Some(seq) => {
+                rec.seq = seq;
+                Ok(())
+            }
+            // cancelled (or finished by another worker) meanwhile: nothing was kept
+            None => Err(DbError::JobNotRunning),
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Whether an in-flight ingest has a record.
@@ -1143,6 +1145,58 @@ impl Db {
     }
 }
 
+/// The transaction that turns an ingest into a visible backup, completing its job (if any)
+/// in the same breath: release the reservation, charge the stored bytes, take the next
+/// sequence number and insert the record. Everything after the job's update is guarded by
+/// it having taken effect (`@job` is NULL, or the job now names this backup), so a job that
+/// was no longer running leaves the transaction without effect; the result is the new
+/// backup's sequence number, no row when it was not recorded.
+fn backup_commit<'a>(ingest_id: &'a str, rec: &'a BackupRecord) -> Batch<'a> {
+    const DONE: &str =
+        "(@job IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = @job AND backup_id = @id))";
+    Batch::new()
+        .statement(
+            "UPDATE jobs SET status = 'completed', backup_id = @id, finished_at = @created_at, \
+             bytes_done = @size, bytes_total = @size, error = NULL, message = 'completed', \
+             lease_owner = NULL, lease_expires_at = NULL WHERE id = @job AND status = 'in_progress'",
+        )
+        .statement(format!(
+            "UPDATE quota_usage SET used_bytes = used_bytes + @stored_bytes, \
+             reserved_bytes = reserved_bytes - COALESCE((SELECT reserved_bytes FROM ingests WHERE id = @ingest), 0) \
+             WHERE org = @org AND provider = @provider AND {DONE}"
+        ))
+        .statement(format!("DELETE FROM ingests WHERE id = @ingest AND {DONE}"))
+        .statement(format!(
+            "INSERT INTO sequences (org, provider, name, value) SELECT @org, @provider, 'backups', 1 \
+             WHERE {DONE} ON CONFLICT (org, provider, name) DO UPDATE SET value = sequences.value + 1"
+        ))
+        .statement(format!(
+            "INSERT INTO backups ({BACKUP_COLUMNS}) SELECT @id, @org, @provider, \
+             (SELECT value FROM sequences WHERE org = @org AND provider = @provider AND name = 'backups'), \
+             @resource_kind, @resource_id, @object_key, @filename, @extension, @media_type, @size, \
+             @stored_bytes, @sha256, @created_at, @subject, @job, @metadata, @chunked WHERE {DONE}"
+        ))
+        .result("SELECT seq FROM backups WHERE id = @id")
+        .param("id", Param::Text(&rec.id))
+        .param("ingest", Param::Text(ingest_id))
+        .param("job", Param::MaybeText(rec.job_id.as_deref()))
+        .param("org", Param::Text(&rec.org))
+        .param("provider", Param::Text(&rec.provider))
+        .param("resource_kind", Param::Text(&rec.resource_kind))
+        .param("resource_id", Param::Text(&rec.resource_id))
+        .param("object_key", Param::Text(&rec.object_key))
+        .param("filename", Param::Text(&rec.filename))
+        .param("extension", Param::Text(&rec.extension))
+        .param("media_type", Param::Text(&rec.media_type))
+        .param("size", Param::Int(rec.size))
+        .param("stored_bytes", Param::Int(rec.stored_bytes))
+        .param("sha256", Param::Text(&rec.sha256))
+        .param("created_at", Param::Int(rec.created_at))
+        .param("subject", Param::Text(&rec.subject))
+        .param("metadata", Param::Text(&rec.metadata))
+        .param("chunked", Param::Int(i64::from(rec.chunked)))
+}
+
 /// The next value of a named counter, inside a transaction.
 pub async fn next_in_sequence(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -1174,6 +1228,46 @@ mod tests {
         .await
         .unwrap();
         (dir, db)
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_effect_whole_or_not_at_all_and_never_holds_the_writer() {
+        let (_d, db) = db().await;
+        let seq = "INSERT INTO sequences (org, provider, name, value) VALUES (@org, 'p', 'n', 5)";
+        let then = "UPDATE sequences SET value = value + 1 WHERE org = @org";
+        // the second statement fails: the first is rolled back, the writer is usable
+        let failing = Batch::new()
+            .statement(seq)
+            .statement(seq)
+            .param("org", Param::Text("acme"));
+        assert!(db.run_batch(&failing).await.is_err());
+        assert_eq!(db.next_in_sequence("acme", "p", "n").await.unwrap(), 1);
+        // abandoned after it was handed over: it ran whole or not at all, and the next
+        // writer is not left inside its transaction
+        let abandoned = Batch::new()
+            .statement(seq)
+            .statement(then)
+            .result("SELECT value FROM sequences WHERE org = @org")
+            .param("org", Param::Text("globex"));
+        {
+            let run = std::pin::pin!(db.run_batch(&abandoned));
+            let _ = futures_util::poll!(run);
+        }
+        let next = db.next_in_sequence("globex", "p", "n").await.unwrap();
+        assert!(next == 1 || next == 7, "half a batch took effect: {next}");
+        let seen: i64 = sqlx::query_scalar("SELECT value FROM sequences WHERE org = 'globex'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(seen, next, "committed, not held in an open transaction");
+        // run to the end, a batch returns its result's rows
+        let counted = Batch::new()
+            .statement(then)
+            .result("SELECT value FROM sequences WHERE org = @org")
+            .param("org", Param::Text("acme"));
+        let rows = db.run_batch(&counted).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].try_get::<i64, _>(0).unwrap(), 2);
     }
 
     #[tokio::test]

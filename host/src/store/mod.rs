@@ -3,6 +3,7 @@
 //! packs ([`chunks`]) and one way to read a backup whatever its layout ([`content`]).
 //! Commits are made durable in groups ([`durability`]).
 
+pub mod batch;
 pub mod chunks;
 pub mod content;
 mod db;

@@ -151,20 +151,31 @@ impl Objects {
         let writer = match &self.backend {
             Backend::Local { root, dirs } => {
                 let temp = root.join(INCOMING).join(ingest_id);
+                let dest = root.join(final_key);
                 let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
                 let fsync = self.fsync;
                 // the writer's thread creates the file and says whether it could: one
                 // hand-off to a blocking thread instead of two
                 let (created_tx, created) = tokio::sync::oneshot::channel();
-                let path = temp.clone();
+                let paths = LocalPaths {
+                    temp: temp.clone(),
+                    dest: dest.clone(),
+                };
                 let worker = tokio::task::spawn_blocking(move || {
-                    let file = std::fs::File::create(&path);
+                    let file = std::fs::File::create(&paths.temp);
                     let _ = created_tx.send(
                         file.as_ref()
                             .map(|_| ())
                             .map_err(|e| std::io::Error::new(e.kind(), e.to_string())),
                     );
-                    write_local(file?, rx, fsync)
+                    let file = file?;
+                    let written = write_local(file, rx, fsync, &paths);
+                    if written.is_err() {
+                        // nothing was published: the temporary file goes (a crash before
+                        // this is the sweeps' to clear)
+                        let _ = std::fs::remove_file(&paths.temp);
+                    }
+                    written
                 });
                 created
                     .await
@@ -173,7 +184,7 @@ impl Objects {
                     tx: Some(tx),
                     worker,
                     temp,
-                    dest: root.join(final_key),
+                    dest,
                     dirs: dirs.clone(),
                 }
             }
@@ -419,25 +430,60 @@ async fn abort_upload(
 /// than the network (measured: 16 queued chunks let 32 uploads reach 300 MiB RSS).
 const LOCAL_QUEUE: usize = 2;
 
-/// The local writer thread: append chunks until an empty chunk says "commit" (then flush and,
-/// with `fsync`, sync the file) or the queue closes without it (an abort: no sync).
-/// Hashing on the request's task and writing here run on different cores.
+/// What a local writer thread is told.
+enum ToWriter {
+    /// Append these bytes.
+    Bytes(Bytes),
+    /// Flush and (with fsync) sync the file, then wait for the go-ahead: on `true` rename it
+    /// into place and (with fsync) sync its directory; on `false` (or none) discard it.
+    Commit(tokio::sync::oneshot::Receiver<bool>),
+}
+
+/// Where a local writer's file is written and where it is published.
+struct LocalPaths {
+    temp: PathBuf,
+    dest: PathBuf,
+}
+
+/// The local writer thread: append bytes until told to commit (flush, sync, then publish on
+/// the go-ahead) or until the queue closes without it (an abort: no sync). Everything after
+/// the last byte — the file's sync, the rename, the directory's sync — happens on this one
+/// thread, so a commit costs one hand-off to it and one back. Hashing on the request's task
+/// and writing here run on different cores. On an error the caller removes the temporary
+/// file.
 fn write_local(
     file: std::fs::File,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    mut rx: tokio::sync::mpsc::Receiver<ToWriter>,
     fsync: bool,
+    paths: &LocalPaths,
 ) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
     let (mut written, mut flushed_to) = (0u64, 0u64);
-    while let Some(chunk) = rx.blocking_recv() {
-        if chunk.is_empty() {
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            if fsync {
-                file.sync_all()?;
+    while let Some(msg) = rx.blocking_recv() {
+        let chunk = match msg {
+            ToWriter::Bytes(chunk) => chunk,
+            ToWriter::Commit(go) => {
+                let file = out.into_inner().map_err(|e| e.into_error())?;
+                if fsync {
+                    file.sync_all()?;
+                }
+                drop(file);
+                if go.blocking_recv() != Ok(true) {
+                    return Err(std::io::Error::other("publication called off"));
+                }
+                std::fs::rename(&paths.temp, &paths.dest)?;
+                if fsync {
+                    let dir = paths.dest.parent().unwrap_or(FsPath::new("/"));
+                    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+                        // not durable, so not published: nothing may refer to it
+                        let _ = std::fs::remove_file(&paths.dest);
+                        return Err(e);
+                    }
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
+        };
         out.write_all(&chunk)?;
         written += chunk.len() as u64;
         if fsync && written - flushed_to >= WRITEBACK_EVERY {
@@ -474,7 +520,7 @@ fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 enum Writer {
     Local {
-        tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+        tx: Option<tokio::sync::mpsc::Sender<ToWriter>>,
         worker: tokio::task::JoinHandle<std::io::Result<()>>,
         temp: PathBuf,
         dest: PathBuf,
@@ -616,7 +662,7 @@ impl TempObject {
         match &mut self.writer {
             Writer::Local { tx, .. } => {
                 let sent = match tx {
-                    Some(tx) => tx.send(chunk).await.is_ok(),
+                    Some(tx) => tx.send(ToWriter::Bytes(chunk)).await.is_ok(),
                     None => false,
                 };
                 if !sent {
@@ -653,26 +699,27 @@ impl TempObject {
                 dest,
                 dirs,
             } => {
-                let res: Result<(), ObjectError> = async {
-                    if let Some(tx) = tx {
-                        // an empty chunk asks the writer to flush and sync
-                        let _ = tx.send(Bytes::new()).await;
+                // the writer syncs the file while the caller's gate and the directory
+                // are seen to, then waits for the go-ahead to publish
+                let (go, go_rx) = tokio::sync::oneshot::channel();
+                let asked = match tx {
+                    Some(tx) => tx.send(ToWriter::Commit(go_rx)).await.is_ok(),
+                    None => false,
+                };
+                let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
+                let (gated, placed) = tokio::join!(gate, dirs.ensure(&dir, self.fsync));
+                let _ = go.send(asked && gated.is_ok() && placed.is_ok());
+                let written = match worker.await {
+                    Ok(written) => written,
+                    Err(died) => {
+                        // a writer that fails removes its file itself; one that died cannot
+                        let _ = tokio::fs::remove_file(&temp).await;
+                        return Err(ObjectError::Failed(died.to_string()));
                     }
-                    // the object's flush, the caller's gate and its directory, side by side
-                    let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
-                    let (flushed, gated, placed) =
-                        tokio::join!(worker, gate, dirs.ensure(&dir, self.fsync));
-                    flushed.map_err(|e| ObjectError::Failed(e.to_string()))??;
-                    gated?;
-                    placed?;
-                    publish(temp.clone(), dest, dir, self.fsync).await?;
-                    Ok(())
-                }
-                .await;
-                if res.is_err() {
-                    let _ = tokio::fs::remove_file(&temp).await;
-                }
-                res
+                };
+                gated?;
+                placed?;
+                Ok(written?)
             }
             Writer::S3(u) => match gate.await {
                 Ok(()) => u.commit().await,
@@ -698,10 +745,10 @@ impl TempObject {
             Writer::Local {
                 tx, worker, temp, ..
             } => {
+                // the writer, seeing its queue closed without a commit, removes its file
                 drop(tx);
-                let _ = worker.await;
-                if let Err(e) = tokio::fs::remove_file(&temp).await {
-                    tracing::warn!(path = %temp.display(), error = %e, "could not remove temporary object");
+                if worker.await.is_err() {
+                    let _ = tokio::fs::remove_file(&temp).await;
                 }
             }
             Writer::S3(u) => u.abort().await,
@@ -784,20 +831,6 @@ impl DurableDirs {
         known.extend(unknown);
         Ok(())
     }
-}
-
-/// Rename `temp` to `dest` and (with `fsync`) sync `dir`, the directory it is now in: one
-/// hand-off to a blocking thread.
-async fn publish(temp: PathBuf, dest: PathBuf, dir: PathBuf, fsync: bool) -> std::io::Result<()> {
-    tokio::task::spawn_blocking(move || {
-        std::fs::rename(&temp, &dest)?;
-        if fsync {
-            std::fs::File::open(&dir)?.sync_all()?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]
