@@ -11,9 +11,10 @@
 //! the next group flush cover its outcome ([`Db::sync`]).
 
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Connection as _, Row};
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::store::{Db, DbError, Engine, next_in_sequence, now_micros};
+use crate::store::batch::{Batch, Param};
+use crate::store::{Db, DbError, Engine, now_micros};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,41 +195,47 @@ pub struct NewJob {
 /// Insert a queued job; `Ok(None)` when it is exclusive and another exclusive job of the
 /// resource is queued or running (the partial unique index decides, atomically).
 pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError> {
-    let mut conn = db.write().await?;
-    let mut tx = conn.begin().await?;
-    let seq = next_in_sequence(&mut tx, &new.org, &new.provider, "jobs").await?;
     let id = uuid::Uuid::now_v7().to_string();
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO jobs (id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
-         bytes_done, message, attempts, subject, filename, media_type, created_at, metadata, exclusive, deduplicate) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, 'queued', 0, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-    )))
-    .bind(&id)
-    .bind(&new.org)
-    .bind(&new.provider)
-    .bind(seq)
-    .bind(new.kind.as_str())
-    .bind(&new.resource_kind)
-    .bind(&new.resource_id)
-    .bind(&new.source_backup)
-    .bind(&new.subject)
-    .bind(&new.filename)
-    .bind(&new.media_type)
-    .bind(now_micros())
-    .bind(&new.metadata)
-    .bind(i64::from(new.exclusive))
-    .bind(i64::from(new.deduplicate))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        // roll back the sequence number too
+    // The sequence row first (made if missing; on PostgreSQL locked until the commit), then
+    // the job with the number after it, which takes that number only if the job went in
+    let batch = Batch::new()
+        .statement(
+            "INSERT INTO sequences (org, provider, name, value) VALUES (@org, @provider, 'jobs', 0) \
+             ON CONFLICT (org, provider, name) DO UPDATE SET value = sequences.value",
+        )
+        .statement(
+            "INSERT INTO jobs (id, org, provider, seq, kind, resource_kind, resource_id, source_backup, status, \
+             bytes_done, message, attempts, subject, filename, media_type, created_at, metadata, exclusive, deduplicate) \
+             SELECT @id, @org, @provider, value + 1, @kind, @resource_kind, @resource_id, @source_backup, 'queued', \
+             0, 'queued', 0, @subject, @filename, @media_type, @created_at, @metadata, @exclusive, @deduplicate \
+             FROM sequences WHERE org = @org AND provider = @provider AND name = 'jobs' ON CONFLICT DO NOTHING",
+        )
+        .statement(
+            "UPDATE sequences SET value = value + 1 WHERE org = @org AND provider = @provider AND name = 'jobs' \
+             AND EXISTS (SELECT 1 FROM jobs WHERE id = @id)",
+        )
+        .result(format!("SELECT {COLUMNS} FROM jobs WHERE id = @id"))
+        .param("id", Param::Text(&id))
+        .param("org", Param::Text(&new.org))
+        .param("provider", Param::Text(&new.provider))
+        .param("kind", Param::Text(new.kind.as_str()))
+        .param("resource_kind", Param::Text(&new.resource_kind))
+        .param("resource_id", Param::Text(&new.resource_id))
+        .param("source_backup", Param::MaybeText(new.source_backup.as_deref()))
+        .param("subject", Param::Text(&new.subject))
+        .param("filename", Param::Text(&new.filename))
+        .param("media_type", Param::Text(&new.media_type))
+        .param("created_at", Param::Int(now_micros()))
+        .param("metadata", Param::Text(&new.metadata))
+        .param("exclusive", Param::Int(i64::from(new.exclusive)))
+        .param("deduplicate", Param::Int(i64::from(new.deduplicate)));
+    let rows = db.run_batch(&batch).await?;
+    let Some(row) = rows.first() else {
+        // refused: another exclusive job of the resource is queued or running
         return Ok(None);
     };
-    tx.commit().await?;
-    drop(conn);
     db.sync().await?;
-    Ok(Some(from_row(&row)?))
+    Ok(Some(from_row(row)?))
 }
 
 /// A job of the org by id.

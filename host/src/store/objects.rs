@@ -152,6 +152,12 @@ impl Objects {
             Backend::Local { root, dirs } => {
                 let temp = root.join(INCOMING).join(ingest_id);
                 let dest = root.join(final_key);
+                // the directory it will be published in is seen to while it is written
+                let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
+                let placed = (!dirs.known(&dir)).then(|| {
+                    let (dirs, fsync) = (dirs.clone(), self.fsync);
+                    tokio::spawn(async move { dirs.ensure(&dir, fsync).await })
+                });
                 let (tx, rx) = tokio::sync::mpsc::channel(LOCAL_QUEUE);
                 let fsync = self.fsync;
                 // the writer's thread creates the file and says whether it could: one
@@ -184,8 +190,7 @@ impl Objects {
                     tx: Some(tx),
                     worker,
                     temp,
-                    dest,
-                    dirs: dirs.clone(),
+                    placed,
                 }
             }
             Backend::S3 {
@@ -213,10 +218,7 @@ impl Objects {
                 Writer::Multipart(WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK))
             }
         };
-        Ok(TempObject {
-            writer,
-            fsync: self.fsync,
-        })
+        Ok(TempObject { writer })
     }
 
     /// Remove what a dead writer left: its temporary file, or its multipart upload and
@@ -523,8 +525,8 @@ enum Writer {
         tx: Option<tokio::sync::mpsc::Sender<ToWriter>>,
         worker: tokio::task::JoinHandle<std::io::Result<()>>,
         temp: PathBuf,
-        dest: PathBuf,
-        dirs: DurableDirs,
+        /// Making the destination's directory durable, unless it was known to be.
+        placed: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     },
     S3(S3Upload),
     Multipart(WriteMultipart),
@@ -641,7 +643,6 @@ impl S3Upload {
 /// An object being written; dropped without `commit`, it must be `abort`ed.
 pub struct TempObject {
     writer: Writer,
-    fsync: bool,
 }
 
 impl TempObject {
@@ -696,8 +697,7 @@ impl TempObject {
                 tx,
                 worker,
                 temp,
-                dest,
-                dirs,
+                placed,
             } => {
                 // the writer syncs the file while the caller's gate and the directory
                 // are seen to, then waits for the go-ahead to publish
@@ -706,8 +706,13 @@ impl TempObject {
                     Some(tx) => tx.send(ToWriter::Commit(go_rx)).await.is_ok(),
                     None => false,
                 };
-                let dir = dest.parent().unwrap_or(FsPath::new("/")).to_path_buf();
-                let (gated, placed) = tokio::join!(gate, dirs.ensure(&dir, self.fsync));
+                let placed = async {
+                    match placed {
+                        Some(task) => task.await.map_err(std::io::Error::other)?,
+                        None => Ok(()),
+                    }
+                };
+                let (gated, placed) = tokio::join!(gate, placed);
                 let _ = go.send(asked && gated.is_ok() && placed.is_ok());
                 let written = match worker.await {
                     Ok(written) => written,
