@@ -178,8 +178,13 @@ impl Objects {
                     let written = write_local(file, rx, fsync, &paths);
                     if written.is_err() {
                         // nothing was published: the temporary file goes (a crash before
-                        // this is the sweeps' to clear)
-                        let _ = std::fs::remove_file(&paths.temp);
+                        // this is the sweeps' to clear, and so is a file that would not go)
+                        match std::fs::remove_file(&paths.temp) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                tracing::warn!(path = %paths.temp.display(), error = %e, "could not remove temporary object");
+                            }
+                            _ => {}
+                        }
                     }
                     written
                 });
