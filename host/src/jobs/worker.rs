@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -44,11 +44,17 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
     let max_attempts = i64::from(config.max_attempts.max(1));
     let mut idle_rounds = 0u32;
+    // the job claimed while the last one was being published
+    let mut next: Option<(JobRecord, Instant)> = None;
     loop {
-        match store::claim(db, &owner, lease, max_attempts).await {
+        let claimed = match next.take() {
+            Some((job, at)) => fresh(db, job, at, &owner, lease).await,
+            None => store::claim(db, &owner, lease, max_attempts).await,
+        };
+        match claimed {
             Ok(Some(job)) => {
                 idle_rounds = 0;
-                run_job(&gw, &config, &owner, job).await;
+                next = run_job(&gw, &config, &owner, job).await;
             }
             Ok(None) => {
                 idle_rounds += 1;
@@ -73,6 +79,24 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     }
 }
 
+/// A job claimed ahead, still this worker's to run: a lease older than a third of its
+/// length (the publication it overlapped took that long) is renewed first, and a job lost
+/// meanwhile (cancelled, or taken over) is skipped.
+async fn fresh(
+    db: &crate::store::Db,
+    job: JobRecord,
+    claimed_at: Instant,
+    owner: &str,
+    lease: i64,
+) -> Result<Option<JobRecord>, crate::store::DbError> {
+    let third = Duration::from_micros(u64::try_from(lease / 3).unwrap_or(0));
+    if claimed_at.elapsed() < third {
+        return Ok(Some(job));
+    }
+    let kept = store::heartbeat(db, &job.id, owner, lease, 0, None).await?;
+    Ok(kept.then_some(job))
+}
+
 /// Progress shared between the running job and its heartbeat.
 #[derive(Default)]
 struct Progress {
@@ -80,7 +104,16 @@ struct Progress {
     total: AtomicI64,
 }
 
-async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRecord) {
+/// Run `job` and record its outcome. While a capture's object is being published (its bytes
+/// all written, the syncs under way) the worker claims its next job, so the claim's database
+/// work overlaps the wait instead of following it; that job is returned, to run next. Only
+/// one job of a worker writes at a time.
+async fn run_job(
+    gw: &Arc<Gateway>,
+    config: &JobsConfig,
+    owner: &str,
+    job: JobRecord,
+) -> Option<(JobRecord, Instant)> {
     let db = gw.services.db.clone();
     let progress = Arc::new(Progress {
         done: AtomicU64::new(0),
@@ -117,14 +150,36 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
         })
     };
     tracing::info!(job = %job.id, kind = ?job.kind, resource = %job.resource_id, attempt = job.attempts, "job started");
-    let result = match job.kind {
-        JobKind::Capture => capture(gw, &job, &progress, &lost).await.map(Some),
-        JobKind::Restore => restore(gw, &job, &progress, &lost).await.map(|()| None),
+    let publishing = Arc::new(tokio::sync::Notify::new());
+    let (result, next) = match job.kind {
+        JobKind::Capture => {
+            let run = capture(gw, &job, &progress, &lost, &publishing);
+            tokio::pin!(run);
+            tokio::select! {
+                biased;
+                result = &mut run => (result.map(Some), None),
+                () = publishing.notified() => {
+                    // both to the end: a claim abandoned half-way would hold a job unrun
+                    // until its lease expired
+                    let max_attempts = i64::from(config.max_attempts.max(1));
+                    let (result, next) = tokio::join!(run, store::claim(&db, owner, lease, max_attempts));
+                    let next = next.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "job claim failed");
+                        None
+                    });
+                    (result.map(Some), next.map(|j| (j, Instant::now())))
+                }
+            }
+        }
+        JobKind::Restore => (
+            restore(gw, &job, &progress, &lost).await.map(|()| None),
+            None,
+        ),
     };
     beat.abort();
     if lost.is_cancelled() {
         tracing::info!(job = %job.id, "job stopped: cancelled or taken over");
-        return;
+        return next;
     }
     let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     let total = progress.total.load(Ordering::Relaxed);
@@ -145,7 +200,7 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
         // a capture's completion was recorded with its backup, in one transaction
         tracing::info!(job = %job.id, ?outcome, "job finished");
         flush_soon(&db);
-        return;
+        return next;
     }
     match store::finish(&db, &job.id, owner, outcome, (done, total)).await {
         Ok(true) => {
@@ -157,6 +212,7 @@ async fn run_job(gw: &Arc<Gateway>, config: &JobsConfig, owner: &str, job: JobRe
             tracing::error!(job = %job.id, error = %e, "could not record job outcome; the lease will expire and it will be retried")
         }
     }
+    next
 }
 
 /// How soon a finished job's outcome is durable at the latest.
@@ -199,6 +255,7 @@ async fn capture(
     job: &JobRecord,
     progress: &Arc<Progress>,
     token: &CancellationToken,
+    publishing: &Arc<tokio::sync::Notify>,
 ) -> Result<String, JobError> {
     let (db, objects) = (&gw.services.db, &gw.services.objects);
     let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
@@ -277,11 +334,19 @@ async fn capture(
         dedup: job.deduplicate,
     };
     let counter = progress.clone();
-    let stream = opened.stream.inspect(move |r| {
-        if let Ok(c) = r {
-            counter.done.fetch_add(c.len() as u64, Ordering::Relaxed);
-        }
-    });
+    let written = publishing.clone();
+    let stream = opened
+        .stream
+        .inspect(move |r| {
+            if let Ok(c) = r {
+                counter.done.fetch_add(c.len() as u64, Ordering::Relaxed);
+            }
+        })
+        // the source's end: what is left is the ingest's publishing and recording
+        .chain(
+            futures_util::stream::once(futures_util::future::lazy(move |_| written.notify_one()))
+                .filter_map(|()| futures_util::future::ready(None)),
+        );
     let stored = match ingest::write(
         db,
         objects,

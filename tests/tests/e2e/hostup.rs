@@ -452,3 +452,79 @@ async fn racing_creates_for_one_vps_queue_exactly_one_capture() {
         );
     }
 }
+
+/// A worker claims its next job while the last one's object is being published, and still
+/// runs every job exactly once: one worker, captures queued back to back.
+#[tokio::test]
+async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
+    const N: usize = 6;
+    let src = tempfile::tempdir().unwrap();
+    let mut cfg = format!("concurrency = 1\n{}", super::ORG);
+    cfg.push_str(
+        "[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\nkey = \"admin\"\n\
+         secret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n",
+    );
+    for i in 0..N {
+        let path = src.path().join(format!("disk-{i}"));
+        std::fs::write(&path, vec![i as u8; 4096]).unwrap();
+        cfg.push_str(&format!(
+            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{i:026}\"\nsource = {{ file = \"{}\" }}\n",
+            path.display()
+        ));
+    }
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
+        .await
+        .unwrap();
+    let posts: Vec<_> = (0..N)
+        .map(|i| {
+            let (c, url) = (
+                gw.client.clone(),
+                gw.at(&format!("/api/v2/vps/vps_{i:026}/backups")),
+            );
+            tokio::spawn(async move { c.post(url).bearer_auth("hu-admin").send().await.unwrap() })
+        })
+        .collect();
+    for p in posts {
+        assert_eq!(p.await.unwrap().status(), 202);
+    }
+    let db = &gw.gateway.services.db;
+    let mut jobs = Vec::new();
+    for _ in 0..400 {
+        jobs = backup_gateway::jobs::store::list(db, "acme", "hostup", (None, None), &[], 100)
+            .await
+            .unwrap();
+        if jobs.iter().all(|j| j.finished_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(jobs.len(), N);
+    for j in &jobs {
+        assert_eq!(
+            (j.status, j.attempts),
+            (backup_gateway::jobs::store::JobStatus::Completed, 1),
+            "{j:?}"
+        );
+        let b = db
+            .backup_by_job("acme", "hostup", &j.id)
+            .await
+            .unwrap()
+            .expect("its backup");
+        assert_eq!(b.size, 4096);
+    }
+    // in the order they ran: each job that was already queued when the one before started
+    // was claimed before that one had finished (while its object was being published)
+    jobs.sort_by_key(|j| j.started_at);
+    let mut overlapped = 0;
+    for pair in jobs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.created_at < a.started_at.unwrap_or(i64::MAX) {
+            assert!(
+                b.started_at < a.finished_at,
+                "claimed only after the one before finished: {a:?} then {b:?}"
+            );
+            overlapped += 1;
+        }
+    }
+    assert!(overlapped > 0, "no job was queued behind another");
+}
