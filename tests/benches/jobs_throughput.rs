@@ -210,7 +210,9 @@ async fn compare(
 /// inherits it).
 fn run_with_slow_sync(ms: f64) -> anyhow::Result<()> {
     println!("\n== every fsync and fdatasync delayed by {ms} ms (LD_PRELOAD slow_sync.c) ==");
-    let dir = gateway_tests::target_dir().join("slow-sync");
+    // outside the target directory, which may sit under a home the `postgres` user cannot
+    // read (as root the bench's PostgreSQL server runs as that user, and must load it too)
+    let dir = std::env::temp_dir().join("backup-gateway-slow-sync");
     std::fs::create_dir_all(&dir)?;
     let lib = dir.join("libslow_sync.so");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
