@@ -1,5 +1,7 @@
 //! Workers: each loops claiming the oldest runnable job, runs it while a heartbeat renews its
 //! lease and reports progress, and records the outcome — only while it still holds the lease.
+//! A worker claims its next job while a capture's object is being published, so the claim
+//! overlaps the syncs; it still writes one job at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
