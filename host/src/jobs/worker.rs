@@ -152,6 +152,7 @@ async fn run_job(
         })
     };
     tracing::info!(job = %job.id, kind = ?job.kind, resource = %job.resource_id, attempt = job.attempts, "job started");
+    let max_attempts = i64::from(config.max_attempts.max(1));
     let publishing = Arc::new(tokio::sync::Notify::new());
     let (result, next) = match job.kind {
         JobKind::Capture => {
@@ -163,7 +164,6 @@ async fn run_job(
                 () = publishing.notified() => {
                     // both to the end: a claim abandoned half-way would hold a job unrun
                     // until its lease expired
-                    let max_attempts = i64::from(config.max_attempts.max(1));
                     let (result, next) = tokio::join!(run, store::claim(&db, owner, lease, max_attempts));
                     let next = next.unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "job claim failed");
@@ -191,7 +191,6 @@ async fn run_job(
     } else {
         (total >= 0).then_some(total)
     };
-    let max_attempts = i64::from(config.max_attempts.max(1));
     let outcome = match &result {
         Ok(backup) => Outcome::Completed(backup.as_deref()),
         Err(JobError::Fatal(e)) => Outcome::Failed(e),

@@ -108,24 +108,18 @@ impl<'a> Batch<'a> {
     /// leaves a number unused).
     fn as_one(&self) -> Result<(String, Vec<usize>), sqlx::Error> {
         let mut order = Vec::new();
-        let mut sql = String::from("BEGIN IMMEDIATE;\n");
-        for s in &self.statements {
-            sql.push_str(&self.render(s, |i| {
-                order.push(i);
-                "?".into()
-            })?);
-            sql.push_str(";\n");
-        }
-        sql.push_str("COMMIT;");
-        if let Some(result) = &self.result {
-            sql.push('\n');
-            sql.push_str(&self.render(result, |i| {
-                order.push(i);
-                "?".into()
-            })?);
-            sql.push(';');
-        }
-        Ok((sql, order))
+        let parts = std::iter::once("BEGIN IMMEDIATE")
+            .chain(self.statements.iter().map(String::as_str))
+            .chain(["COMMIT"])
+            .chain(self.result.as_deref())
+            .map(|part| {
+                self.render(part, |i| {
+                    order.push(i);
+                    "?".into()
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((format!("{};", parts.join(";\n")), order))
     }
 
     /// Run as one hand-off on a SQLite connection, returning the result's rows (the caller

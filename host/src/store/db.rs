@@ -100,6 +100,17 @@ pub struct SqliteWriter {
     unsettled: bool,
 }
 
+impl SqliteWriter {
+    /// End the transaction a failed or abandoned batch may have left open ("no transaction
+    /// is active" when it did not).
+    async fn settle(&mut self) {
+        if self.unsettled {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+            self.unsettled = false;
+        }
+    }
+}
+
 /// A connection to write with, this caller's until dropped. Never ask for another while
 /// holding one: on SQLite there is only one.
 pub enum WriteConn {
@@ -391,12 +402,7 @@ impl Db {
         Ok(match &self.writer {
             Writer::One(c) => {
                 let mut w = c.clone().lock_owned().await;
-                if w.unsettled {
-                    // a batch failed or was abandoned half-way: end its transaction, if it
-                    // is still open ("no transaction is active" when it is not)
-                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut w.conn).await;
-                    w.unsettled = false;
-                }
+                w.settle().await;
                 WriteConn::One(w)
             }
             Writer::Pool(p) => WriteConn::Pool(p.acquire().await?),
@@ -412,10 +418,11 @@ impl Db {
             // (its caller dropped) is rolled back by the connection's next user
             w.unsettled = true;
             let ran = batch.run_as_one(&mut w.conn).await;
-            if ran.is_err() {
-                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut w.conn).await;
+            if ran.is_ok() {
+                w.unsettled = false;
+            } else {
+                w.settle().await;
             }
-            w.unsettled = false;
             return Ok(ran?);
         }
         let mut tx = conn.begin().await?;
