@@ -279,25 +279,60 @@ pub enum Size {
 
 /// Reserve the size's bytes, stream into a temporary object hashing as it goes, and on
 /// success make it visible and record it (with its quota charge) in one transaction. On any
-/// failure nothing is visible and nothing stays charged.
-///
-/// The reservation is durable before the object is published (a crash then always leaves
-/// the record that reclaims it), but the backup's commit is not waited for: a caller that
-/// acknowledges the backup syncs first ([`Db::sync`]).
+/// failure nothing is visible and nothing stays charged. [`reserve`], then
+/// [`Reserved::write`].
 pub async fn write<S>(
     db: &Db,
     objects: &Objects,
     target: &Target,
     size: Size,
     org_quota: u64,
-    mut stream: S,
+    stream: S,
 ) -> Result<BackupRecord, IngestError>
 where
     S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
 {
-    let (declared, limit) = match size {
-        Size::Exact(n) => (n, n),
-        Size::AtMost(n) => (0, n),
+    reserve(db, objects, target.clone(), size, org_quota)
+        .await?
+        .write(stream)
+        .await
+}
+
+/// An ingest whose quota is reserved and whose temporary object is open, waiting for its
+/// bytes ([`Reserved::write`]). The reservation's flush has started. Dropped unused, its
+/// temporary object goes and its reservation waits for the lease sweep;
+/// [`Reserved::abandon`] releases it at once.
+pub struct Reserved {
+    db: Db,
+    objects: Objects,
+    target: Target,
+    size: Size,
+    temp_key: String,
+    temp: crate::store::TempObject,
+    reservation_durable: tokio::task::JoinHandle<Result<(), crate::store::DbError>>,
+    heartbeat: Heartbeat,
+}
+
+/// Give back an ingest's reservation (logged when it cannot be: the lease sweep will).
+async fn release_reservation(db: &Db, ingest_id: &str) {
+    if let Err(e) = db.release(ingest_id).await {
+        tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
+    }
+}
+
+/// Reserve the size's bytes (the `ingests` row, under its lease) and open the temporary
+/// object: everything an ingest does before its first byte. The reservation is made durable
+/// from here on, beside whatever follows; the object waits for it to be published (a crash
+/// then always leaves the record that reclaims it).
+pub async fn reserve(
+    db: &Db,
+    objects: &Objects,
+    target: Target,
+    size: Size,
+    org_quota: u64,
+) -> Result<Reserved, IngestError> {
+    let limit = match size {
+        Size::Exact(n) | Size::AtMost(n) => n,
     };
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
@@ -337,11 +372,6 @@ where
         let db = db.clone();
         tokio::spawn(async move { db.sync().await })
     };
-    let release = async || {
-        if let Err(e) = db.release(&ingest_id).await {
-            tracing::error!(error = %e, ingest = %ingest_id, "could not release reservation; the lease sweep will");
-        }
-    };
     let heartbeat = Heartbeat::start(db, &ingest_id);
     let opened = match opened {
         Some(opened) => opened,
@@ -350,7 +380,7 @@ where
     let temp = match opened {
         Ok(t) => t,
         Err(e) => {
-            release().await;
+            release_reservation(db, &ingest_id).await;
             return Err(IngestError::StorageUnavailable(e.to_string()));
         }
     };
@@ -363,168 +393,223 @@ where
     {
         // no part is sent before the upload is recorded, so a crash never orphans bytes
         temp.abort().await;
-        release().await;
+        release_reservation(db, &ingest_id).await;
         return Err(IngestError::StorageUnavailable(e.to_string()));
     }
-    let upload_id = temp.upload_id().map(str::to_owned);
-    let mut sink = if target.dedup {
-        Sink::Dedup(Dedup::start(
+    Ok(Reserved {
+        db: db.clone(),
+        objects: objects.clone(),
+        target,
+        size,
+        temp_key,
+        temp,
+        reservation_durable,
+        heartbeat,
+    })
+}
+
+impl Reserved {
+    /// Give up before writing: the temporary object goes and the reservation is released.
+    pub async fn abandon(self) {
+        let Reserved {
             db,
-            &target.org,
-            &target.provider,
-            &target.key,
+            target,
             temp,
-        ))
-    } else {
-        Sink::Plain(temp)
-    };
-    let mut stager = Stager::new(limit);
-    let mut received: u64 = 0;
-    let outcome: Result<(), IngestError> = loop {
-        if heartbeat.lost() {
-            break Err(IngestError::StorageFailed(
-                "the upload's lease was lost (reclaimed as abandoned)".into(),
-            ));
-        }
-        // nothing more ready from the client: hand on a partly filled staging block rather
-        // than hold it while the client is quiet
-        let next = match futures_util::poll!(stream.next()) {
-            std::task::Poll::Ready(next) => next,
-            std::task::Poll::Pending => {
-                let flushed = async {
-                    if let Some(partial) = stager.flush().await? {
-                        sink.write(partial).await?;
+            heartbeat,
+            ..
+        } = self;
+        drop(heartbeat);
+        temp.abort().await;
+        release_reservation(&db, &target.backup_id).await;
+    }
+
+    /// Stream `stream` in, hashing it, and on success publish the object and record it
+    /// (with its quota charge) in one transaction. On any failure nothing is visible and
+    /// nothing stays charged.
+    ///
+    /// The backup's commit is not waited for: a caller that acknowledges the backup syncs
+    /// first ([`Db::sync`]).
+    pub async fn write<S>(self, mut stream: S) -> Result<BackupRecord, IngestError>
+    where
+        S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
+    {
+        let Reserved {
+            db,
+            objects,
+            target,
+            size,
+            temp_key,
+            temp,
+            reservation_durable,
+            heartbeat,
+        } = self;
+        let (db, objects, target) = (&db, &objects, &target);
+        let (declared, limit) = match size {
+            Size::Exact(n) => (n, n),
+            Size::AtMost(n) => (0, n),
+        };
+        let ingest_id = target.backup_id.clone();
+        let release = async || release_reservation(db, &ingest_id).await;
+        let upload_id = temp.upload_id().map(str::to_owned);
+        let mut sink = if target.dedup {
+            Sink::Dedup(Dedup::start(
+                db,
+                &target.org,
+                &target.provider,
+                &target.key,
+                temp,
+            ))
+        } else {
+            Sink::Plain(temp)
+        };
+        let mut stager = Stager::new(limit);
+        let mut received: u64 = 0;
+        let outcome: Result<(), IngestError> = loop {
+            if heartbeat.lost() {
+                break Err(IngestError::StorageFailed(
+                    "the upload's lease was lost (reclaimed as abandoned)".into(),
+                ));
+            }
+            // nothing more ready from the client: hand on a partly filled staging block rather
+            // than hold it while the client is quiet
+            let next = match futures_util::poll!(stream.next()) {
+                std::task::Poll::Ready(next) => next,
+                std::task::Poll::Pending => {
+                    let flushed = async {
+                        if let Some(partial) = stager.flush().await? {
+                            sink.write(partial).await?;
+                        }
+                        Ok::<_, String>(())
+                    };
+                    if let Err(e) = flushed.await {
+                        break Err(IngestError::StorageFailed(e));
                     }
-                    Ok::<_, String>(())
-                };
-                if let Err(e) = flushed.await {
-                    break Err(IngestError::StorageFailed(e));
+                    stream.next().await
                 }
-                stream.next().await
+            };
+            match next {
+                None => break Ok(()),
+                Some(Err(e)) => {
+                    break Err(IngestError::Interrupted {
+                        declared,
+                        received,
+                        reason: e.to_string(),
+                    });
+                }
+                Some(Ok(chunk)) => {
+                    received += chunk.len() as u64;
+                    match size {
+                        Size::Exact(n) if received > n => {
+                            break Err(IngestError::LengthMismatch { declared, received });
+                        }
+                        Size::AtMost(n) if n > 0 && received > n => {
+                            break Err(IngestError::TooLarge(n));
+                        }
+                        _ => {}
+                    }
+                    let written = async {
+                        let mut chunk = chunk;
+                        while !chunk.is_empty() {
+                            if let Some(staged) = stager.push(&mut chunk).await? {
+                                sink.write(staged).await?;
+                            }
+                        }
+                        Ok::<_, String>(())
+                    };
+                    if let Err(e) = written.await {
+                        break Err(IngestError::StorageFailed(e));
+                    }
+                }
             }
         };
-        match next {
-            None => break Ok(()),
-            Some(Err(e)) => {
-                break Err(IngestError::Interrupted {
-                    declared,
-                    received,
-                    reason: e.to_string(),
-                });
+        let outcome = match (outcome, size) {
+            (Ok(()), Size::Exact(n)) if received != n => {
+                Err(IngestError::LengthMismatch { declared, received })
             }
-            Some(Ok(chunk)) => {
-                received += chunk.len() as u64;
-                match size {
-                    Size::Exact(n) if received > n => {
-                        break Err(IngestError::LengthMismatch { declared, received });
-                    }
-                    Size::AtMost(n) if n > 0 && received > n => {
-                        break Err(IngestError::TooLarge(n));
-                    }
-                    _ => {}
+            (other, _) => other,
+        };
+        // the last partial block, and the digest once the hashing thread has caught up
+        let (outcome, digest) = match stager.finish().await {
+            Ok((last, digest)) => match (outcome, last) {
+                (Ok(()), Some(last)) => (
+                    sink.write(last).await.map_err(IngestError::StorageFailed),
+                    digest,
+                ),
+                (outcome, _) => (outcome, digest),
+            },
+            Err(e) => (outcome.and(Err(IngestError::StorageFailed(e))), [0; 32]),
+        };
+        // the pipeline's own failure explains a refused write better than "stopped"
+        let (temp, plan, outcome) = match sink {
+            Sink::Plain(temp) => (Some(temp), None, outcome),
+            Sink::Dedup(d) => match (d.finish().await, outcome) {
+                ((temp, Ok(plan)), Ok(())) => (temp, Some(plan), Ok(())),
+                ((temp, Err(e)), Ok(()) | Err(IngestError::StorageFailed(_))) => {
+                    (temp, None, Err(IngestError::StorageFailed(e.to_string())))
                 }
-                let written = async {
-                    let mut chunk = chunk;
-                    while !chunk.is_empty() {
-                        if let Some(staged) = stager.push(&mut chunk).await? {
-                            sink.write(staged).await?;
-                        }
-                    }
-                    Ok::<_, String>(())
-                };
-                if let Err(e) = written.await {
-                    break Err(IngestError::StorageFailed(e));
-                }
+                ((temp, _), Err(e)) => (temp, None, Err(e)),
+            },
+        };
+        let Some(temp) = temp else {
+            let _ = objects.remove_temp(&temp_key, upload_id.as_deref()).await;
+            release().await;
+            return Err(outcome.err().unwrap_or_else(|| {
+                IngestError::StorageFailed("the chunk pipeline failed".into())
+            }));
+        };
+        if let Err(e) = outcome {
+            temp.abort().await;
+            release().await;
+            return Err(e);
+        }
+        let gate = async {
+            match reservation_durable.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ObjectError::Failed(e.to_string())),
+                Err(e) => Err(ObjectError::Failed(e.to_string())),
+            }
+        };
+        if let Err(e) = temp.commit_after(gate).await {
+            release().await;
+            return Err(IngestError::StorageFailed(e.to_string()));
+        }
+        let size = i64::try_from(received).unwrap_or(i64::MAX);
+        let mut rec = BackupRecord {
+            id: target.backup_id.clone(),
+            org: target.org.clone(),
+            provider: target.provider.clone(),
+            seq: 0,
+            resource_kind: target.resource_kind.clone(),
+            resource_id: target.resource_id.clone(),
+            object_key: target.key.clone(),
+            filename: target.filename.clone(),
+            extension: target.extension.clone(),
+            media_type: target.media_type.clone(),
+            size,
+            stored_bytes: size,
+            sha256: hex::encode(digest),
+            created_at: now_micros(),
+            subject: target.subject.clone(),
+            job_id: target.job_id.clone(),
+            metadata: target.metadata.clone(),
+            chunked: false,
+        };
+        drop(heartbeat);
+        if let Err(e) = db.commit_backup(&ingest_id, &mut rec, plan.as_ref()).await {
+            if let Err(e) = objects.delete(&target.key).await {
+                tracing::error!(key = %target.key, error = %e, "could not remove object of an uncommitted backup");
+            }
+            release().await;
+            return Err(IngestError::StorageFailed(e.to_string()));
+        }
+        if rec.chunked && rec.stored_bytes == 0 {
+            // every chunk was already held: the pack holds nothing anyone refers to
+            if let Err(e) = objects.delete(&target.key).await {
+                tracing::warn!(key = %target.key, error = %e, "could not remove an empty pack");
             }
         }
-    };
-    let outcome = match (outcome, size) {
-        (Ok(()), Size::Exact(n)) if received != n => {
-            Err(IngestError::LengthMismatch { declared, received })
-        }
-        (other, _) => other,
-    };
-    // the last partial block, and the digest once the hashing thread has caught up
-    let (outcome, digest) = match stager.finish().await {
-        Ok((last, digest)) => match (outcome, last) {
-            (Ok(()), Some(last)) => (
-                sink.write(last).await.map_err(IngestError::StorageFailed),
-                digest,
-            ),
-            (outcome, _) => (outcome, digest),
-        },
-        Err(e) => (outcome.and(Err(IngestError::StorageFailed(e))), [0; 32]),
-    };
-    // the pipeline's own failure explains a refused write better than "stopped"
-    let (temp, plan, outcome) = match sink {
-        Sink::Plain(temp) => (Some(temp), None, outcome),
-        Sink::Dedup(d) => match (d.finish().await, outcome) {
-            ((temp, Ok(plan)), Ok(())) => (temp, Some(plan), Ok(())),
-            ((temp, Err(e)), Ok(()) | Err(IngestError::StorageFailed(_))) => {
-                (temp, None, Err(IngestError::StorageFailed(e.to_string())))
-            }
-            ((temp, _), Err(e)) => (temp, None, Err(e)),
-        },
-    };
-    let Some(temp) = temp else {
-        let _ = objects.remove_temp(&temp_key, upload_id.as_deref()).await;
-        release().await;
-        return Err(outcome
-            .err()
-            .unwrap_or_else(|| IngestError::StorageFailed("the chunk pipeline failed".into())));
-    };
-    if let Err(e) = outcome {
-        temp.abort().await;
-        release().await;
-        return Err(e);
+        Ok(rec)
     }
-    let gate = async {
-        match reservation_durable.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ObjectError::Failed(e.to_string())),
-            Err(e) => Err(ObjectError::Failed(e.to_string())),
-        }
-    };
-    if let Err(e) = temp.commit_after(gate).await {
-        release().await;
-        return Err(IngestError::StorageFailed(e.to_string()));
-    }
-    let size = i64::try_from(received).unwrap_or(i64::MAX);
-    let mut rec = BackupRecord {
-        id: target.backup_id.clone(),
-        org: target.org.clone(),
-        provider: target.provider.clone(),
-        seq: 0,
-        resource_kind: target.resource_kind.clone(),
-        resource_id: target.resource_id.clone(),
-        object_key: target.key.clone(),
-        filename: target.filename.clone(),
-        extension: target.extension.clone(),
-        media_type: target.media_type.clone(),
-        size,
-        stored_bytes: size,
-        sha256: hex::encode(digest),
-        created_at: now_micros(),
-        subject: target.subject.clone(),
-        job_id: target.job_id.clone(),
-        metadata: target.metadata.clone(),
-        chunked: false,
-    };
-    drop(heartbeat);
-    if let Err(e) = db.commit_backup(&ingest_id, &mut rec, plan.as_ref()).await {
-        if let Err(e) = objects.delete(&target.key).await {
-            tracing::error!(key = %target.key, error = %e, "could not remove object of an uncommitted backup");
-        }
-        release().await;
-        return Err(IngestError::StorageFailed(e.to_string()));
-    }
-    if rec.chunked && rec.stored_bytes == 0 {
-        // every chunk was already held: the pack holds nothing anyone refers to
-        if let Err(e) = objects.delete(&target.key).await {
-            tracing::warn!(key = %target.key, error = %e, "could not remove an empty pack");
-        }
-    }
-    Ok(rec)
 }
 
 /// Where an ingest's bytes go: straight into the object, or through the chunk pipeline
@@ -821,6 +906,36 @@ mod tests {
             .await
             .unwrap();
         parts.concat()
+    }
+
+    #[tokio::test]
+    async fn a_reservation_holds_quota_until_written_or_abandoned() {
+        let (dir, db, objects) = fixture().await;
+        let root = dir.path().join("o");
+        let one = reserve(&db, &objects, target("one"), Size::Exact(600), 1000)
+            .await
+            .unwrap();
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 600));
+        // the quota is held: a second reservation that would pass it is refused
+        assert!(matches!(
+            reserve(&db, &objects, target("two"), Size::Exact(600), 1000).await,
+            Err(IngestError::QuotaExceeded)
+        ));
+        assert_eq!(walk(&root).len(), 1, "one temporary file open");
+        // given back: nothing charged, nothing left on disk
+        one.abandon().await;
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+        assert!(walk(&root).is_empty(), "{:?}", walk(&root));
+        // room again; written, the reservation becomes the backup's charge
+        let two = reserve(&db, &objects, target("two"), Size::Exact(600), 1000)
+            .await
+            .unwrap();
+        let data = vec![3u8; 600];
+        let stream = futures_util::stream::iter([Ok(bytes::Bytes::from(data.clone()))]);
+        let rec = two.write(stream).await.unwrap();
+        assert_eq!(rec.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(db.usage("acme", "p").await.unwrap(), (600, 0));
+        assert_eq!(walk(&root), vec![root.join("acme/S1/two.bin")]);
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! Workers: each loops claiming the oldest runnable job, runs it while a heartbeat renews its
 //! lease and reports progress, and records the outcome — only while it still holds the lease.
-//! A worker claims its next job while a capture's object is being published, so the claim
-//! overlaps the syncs; it still writes one job at a time.
+//! A worker claims its next job while a capture's object is being published, and for a
+//! capture prepares it too (source opened, quota reserved, temporary object opened), so that
+//! work and the reservation's flush overlap the last job's syncs; it still writes one job's
+//! bytes at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -15,6 +17,7 @@ use super::store::{self, JobKind, JobRecord, Outcome};
 use crate::config::JobsConfig;
 use crate::http::Gateway;
 use crate::ingest::{self, IngestError, Target};
+use crate::plugins::manifest::Quotas;
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -46,17 +49,19 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
     let max_attempts = i64::from(config.max_attempts.max(1));
     let mut idle_rounds = 0u32;
-    // the job claimed while the last one was being published
-    let mut next: Option<(JobRecord, Instant)> = None;
+    // the job claimed (and prepared) while the last one was being published
+    let mut next: Option<Ahead> = None;
     loop {
         let claimed = match next.take() {
-            Some((job, at)) => fresh(db, job, at, &owner, lease).await,
-            None => store::claim(db, &owner, lease, max_attempts).await,
+            Some(ahead) => fresh(db, ahead, &owner, lease).await,
+            None => store::claim(db, &owner, lease, max_attempts)
+                .await
+                .map(|job| job.map(|job| (job, None))),
         };
         match claimed {
-            Ok(Some(job)) => {
+            Ok(Some((job, prepared))) => {
                 idle_rounds = 0;
-                next = run_job(&gw, &config, &owner, job).await;
+                next = run_job(&gw, &config, &owner, job, prepared).await;
             }
             Ok(None) => {
                 idle_rounds += 1;
@@ -81,22 +86,68 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     }
 }
 
-/// A job claimed ahead, still this worker's to run: a lease older than a third of its
-/// length (the publication it overlapped took that long) is renewed first, and a job lost
-/// meanwhile (cancelled, or taken over) is skipped.
-async fn fresh(
-    db: &crate::store::Db,
+/// A job claimed while the worker's last one was being published, with what was prepared
+/// for it meanwhile (for a capture).
+struct Ahead {
     job: JobRecord,
     claimed_at: Instant,
+    prepared: Option<Result<Prepared, JobError>>,
+}
+
+/// Claim the next job and, for a capture, prepare it; `None` when there is none (or the
+/// claim failed, which the worker's own next claim will meet again).
+async fn claim_ahead(
+    gw: &Arc<Gateway>,
     owner: &str,
     lease: i64,
-) -> Result<Option<JobRecord>, crate::store::DbError> {
+    max_attempts: i64,
+) -> Option<Ahead> {
+    let job = match store::claim(&gw.services.db, owner, lease, max_attempts).await {
+        Ok(job) => job?,
+        Err(e) => {
+            tracing::warn!(error = %e, "job claim failed");
+            return None;
+        }
+    };
+    let claimed_at = Instant::now();
+    let prepared = match job.kind {
+        JobKind::Capture => Some(prepare(gw, &job, true).await),
+        JobKind::Restore => None,
+    };
+    Some(Ahead {
+        job,
+        claimed_at,
+        prepared,
+    })
+}
+
+/// A job claimed ahead, still this worker's to run: a lease older than a third of its
+/// length (the publication it overlapped took that long) is renewed first, and a job lost
+/// meanwhile (cancelled, or taken over) is skipped, its reservation given back.
+async fn fresh(
+    db: &crate::store::Db,
+    ahead: Ahead,
+    owner: &str,
+    lease: i64,
+) -> Result<Option<(JobRecord, Option<Result<Prepared, JobError>>)>, crate::store::DbError> {
+    let Ahead {
+        job,
+        claimed_at,
+        prepared,
+    } = ahead;
     let third = Duration::from_micros(u64::try_from(lease / 3).unwrap_or(0));
     if claimed_at.elapsed() < third {
-        return Ok(Some(job));
+        return Ok(Some((job, prepared)));
     }
-    let kept = store::heartbeat(db, &job.id, owner, lease, 0, None).await?;
-    Ok(kept.then_some(job))
+    match store::heartbeat(db, &job.id, owner, lease, 0, None).await {
+        Ok(true) => Ok(Some((job, prepared))),
+        kept => {
+            if let Some(Ok(prepared)) = prepared {
+                prepared.abandon().await;
+            }
+            kept.map(|_| None)
+        }
+    }
 }
 
 /// Progress shared between the running job and its heartbeat.
@@ -106,16 +157,18 @@ struct Progress {
     total: AtomicI64,
 }
 
-/// Run `job` and record its outcome. While a capture's object is being published (its bytes
-/// all written, the syncs under way) the worker claims its next job, so the claim's database
-/// work overlaps the wait instead of following it; that job is returned, to run next. Only
-/// one job of a worker writes at a time.
+/// Run `job` (a capture with what was `prepared` for it, if it was claimed ahead) and record
+/// its outcome. While a capture's object is being published (its bytes all written, the
+/// syncs under way) the worker claims its next job and prepares it, so that work overlaps
+/// the wait instead of following it; that job is returned, to run next. Only one job of a
+/// worker writes its bytes at a time.
 async fn run_job(
     gw: &Arc<Gateway>,
     config: &JobsConfig,
     owner: &str,
     job: JobRecord,
-) -> Option<(JobRecord, Instant)> {
+    prepared: Option<Result<Prepared, JobError>>,
+) -> Option<Ahead> {
     let db = gw.services.db.clone();
     let progress = Arc::new(Progress {
         done: AtomicU64::new(0),
@@ -156,7 +209,13 @@ async fn run_job(
     let publishing = Arc::new(tokio::sync::Notify::new());
     let (result, next) = match job.kind {
         JobKind::Capture => {
-            let run = capture(gw, &job, &progress, &lost, &publishing);
+            let run = async {
+                let prepared = match prepared {
+                    Some(prepared) => prepared?,
+                    None => prepare(gw, &job, false).await?,
+                };
+                capture(gw, &job, prepared, &progress, &lost, &publishing).await
+            };
             tokio::pin!(run);
             tokio::select! {
                 biased;
@@ -164,12 +223,9 @@ async fn run_job(
                 () = publishing.notified() => {
                     // both to the end: a claim abandoned half-way would hold a job unrun
                     // until its lease expired
-                    let (result, next) = tokio::join!(run, store::claim(&db, owner, lease, max_attempts));
-                    let next = next.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "job claim failed");
-                        None
-                    });
-                    (result.map(Some), next.map(|j| (j, Instant::now())))
+                    let (result, next) =
+                        tokio::join!(run, claim_ahead(gw, owner, lease, max_attempts));
+                    (result.map(Some), next)
                 }
             }
         }
@@ -251,13 +307,50 @@ where
         .boxed()
 }
 
-async fn capture(
-    gw: &Arc<Gateway>,
-    job: &JobRecord,
-    progress: &Arc<Progress>,
-    token: &CancellationToken,
-    publishing: &Arc<tokio::sync::Notify>,
-) -> Result<String, JobError> {
+/// What a capture has ready before its first byte.
+enum Prepared {
+    /// A retried job whose earlier attempt committed (and then lost its lease): done.
+    Done(String),
+    /// Its source open and its backup's target chosen.
+    Ready(Box<Ready>),
+}
+
+/// A capture ready for its bytes.
+struct Ready {
+    source: source::Opened,
+    quotas: Quotas,
+    /// Reserved unless it was prepared ahead and the reservation failed (the last job's
+    /// retention may yet free the quota: it is tried again when the job runs).
+    ingest: Ingest,
+}
+
+/// A prepared capture's ingest.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "only ever inside a boxed `Ready`"
+)]
+enum Ingest {
+    /// Not reserved yet.
+    Unreserved(Target),
+    /// Quota reserved, temporary object open.
+    Reserved(ingest::Reserved),
+}
+
+impl Prepared {
+    /// Give back what was reserved for a capture that will not run.
+    async fn abandon(self) {
+        if let Prepared::Ready(ready) = self
+            && let Ingest::Reserved(reserved) = ready.ingest
+        {
+            reserved.abandon().await;
+        }
+    }
+}
+
+/// Everything a capture does before its first byte: the resource read, the source opened,
+/// the backup's target chosen and its quota reserved. `ahead` (the last job still being
+/// published) leaves a failed reservation to be tried again when the job runs.
+async fn prepare(gw: &Arc<Gateway>, job: &JobRecord, ahead: bool) -> Result<Prepared, JobError> {
     let (db, objects) = (&gw.services.db, &gw.services.objects);
     let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
     // a retried job whose earlier attempt committed (and then lost its lease) is done
@@ -267,7 +360,7 @@ async fn capture(
             .await
             .map_err(|e| retry(&e))?
     {
-        return Ok(b.id);
+        return Ok(Prepared::Done(b.id));
     }
     let resource = db
         .resource(
@@ -291,16 +384,14 @@ async fn capture(
             SourceError::Unreadable(m) => JobError::Retry(format!("cannot read the source: {m}")),
             other => JobError::Fatal(other.to_string()),
         })?;
-    if let ingest::Size::Exact(n) = opened.size {
-        if quotas.upload_bytes > 0 && n > quotas.upload_bytes {
-            return Err(JobError::Fatal(format!(
-                "the source is larger than the {}-byte limit",
-                quotas.upload_bytes
-            )));
-        }
-        progress
-            .total
-            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
+    if let ingest::Size::Exact(n) = opened.size
+        && quotas.upload_bytes > 0
+        && n > quotas.upload_bytes
+    {
+        return Err(JobError::Fatal(format!(
+            "the source is larger than the {}-byte limit",
+            quotas.upload_bytes
+        )));
     }
     let filename = ingest::clean_filename(&job.filename);
     let extension = opened
@@ -334,6 +425,77 @@ async fn capture(
         job_id: Some(job.id.clone()),
         dedup: job.deduplicate,
     };
+    let ingest = match ingest::reserve(db, objects, target.clone(), opened.size, quotas.org_bytes)
+        .await
+    {
+        Ok(reserved) => Ingest::Reserved(reserved),
+        Err(e) if ahead => {
+            tracing::debug!(job = %job.id, error = %e, "reservation ahead refused; tried again when the job runs");
+            Ingest::Unreserved(target)
+        }
+        Err(e) => return ingest_failed(db, job, e).await.map(Prepared::Done),
+    };
+    Ok(Prepared::Ready(Box::new(Ready {
+        source: opened,
+        quotas,
+        ingest,
+    })))
+}
+
+/// A capture's ingest that failed: the job's outcome (a retry racing a slow first attempt
+/// finds the other one's backup standing).
+async fn ingest_failed(
+    db: &crate::store::Db,
+    job: &JobRecord,
+    e: IngestError,
+) -> Result<String, JobError> {
+    if let Ok(Some(b)) = db.backup_by_job(&job.org, &job.provider, &job.id).await {
+        return Ok(b.id);
+    }
+    Err(match e {
+        IngestError::QuotaExceeded => JobError::Fatal("the backup quota is used up".into()),
+        IngestError::TooLarge(n) => {
+            JobError::Fatal(format!("the source is larger than the {n}-byte limit"))
+        }
+        IngestError::LengthMismatch { .. } => {
+            JobError::Retry("the source changed while it was read".into())
+        }
+        other => JobError::Retry(format!("temporary failure: {other}")),
+    })
+}
+
+/// Stream a prepared capture's source in, then apply the resource's retention.
+async fn capture(
+    gw: &Arc<Gateway>,
+    job: &JobRecord,
+    prepared: Prepared,
+    progress: &Arc<Progress>,
+    token: &CancellationToken,
+    publishing: &Arc<tokio::sync::Notify>,
+) -> Result<String, JobError> {
+    let (db, objects) = (&gw.services.db, &gw.services.objects);
+    let Ready {
+        source: opened,
+        quotas,
+        ingest,
+    } = match prepared {
+        Prepared::Done(id) => return Ok(id),
+        Prepared::Ready(ready) => *ready,
+    };
+    let reserved = match ingest {
+        Ingest::Reserved(reserved) => reserved,
+        Ingest::Unreserved(target) => {
+            match ingest::reserve(db, objects, target, opened.size, quotas.org_bytes).await {
+                Ok(reserved) => reserved,
+                Err(e) => return ingest_failed(db, job, e).await,
+            }
+        }
+    };
+    if let ingest::Size::Exact(n) = opened.size {
+        progress
+            .total
+            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
     let counter = progress.clone();
     let written = publishing.clone();
     let stream = opened
@@ -348,33 +510,9 @@ async fn capture(
             futures_util::stream::once(futures_util::future::lazy(move |_| written.notify_one()))
                 .filter_map(|()| futures_util::future::ready(None)),
         );
-    let stored = match ingest::write(
-        db,
-        objects,
-        &target,
-        opened.size,
-        quotas.org_bytes,
-        cancellable(stream, token),
-    )
-    .await
-    {
+    let stored = match reserved.write(cancellable(stream, token)).await {
         Ok(rec) => rec,
-        Err(e) => {
-            // a retry racing a slow first attempt: the other one's backup stands
-            if let Ok(Some(b)) = db.backup_by_job(&job.org, &job.provider, &job.id).await {
-                return Ok(b.id);
-            }
-            return Err(match e {
-                IngestError::QuotaExceeded => JobError::Fatal("the backup quota is used up".into()),
-                IngestError::TooLarge(n) => {
-                    JobError::Fatal(format!("the source is larger than the {n}-byte limit"))
-                }
-                IngestError::LengthMismatch { .. } => {
-                    JobError::Retry("the source changed while it was read".into())
-                }
-                other => retry(&other),
-            });
-        }
+        Err(e) => return ingest_failed(db, job, e).await,
     };
     if let Err(e) = ingest::prune(
         db,

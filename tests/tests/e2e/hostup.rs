@@ -528,3 +528,96 @@ async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
     }
     assert!(overlapped > 0, "no job was queued behind another");
 }
+
+/// A capture prepared while the job before it is published reserves its quota then; when
+/// only that job's retention will free the room, the reservation is tried again when the
+/// capture runs instead of failing it. VPS A (8 MiB, one slot kept) and B (4 KiB) in an org
+/// quota of two A backups and one B: each new A fills it until the older A is pruned.
+#[tokio::test]
+async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_quota() {
+    const A: usize = 8 << 20;
+    const B: usize = 4096;
+    let src = tempfile::tempdir().unwrap();
+    let mut cfg = format!("concurrency = 1\n{}", super::ORG);
+    cfg.push_str(&format!(
+        "[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\nkey = \"admin\"\n\
+         secret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n\
+         [plugins.hostup]\norg_bytes = {}\nresource_slots = 1\n",
+        2 * A + B
+    ));
+    for (vps, size) in [("a", A), ("b", B)] {
+        let path = src.path().join(vps);
+        std::fs::write(&path, vec![7u8; size]).unwrap();
+        cfg.push_str(&format!(
+            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{vps:0>26}\"\nsource = {{ file = \"{}\" }}\n",
+            path.display()
+        ));
+    }
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
+        .await
+        .unwrap();
+    let db = &gw.gateway.services.db;
+    let create = async |vps: &str| -> String {
+        let r = gw
+            .client
+            .post(gw.at(&format!("/api/v2/vps/vps_{vps:0>26}/backups")))
+            .bearer_auth("hu-admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        // the store's id of the job just queued: the VPS's newest
+        let jobs = backup_gateway::jobs::store::list(db, "acme", "hostup", (None, None), &[], 100)
+            .await
+            .unwrap();
+        jobs.into_iter()
+            .filter(|j| j.resource_id == format!("vps_{vps:0>26}"))
+            .max_by_key(|j| j.created_at)
+            .expect("the job")
+            .id
+    };
+    let finished = async |id: &str| -> backup_gateway::jobs::store::JobRecord {
+        for _ in 0..800 {
+            let job = backup_gateway::jobs::store::get(db, "acme", "hostup", id)
+                .await
+                .unwrap()
+                .unwrap();
+            if job.finished_at.is_some() {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("job {id} did not finish");
+    };
+    // one backup of each: the quota then holds one more A, and B's next only once the
+    // older A is pruned
+    for vps in ["a", "b"] {
+        let id = create(vps).await;
+        finished(&id).await;
+    }
+    let mut ahead = 0;
+    for _ in 0..10 {
+        let (a, b) = (create("a").await, create("b").await);
+        let (a, b) = (finished(&a).await, finished(&b).await);
+        for job in [&a, &b] {
+            assert_eq!(
+                job.status,
+                backup_gateway::jobs::store::JobStatus::Completed,
+                "{job:?}"
+            );
+        }
+        // B claimed (and its reservation tried) while A was still being written
+        if b.started_at < a.finished_at {
+            ahead += 1;
+            if ahead == 3 {
+                break;
+            }
+        }
+    }
+    assert!(ahead > 0, "B was never claimed while A ran");
+    assert_eq!(
+        db.usage("acme", "hostup").await.unwrap(),
+        ((A + B) as i64, 0),
+        "one backup of each charged, nothing left reserved"
+    );
+}
