@@ -410,7 +410,7 @@ impl Db {
     }
 
     /// Run a [`Batch`] as one transaction and return its result's rows: on SQLite's single
-    /// writer in one hand-off, on PostgreSQL statement by statement.
+    /// writer in one hand-off, on PostgreSQL in one round trip.
     pub async fn run_batch(&self, batch: &Batch<'_>) -> Result<Vec<AnyRow>, DbError> {
         let mut conn = self.write().await?;
         if let WriteConn::One(w) = &mut conn {
@@ -424,6 +424,9 @@ impl Db {
                 w.settle().await;
             }
             return Ok(ran?);
+        }
+        if self.engine == Engine::Postgres {
+            return Ok(batch.run_inline(&mut conn).await?);
         }
         let mut tx = conn.begin().await?;
         batch.run_in(&mut tx).await?;

@@ -60,3 +60,91 @@ async fn appliance_flow_and_quota_race_on_postgres() {
         .unwrap();
     assert_eq!(asynchronous, "off");
 }
+
+/// On PostgreSQL a batch is one simple query with its parameters written in as literals:
+/// any text reads back exactly as given (quotes, backslashes, comment and placeholder
+/// look-alikes), a negative integer after a minus stays arithmetic, and a failure rolls the
+/// whole batch back.
+#[tokio::test]
+async fn a_batch_on_postgres_takes_any_text_and_fails_whole() {
+    use backup_gateway::store::Db;
+    use backup_gateway::store::batch::{Batch, Param};
+    use sqlx::Row;
+
+    let pg = PgCluster::start();
+    let db = Db::connect(&pg.database("batch").await, None)
+        .await
+        .unwrap();
+    let texts = [
+        "it's",
+        "back\\slash\\",
+        "\\'; DELETE FROM sequences; --",
+        "E'x' || '",
+        "$1 @org ? ?1 :name",
+        "-- not a comment",
+        "/* not a comment */",
+        "line\nbreak\ttab\r",
+        "ünïcødé 🙂 ＇",
+        "",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let rows = db
+            .run_batch(
+                &Batch::new()
+                    .statement(
+                        "INSERT INTO sequences (org, provider, name, value) VALUES (@org, 'p', 'n', @v)",
+                    )
+                    // `value-@v`: without parentheses `value--5` would comment the rest out
+                    // and update every row
+                    .statement("UPDATE sequences SET value = value-@v+@i WHERE org = @org")
+                    .result("SELECT org, value FROM sequences WHERE org = @org")
+                    .param("org", Param::Text(text))
+                    .param("v", Param::Int(-5))
+                    .param("i", Param::Int(i as i64)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{text:?}");
+        assert_eq!(rows[0].try_get::<String, _>(0).unwrap(), *text);
+        assert_eq!(rows[0].try_get::<i64, _>(1).unwrap(), i as i64, "{text:?}");
+    }
+    let all: Vec<(String, i64)> =
+        sqlx::query_as("SELECT org, value FROM sequences WHERE provider = 'p' ORDER BY value")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    let expected: Vec<(String, i64)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), i as i64))
+        .collect();
+    assert_eq!(
+        all, expected,
+        "each row written once, none touched by another"
+    );
+
+    // a NUL byte is refused before anything is sent
+    let nul = Batch::new()
+        .statement("INSERT INTO sequences (org, provider, name, value) VALUES (@org, 'q', 'n', 0)")
+        .param("org", Param::Text("a\0b"));
+    assert!(db.run_batch(&nul).await.is_err());
+    // the second statement fails (the row exists): the first is rolled back with it
+    let failing = Batch::new()
+        .statement("INSERT INTO sequences (org, provider, name, value) VALUES ('new', 'q', 'n', 0)")
+        .statement("INSERT INTO sequences (org, provider, name, value) VALUES (@org, 'p', 'n', 0)")
+        .param("org", Param::Text("it's"));
+    assert!(db.run_batch(&failing).await.is_err());
+    let q: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sequences WHERE provider = 'q'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(q, 0, "half a batch took effect");
+    // and the connections are fit for the next batch
+    for _ in 0..4 {
+        let rows = db
+            .run_batch(&Batch::new().result("SELECT COUNT(*) FROM sequences"))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].try_get::<i64, _>(0).unwrap(), texts.len() as i64);
+    }
+}
