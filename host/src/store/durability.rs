@@ -141,7 +141,7 @@ impl Durability {
     /// their own with `synchronous_commit=on` (one round trip each), on rows of `sync_marks`
     /// starting from one picked at random, so nodes rarely queue on each other's rows.
     pub fn postgres(url: &str) -> Result<Durability, DbError> {
-        let pool = sqlx::any::AnyPoolOptions::new()
+        let pool = super::db::postgres_pool_options()
             .max_connections(MAX_FLUSHING as u32)
             .after_connect(|conn, _| {
                 Box::pin(async move {
