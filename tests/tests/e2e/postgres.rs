@@ -148,3 +148,40 @@ async fn a_batch_on_postgres_takes_any_text_and_fails_whole() {
         assert_eq!(rows[0].try_get::<i64, _>(0).unwrap(), texts.len() as i64);
     }
 }
+
+/// Connections are not pinged on every checkout, but one idle for a second is: after the
+/// server dropped every session (a restart, a failover), the next query still succeeds.
+#[tokio::test]
+async fn connections_the_server_dropped_are_replaced_before_use() {
+    use backup_gateway::store::Db;
+
+    let pg = PgCluster::start();
+    let url = pg.database("stale").await;
+    let db = Db::connect(&url, Some(4)).await.unwrap();
+    // several sessions open and back in the pool
+    let held: Vec<_> = futures_util::future::join_all((0..4).map(|_| db.pool().acquire()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    drop(held);
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 4, "only {killed} sessions dropped");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for _ in 0..8 {
+        let one: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sequences")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(one, 0);
+    }
+}
