@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::CredentialStore;
 use crate::config::{Config, SourceConfig};
@@ -132,14 +133,58 @@ fn source_json(s: &SourceConfig) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "null".into())
 }
 
-/// The background work of a node: job workers and periodic housekeeping. Abort the handles
-/// to stop it.
-pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+/// The background work of a node: job workers and periodic housekeeping. Dropped, it is
+/// aborted; [`Background::stop`] stops it gracefully.
+pub struct Background {
+    stop: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    sweeps: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    /// A token that, cancelled, starts the workers' graceful stop (see [`Background::stop`]).
+    pub fn stopping(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stop: the sweeps at once; each worker cancels the job it runs (cleaned up: nothing
+    /// stays stored or reserved) and hands it, and any job it claimed ahead, back to the
+    /// queue without using up an attempt, so another node (or this one, restarted) takes it
+    /// at once rather than after its lease. Workers still busy after `grace` are aborted.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop.cancel();
+        self.sweeps.abort();
+        let aborts: Vec<_> = self.workers.iter().map(|h| h.abort_handle()).collect();
+        let workers = futures_util::future::join_all(self.workers.iter_mut());
+        if tokio::time::timeout(grace, workers).await.is_err() {
+            tracing::warn!("job workers still busy after the grace period; aborted");
+        }
+        for a in aborts {
+            a.abort();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.sweeps.abort();
+        for h in &self.workers {
+            h.abort();
+        }
+    }
+}
+
+/// Start a node's background work: job workers and periodic housekeeping.
+pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Background {
     let node = config.node_id();
     tracing::info!(node = %node, "starting job workers and sweeps");
-    let mut handles = crate::jobs::worker::spawn(gw.clone(), config.jobs.clone(), &node);
-    handles.push(spawn_sweeps(gw, config.server.sweep_seconds));
-    handles
+    let stop = CancellationToken::new();
+    let workers = crate::jobs::worker::spawn(gw.clone(), config.jobs.clone(), &node, &stop);
+    Background {
+        stop,
+        workers,
+        sweeps: spawn_sweeps(gw, config.server.sweep_seconds),
+    }
 }
 
 /// Periodic housekeeping: reclaim abandoned uploads (whichever node's they were), remove
@@ -178,12 +223,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::demo::print_examples(&config, &gw, addr);
     }
     let background = spawn_background(gw.clone(), &config);
+    let stopping = background.stopping();
     let app = crate::http::app(gw);
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests, handing back jobs");
+        // the workers wind down while the requests finish
+        stopping.cancel();
         let _ = tx.send(());
     });
     tokio::select! {
@@ -192,9 +240,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!("grace period over; exiting with requests still in flight");
         }
     }
-    for h in background {
-        h.abort();
-    }
+    background.stop(grace).await;
     drop(built);
     Ok(())
 }

@@ -51,16 +51,14 @@ pub struct TestGateway {
     /// The shared state, for assertions on the database and objects.
     pub gateway: std::sync::Arc<backup_gateway::http::Gateway>,
     server: tokio::task::JoinHandle<()>,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Aborted when dropped.
+    background: Option<backup_gateway::gateway::Background>,
     _runtime: std::sync::Arc<backup_gateway::plugins::PluginRuntime>,
 }
 
 impl Drop for TestGateway {
     fn drop(&mut self) {
         self.server.abort();
-        for h in &self.background {
-            h.abort();
-        }
     }
 }
 
@@ -132,7 +130,7 @@ impl TestGateway {
             dir: Some(dir),
             gateway: built.gateway,
             server,
-            background,
+            background: Some(background),
             _runtime: built.runtime,
         })
     }
@@ -152,8 +150,19 @@ impl TestGateway {
     /// Stop serving and hand back the data directory (to restart on the same data).
     pub fn stop(mut self) -> tempfile::TempDir {
         self.server.abort();
-        for h in &self.background {
-            h.abort();
+        self.background.take();
+        self.dir
+            .take()
+            .unwrap_or_else(|| unreachable!("the directory is taken only here"))
+    }
+
+    /// Stop the way a signalled gateway does: no more requests, and the job workers stopped
+    /// gracefully within `grace` ([`backup_gateway::gateway::Background::stop`]); hands back
+    /// the data directory.
+    pub async fn shut_down(mut self, grace: std::time::Duration) -> tempfile::TempDir {
+        self.server.abort();
+        if let Some(background) = self.background.take() {
+            background.stop(grace).await;
         }
         self.dir
             .take()

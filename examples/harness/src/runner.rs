@@ -34,7 +34,8 @@ struct Live {
     plugin: Arc<Plugin>,
     app: axum::Router,
     orgs: Vec<String>,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Aborted when dropped.
+    _background: backup_gateway::gateway::Background,
     /// Job settings, for workers a `start_jobs` step starts.
     jobs: backup_gateway::config::JobsConfig,
     started: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -44,9 +45,6 @@ struct Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        for h in &self.background {
-            h.abort();
-        }
         if let Ok(started) = self.started.lock() {
             for h in started.iter() {
                 h.abort();
@@ -92,7 +90,7 @@ async fn start(plugin_path: &Path, scenario: &Scenario, options: &Options) -> an
         plugin,
         app,
         orgs: config.orgs.iter().map(|o| o.id.clone()).collect(),
-        background,
+        _background: background,
         jobs: config.jobs.clone(),
         started: std::sync::Mutex::new(Vec::new()),
         _runtime: built.runtime,
@@ -264,7 +262,12 @@ async fn run_step(
             concurrency: n,
             ..live.jobs.clone()
         };
-        let workers = backup_gateway::jobs::worker::spawn(live.gw.clone(), config, "harness");
+        let workers = backup_gateway::jobs::worker::spawn(
+            live.gw.clone(),
+            config,
+            "harness",
+            &tokio_util::sync::CancellationToken::new(),
+        );
         if let Ok(mut started) = live.started.lock() {
             started.extend(workers);
         }

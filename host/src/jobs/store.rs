@@ -410,6 +410,22 @@ pub async fn heartbeat(
     Ok(r.rows_affected() > 0)
 }
 
+/// Give a job the worker `owner` holds back to the queue without counting the attempt
+/// (its node is stopping): another worker takes it at once rather than once its lease has
+/// expired. False when the job was no longer this worker's.
+pub async fn hand_back(db: &Db, id: &str, owner: &str) -> Result<bool, DbError> {
+    let r = sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+         attempts = attempts - 1, bytes_done = 0, message = 'queued' \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *db.write().await?)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
 /// Final transition by the lease holder: completed (with the backup a capture made), failed
 /// (with a client-safe reason) or back to queued for another attempt. False when the lease
 /// was lost.

@@ -34,17 +34,24 @@ enum JobError {
 /// `{node}/{process}-{i}`: the node's configured name (for people reading the jobs table)
 /// and a random per-process part, so two processes never share an owner — not even a node
 /// restarted under the same name, whose old leases must expire rather than be renewed.
-pub fn spawn(gw: Arc<Gateway>, config: JobsConfig, node: &str) -> Vec<tokio::task::JoinHandle<()>> {
+/// Cancelling `stop` stops them gracefully: each cancels its running job and hands it, and
+/// any job it claimed ahead, back to the queue ([`store::hand_back`]), then returns.
+pub fn spawn(
+    gw: Arc<Gateway>,
+    config: JobsConfig,
+    node: &str,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let process = uuid::Uuid::new_v4().simple().to_string();
     (0..config.concurrency)
         .map(|i| {
             let owner = format!("{node}/{}-{i}", &process[..8]);
-            tokio::spawn(run_worker(gw.clone(), config.clone(), owner))
+            tokio::spawn(run_worker(gw.clone(), config.clone(), owner, stop.clone()))
         })
         .collect()
 }
 
-async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
+async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String, stop: CancellationToken) {
     let db = &gw.services.db;
     let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
     let max_attempts = i64::from(config.max_attempts.max(1));
@@ -52,6 +59,12 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
     // the job claimed (and prepared) while the last one was being published
     let mut next: Option<Ahead> = None;
     loop {
+        if stop.is_cancelled() {
+            if let Some(ahead) = next.take() {
+                hand_back(db, ahead.job, ahead.prepared, &owner).await;
+            }
+            return;
+        }
         let claimed = match next.take() {
             Some(ahead) => fresh(db, ahead, &owner, lease).await,
             None => store::claim(db, &owner, lease, max_attempts)
@@ -61,7 +74,7 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
         match claimed {
             Ok(Some((job, prepared))) => {
                 idle_rounds = 0;
-                next = run_job(&gw, &config, &owner, job, prepared).await;
+                next = run_job(&gw, &config, &owner, &stop, job, prepared).await;
             }
             Ok(None) => {
                 idle_rounds += 1;
@@ -72,11 +85,14 @@ async fn run_worker(gw: Arc<Gateway>, config: JobsConfig, owner: String) {
                 }
                 // a job queued on this node wakes one worker at once; others' jobs are
                 // found by polling
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(config.poll_ms.max(10)),
-                    gw.services.jobs_queued.notified(),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(config.poll_ms.max(10)), async {
+                        tokio::select! {
+                            () = gw.services.jobs_queued.notified() => {}
+                            () = stop.cancelled() => {}
+                        }
+                    })
+                    .await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "job claim failed");
@@ -94,14 +110,18 @@ struct Ahead {
     prepared: Option<Result<Prepared, JobError>>,
 }
 
-/// Claim the next job and, for a capture, prepare it; `None` when there is none (or the
-/// claim failed, which the worker's own next claim will meet again).
+/// Claim the next job and, for a capture, prepare it; `None` when there is none, the worker
+/// is stopping, or the claim failed (which the worker's own next claim will meet again).
 async fn claim_ahead(
     gw: &Arc<Gateway>,
     owner: &str,
+    stop: &CancellationToken,
     lease: i64,
     max_attempts: i64,
 ) -> Option<Ahead> {
+    if stop.is_cancelled() {
+        return None;
+    }
     let job = match store::claim(&gw.services.db, owner, lease, max_attempts).await {
         Ok(job) => job?,
         Err(e) => {
@@ -150,6 +170,29 @@ async fn fresh(
     }
 }
 
+/// Give a job back to the queue as the node stops (with what was prepared for it, given
+/// back first), its attempt not counted; one no longer this worker's is left alone.
+async fn hand_back(
+    db: &crate::store::Db,
+    job: JobRecord,
+    prepared: Option<Result<Prepared, JobError>>,
+    owner: &str,
+) {
+    if let Some(Ok(prepared)) = prepared {
+        prepared.abandon().await;
+    }
+    match store::hand_back(db, &job.id, owner).await {
+        Ok(true) => {
+            tracing::info!(job = %job.id, "job handed back: the node is stopping");
+            flush_soon(db);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(job = %job.id, error = %e, "could not hand a job back; it is retried once its lease expires")
+        }
+    }
+}
+
 /// Progress shared between the running job and its heartbeat.
 #[derive(Default)]
 struct Progress {
@@ -166,6 +209,7 @@ async fn run_job(
     gw: &Arc<Gateway>,
     config: &JobsConfig,
     owner: &str,
+    stop: &CancellationToken,
     job: JobRecord,
     prepared: Option<Result<Prepared, JobError>>,
 ) -> Option<Ahead> {
@@ -174,15 +218,18 @@ async fn run_job(
         done: AtomicU64::new(0),
         total: AtomicI64::new(-1),
     });
+    // the lease lost; `cancel` also when the node stops
     let lost = CancellationToken::new();
+    let cancel = stop.child_token();
     let lease = i64::try_from(config.lease_seconds.max(1)).unwrap_or(30) * 1_000_000;
     let beat = {
-        let (db, id, owner, progress, lost) = (
+        let (db, id, owner, progress, lost, cancel) = (
             db.clone(),
             job.id.clone(),
             owner.to_owned(),
             progress.clone(),
             lost.clone(),
+            cancel.clone(),
         );
         let every = Duration::from_millis((config.lease_seconds.max(1) * 1000 / 3).max(100));
         tokio::spawn(async move {
@@ -197,6 +244,7 @@ async fn run_job(
                     Ok(false) => {
                         // cancelled, or the lease went to another worker: stop working
                         lost.cancel();
+                        cancel.cancel();
                         return;
                     }
                     Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
@@ -214,7 +262,7 @@ async fn run_job(
                     Some(prepared) => prepared?,
                     None => prepare(gw, &job, false).await?,
                 };
-                capture(gw, &job, prepared, &progress, &lost, &publishing).await
+                capture(gw, &job, prepared, &progress, &cancel, &publishing).await
             };
             tokio::pin!(run);
             tokio::select! {
@@ -224,13 +272,13 @@ async fn run_job(
                     // both to the end: a claim abandoned half-way would hold a job unrun
                     // until its lease expired
                     let (result, next) =
-                        tokio::join!(run, claim_ahead(gw, owner, lease, max_attempts));
+                        tokio::join!(run, claim_ahead(gw, owner, stop, lease, max_attempts));
                     (result.map(Some), next)
                 }
             }
         }
         JobKind::Restore => (
-            restore(gw, &job, &progress, &lost).await.map(|()| None),
+            restore(gw, &job, &progress, &cancel).await.map(|()| None),
             None,
         ),
     };
@@ -239,6 +287,12 @@ async fn run_job(
         tracing::info!(job = %job.id, "job stopped: cancelled or taken over");
         return next;
     }
+    if stop.is_cancelled() && result.is_err() {
+        // stopped with the node: cleaned up by the ingest, and queued again at once
+        hand_back(&db, job, None, owner).await;
+        return next;
+    }
+
     let done = i64::try_from(progress.done.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     let total = progress.total.load(Ordering::Relaxed);
     // a completed capture of unknown length now knows it

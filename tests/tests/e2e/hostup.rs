@@ -291,6 +291,44 @@ async fn validation_scopes_and_errors_are_problem_documents() {
     assert_eq!(r.status(), 400);
 }
 
+/// Create a capture of [`VPS`] on `gw` and wait until it is in flight (its temporary file
+/// exists under `dir`); the job's public id.
+async fn capture_in_flight(
+    c: &reqwest::Client,
+    gw: &GatewayProcess,
+    dir: &std::path::Path,
+) -> String {
+    let op: Value = c
+        .post(format!("{}/api/v2/vps/{VPS}/backups", gw.url))
+        .bearer_auth("hu-admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incoming = dir.join("objects/.incoming");
+    for _ in 0..500 {
+        if std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&incoming).unwrap().count(),
+        1,
+        "the capture is in flight"
+    );
+    op["operation"]["jobId"].as_str().unwrap().to_owned()
+}
+
+/// The database of a gateway that ran in `dir`.
+async fn database_in(dir: &std::path::Path) -> backup_gateway::store::Db {
+    backup_gateway::store::Db::connect(&format!("sqlite://{}/gateway.db", dir.display()), Some(1))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -309,29 +347,9 @@ async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart()
         .await
         .unwrap();
     let c = reqwest::Client::new();
-    let op: Value = c
-        .post(format!("{}/api/v2/vps/{VPS}/backups", gw.url))
-        .bearer_auth("hu-admin")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let job_id = op["operation"]["jobId"].as_str().unwrap().to_owned();
     // wait until the capture is running, then kill the node
+    let job_id = capture_in_flight(&c, &gw, dir.path()).await;
     let incoming = dir.path().join("objects/.incoming");
-    for _ in 0..500 {
-        if std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        std::fs::read_dir(&incoming).unwrap().count(),
-        1,
-        "the capture is in flight"
-    );
     gw.kill().unwrap();
     gw.restart().await.unwrap();
     let done = poll_until_done(&c, &gw.url, &job_id, "hu-admin").await;
@@ -355,12 +373,7 @@ async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart()
         0,
         "the interrupted attempt's temp file is gone"
     );
-    let db = backup_gateway::store::Db::connect(
-        &format!("sqlite://{}/gateway.db", dir.path().display()),
-        Some(1),
-    )
-    .await
-    .unwrap();
+    let db = database_in(dir.path()).await;
     let (items, _) = db
         .backups(
             "acme",
@@ -376,6 +389,92 @@ async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart()
     assert_eq!(
         db.usage("acme", "hostup").await.unwrap(),
         (big.len() as i64, 0)
+    );
+}
+
+/// A gateway stopped by SIGTERM while a capture runs cancels it, cleans it up and hands the
+/// job back to the queue without using up an attempt (another node, or this one restarted,
+/// takes it at once rather than after its lease); restarted, it runs the job to completion.
+#[tokio::test]
+async fn a_capture_running_when_the_gateway_stops_is_handed_back_and_runs_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = bytes::Bytes::from(vec![5u8; 3 * 1024 * 1024 + 17]);
+    // the first read of the source stalls after 1 MiB
+    let (source, requests) = super::scaleout::stalling_source(body.clone(), 1024 * 1024).await;
+    let mut gw = GatewayProcess::start(
+        dir.path(),
+        &[provider_plugin("hostup")],
+        &super::scaleout::hostup_config(&source),
+    )
+    .await
+    .unwrap();
+    let c = reqwest::Client::new();
+    // wait until the capture is running, then stop the node
+    let job_id = capture_in_flight(&c, &gw, dir.path()).await;
+    let incoming = dir.path().join("objects/.incoming");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let mut exited = None;
+    for _ in 0..300 {
+        exited = gw.child.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "the gateway exits cleanly: {exited:?}"
+    );
+
+    let db = database_in(dir.path()).await;
+    let job: (String, i64, Option<String>, i64) =
+        sqlx::query_as("SELECT status, attempts, lease_owner, bytes_done FROM jobs")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(job, ("queued".into(), 0, None, 0), "handed back");
+    assert_eq!(
+        db.usage("acme", "hostup").await.unwrap(),
+        (0, 0),
+        "nothing reserved"
+    );
+    let ingests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ingests")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ingests, 0);
+    assert_eq!(std::fs::read_dir(&incoming).unwrap().count(), 0);
+    drop(db);
+
+    gw.restart().await.unwrap();
+    let done = poll_until_done(&c, &gw.url, &job_id, "hu-admin").await;
+    assert_eq!(done["data"]["isCompleted"], true, "{done}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let db = database_in(dir.path()).await;
+    let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM jobs")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1, "the stopped run did not count");
+    let rec = db
+        .backup_by_job("acme", "hostup", &{
+            let id: String = sqlx::query_scalar("SELECT id FROM jobs")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            id
+        })
+        .await
+        .unwrap()
+        .expect("its backup");
+    assert_eq!(rec.sha256, sha256_hex(&body));
+    assert_eq!(
+        db.usage("acme", "hostup").await.unwrap(),
+        (body.len() as i64, 0)
     );
 }
 

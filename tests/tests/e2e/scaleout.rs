@@ -363,7 +363,7 @@ async fn quota_and_rate_limits_hold_across_nodes_under_concurrent_load() {
 
 const VPS: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
 
-fn hostup_config(source_url: &str) -> String {
+pub fn hostup_config(source_url: &str) -> String {
     format!(
         r#"{org}
 [[credentials]]
@@ -390,7 +390,7 @@ source = {{ url = "{source_url}" }}
 
 /// An HTTP source whose first response sends `stall_after` bytes of `body` and then stalls
 /// for ever (until its reader dies); later responses send the whole body.
-async fn stalling_source(body: Bytes, stall_after: usize) -> (String, Arc<AtomicUsize>) {
+pub async fn stalling_source(body: Bytes, stall_after: usize) -> (String, Arc<AtomicUsize>) {
     let requests = Arc::new(AtomicUsize::new(0));
     let seen = requests.clone();
     let app = axum::Router::new().route(
