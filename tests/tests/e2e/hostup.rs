@@ -558,11 +558,7 @@ async fn racing_creates_for_one_vps_queue_exactly_one_capture() {
 async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
     const N: usize = 6;
     let src = tempfile::tempdir().unwrap();
-    let mut cfg = format!("concurrency = 1\n{}", super::ORG);
-    cfg.push_str(
-        "[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\nkey = \"admin\"\n\
-         secret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n",
-    );
+    let mut cfg = one_worker_config();
     for i in 0..N {
         let path = src.path().join(format!("disk-{i}"));
         std::fs::write(&path, vec![i as u8; 4096]).unwrap();
@@ -657,14 +653,7 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
         .unwrap();
     let db = &gw.gateway.services.db;
     let create = async |vps: &str| -> String {
-        let r = gw
-            .client
-            .post(gw.at(&format!("/api/v2/vps/vps_{vps:0>26}/backups")))
-            .bearer_auth("hu-admin")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
+        post_capture(&gw, vps).await;
         // the store's id of the job just queued: the VPS's newest
         let jobs = backup_gateway::jobs::store::list(db, "acme", "hostup", (None, None), &[], 100)
             .await
@@ -719,4 +708,107 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
         ((A + B) as i64, 0),
         "one backup of each charged, nothing left reserved"
     );
+}
+
+/// A job claimed ahead (while the worker's last capture was being published) is handed
+/// back too when the node stops: its reservation given back, the job queued again with its
+/// attempt not counted. One worker; VPS A's source trickles in over about half a second, so
+/// B is queued behind it; B's source answers only after two seconds, so B is still being
+/// prepared, claimed, when A completes and the node is stopped.
+#[tokio::test]
+async fn a_job_claimed_ahead_is_handed_back_when_the_node_stops() {
+    use futures_util::StreamExt;
+    let app = axum::Router::new()
+        .route(
+            "/a",
+            axum::routing::get(|| async {
+                let pieces = futures_util::stream::iter(0..5).then(|_| async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 1000]))
+                });
+                (
+                    [(http::header::CONTENT_LENGTH, "5000")],
+                    axum::body::Body::from_stream(pieces),
+                )
+            }),
+        )
+        .route(
+            "/b",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                vec![2u8; 4096]
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut cfg = one_worker_config();
+    for vps in ["a", "b"] {
+        cfg.push_str(&format!(
+            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{vps:0>26}\"\nsource = {{ url = \"{base}/{vps}\" }}\n"
+        ));
+    }
+    let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
+        .await
+        .unwrap();
+    for vps in ["a", "b"] {
+        post_capture(&gw, vps).await;
+    }
+    let db = gw.gateway.services.db.clone();
+    let jobs = async || {
+        let mut jobs =
+            backup_gateway::jobs::store::list(&db, "acme", "hostup", (None, None), &[], 10)
+                .await
+                .unwrap();
+        jobs.sort_by(|x, y| x.resource_id.cmp(&y.resource_id));
+        jobs
+    };
+    use backup_gateway::jobs::store::JobStatus;
+    // A done and B claimed (its source still silent)
+    let mut ready = false;
+    for _ in 0..300 {
+        let j = jobs().await;
+        if j[0].status == JobStatus::Completed && j[1].status == JobStatus::InProgress {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "A completed while B was claimed: {:?}", jobs().await);
+    let _dir = gw.shut_down(Duration::from_secs(10)).await;
+    let j = jobs().await;
+    assert_eq!(
+        (j[1].status, j[1].attempts, j[1].bytes_done),
+        (JobStatus::Queued, 0, 0),
+        "{:?}",
+        j[1]
+    );
+    assert_eq!(
+        db.usage("acme", "hostup").await.unwrap(),
+        (5000, 0),
+        "A charged; B's reservation given back"
+    );
+}
+
+/// One worker, the test org and its admin key; resources to be appended.
+fn one_worker_config() -> String {
+    format!(
+        "concurrency = 1\n{}[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\n\
+         key = \"admin\"\nsecret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n",
+        super::ORG
+    )
+}
+
+/// Create a capture of `vps_{vps}` (zero-padded to a VPS id); it must be accepted.
+async fn post_capture(gw: &TestGateway, vps: &str) {
+    let r = gw
+        .client
+        .post(gw.at(&format!("/api/v2/vps/vps_{vps:0>26}/backups")))
+        .bearer_auth("hu-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
 }
