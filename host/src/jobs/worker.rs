@@ -131,7 +131,7 @@ async fn claim_ahead(
     };
     let claimed_at = Instant::now();
     let prepared = match job.kind {
-        JobKind::Capture => Some(prepare(gw, &job, true).await),
+        JobKind::Capture => Some(prepare(gw, &job, true, stop).await),
         JobKind::Restore => None,
     };
     Some(Ahead {
@@ -260,7 +260,7 @@ async fn run_job(
             let run = async {
                 let prepared = match prepared {
                     Some(prepared) => prepared?,
-                    None => prepare(gw, &job, false).await?,
+                    None => prepare(gw, &job, false, &cancel).await?,
                 };
                 capture(gw, &job, prepared, &progress, &cancel, &publishing).await
             };
@@ -403,8 +403,14 @@ impl Prepared {
 
 /// Everything a capture does before its first byte: the resource read, the source opened,
 /// the backup's target chosen and its quota reserved. `ahead` (the last job still being
-/// published) leaves a failed reservation to be tried again when the job runs.
-async fn prepare(gw: &Arc<Gateway>, job: &JobRecord, ahead: bool) -> Result<Prepared, JobError> {
+/// published) leaves a failed reservation to be tried again when the job runs. Cancelled,
+/// it stops waiting for the source to answer (an HTTP source may take its time).
+async fn prepare(
+    gw: &Arc<Gateway>,
+    job: &JobRecord,
+    ahead: bool,
+    cancel: &CancellationToken,
+) -> Result<Prepared, JobError> {
     let (db, objects) = (&gw.services.db, &gw.services.objects);
     let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
     // a retried job whose earlier attempt committed (and then lost its lease) is done
@@ -432,12 +438,15 @@ async fn prepare(gw: &Arc<Gateway>, job: &JobRecord, ahead: bool) -> Result<Prep
         .unwrap_or_default();
     let src =
         source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
-    let opened = source::open(&src, quotas.upload_bytes)
-        .await
-        .map_err(|e| match e {
+    let opened = tokio::select! {
+        opened = source::open(&src, quotas.upload_bytes) => opened.map_err(|e| match e {
             SourceError::Unreadable(m) => JobError::Retry(format!("cannot read the source: {m}")),
             other => JobError::Fatal(other.to_string()),
-        })?;
+        })?,
+        () = cancel.cancelled() => {
+            return Err(JobError::Retry("stopped before the source answered".into()));
+        }
+    };
     if let ingest::Size::Exact(n) = opened.size
         && quotas.upload_bytes > 0
         && n > quotas.upload_bytes
