@@ -162,9 +162,7 @@ async fn fresh(
     match store::heartbeat(db, &job.id, owner, lease, 0, None).await {
         Ok(true) => Ok(Some((job, prepared))),
         kept => {
-            if let Some(Ok(prepared)) = prepared {
-                prepared.abandon().await;
-            }
+            Prepared::give_back(prepared).await;
             kept.map(|_| None)
         }
     }
@@ -178,9 +176,7 @@ async fn hand_back(
     prepared: Option<Result<Prepared, JobError>>,
     owner: &str,
 ) {
-    if let Some(Ok(prepared)) = prepared {
-        prepared.abandon().await;
-    }
+    Prepared::give_back(prepared).await;
     match store::hand_back(db, &job.id, owner).await {
         Ok(true) => {
             tracing::info!(job = %job.id, "job handed back: the node is stopping");
@@ -391,9 +387,10 @@ enum Ingest {
 }
 
 impl Prepared {
-    /// Give back what was reserved for a capture that will not run.
-    async fn abandon(self) {
-        if let Prepared::Ready(ready) = self
+    /// Give back what was reserved for a job claimed ahead that will not run (anything
+    /// but a reserved capture holds nothing).
+    async fn give_back(prepared: Option<Result<Prepared, JobError>>) {
+        if let Some(Ok(Prepared::Ready(ready))) = prepared
             && let Ingest::Reserved(reserved) = ready.ingest
         {
             reserved.abandon().await;

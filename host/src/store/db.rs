@@ -1269,7 +1269,7 @@ fn backup_commit<'a>(ingest_id: &'a str, rec: &'a BackupRecord) -> Batch<'a> {
 }
 
 /// The next value of a named counter, inside a transaction.
-pub async fn next_in_sequence(
+async fn next_in_sequence(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: &str,
     provider: &str,

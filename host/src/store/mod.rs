@@ -12,7 +12,7 @@ mod objects;
 
 pub use db::{
     BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine, ResourceRecord,
-    StaleIngest, next_in_sequence,
+    StaleIngest,
 };
 pub use objects::{ObjectError, Objects, TempObject};
 

@@ -562,9 +562,9 @@ async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
     for i in 0..N {
         let path = src.path().join(format!("disk-{i}"));
         std::fs::write(&path, vec![i as u8; 4096]).unwrap();
-        cfg.push_str(&format!(
-            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{i:026}\"\nsource = {{ file = \"{}\" }}\n",
-            path.display()
+        cfg.push_str(&vps_resource(
+            &i.to_string(),
+            &format!("file = \"{}\"", path.display()),
         ));
     }
     let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
@@ -633,19 +633,17 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
     const A: usize = 8 << 20;
     const B: usize = 4096;
     let src = tempfile::tempdir().unwrap();
-    let mut cfg = format!("concurrency = 1\n{}", super::ORG);
+    let mut cfg = one_worker_config();
     cfg.push_str(&format!(
-        "[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\nkey = \"admin\"\n\
-         secret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n\
-         [plugins.hostup]\norg_bytes = {}\nresource_slots = 1\n",
+        "[plugins.hostup]\norg_bytes = {}\nresource_slots = 1\n",
         2 * A + B
     ));
     for (vps, size) in [("a", A), ("b", B)] {
         let path = src.path().join(vps);
         std::fs::write(&path, vec![7u8; size]).unwrap();
-        cfg.push_str(&format!(
-            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{vps:0>26}\"\nsource = {{ file = \"{}\" }}\n",
-            path.display()
+        cfg.push_str(&vps_resource(
+            vps,
+            &format!("file = \"{}\"", path.display()),
         ));
     }
     let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
@@ -741,9 +739,7 @@ async fn a_job_claimed_ahead_is_handed_back_when_the_node_stops() {
     });
     let mut cfg = one_worker_config();
     for vps in ["a", "b"] {
-        cfg.push_str(&format!(
-            "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{vps:0>26}\"\nsource = {{ url = \"{base}/{vps}\" }}\n"
-        ));
+        cfg.push_str(&vps_resource(vps, &format!("url = \"{base}/{vps}\"")));
     }
     let gw = TestGateway::start(&[provider_plugin("hostup")], &cfg)
         .await
@@ -794,6 +790,14 @@ fn one_worker_config() -> String {
         "concurrency = 1\n{}[[credentials]]\norg = \"acme\"\nplugin = \"hostup\"\nscheme = \"bearer\"\n\
          key = \"admin\"\nsecret = \"hu-admin\"\nscopes = [\"read:vm\", \"backup:vm\"]\n",
         super::ORG
+    )
+}
+
+/// A VPS of the test org, `vps_{name}` zero-padded to a VPS id, with `source` (the inside
+/// of the source table: `file = "…"` or `url = "…"`).
+fn vps_resource(name: &str, source: &str) -> String {
+    format!(
+        "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{name:0>26}\"\nsource = {{ {source} }}\n"
     )
 }
 
