@@ -66,6 +66,31 @@ pub struct ServerConfig {
     /// Seconds between housekeeping sweeps (reclaiming uploads whose lease expired,
     /// forgetting old rate-limit windows).
     pub sweep_seconds: u64,
+    /// Seconds a connection has, from being ready for a request (accepted, or its last
+    /// response sent), to deliver the whole request head; then it is closed. Also the
+    /// longest an idle keep-alive connection stays open.
+    pub header_timeout_seconds: u64,
+    /// Seconds an upload, a JSON body or an HTTP capture source may go without a byte while
+    /// the server waits for one; an upload is then ended like a disconnect (nothing stored,
+    /// nothing reserved) and answered with the provider's error if the client still
+    /// listens; a capture is retried like any failed read of its source.
+    pub body_idle_timeout_seconds: u64,
+    /// Seconds a client may leave a response unread (its socket accepting nothing) before
+    /// the connection is dropped.
+    pub send_timeout_seconds: u64,
+    /// Uploads one credential may have in flight to one plugin at once (0: no cap); more
+    /// are refused with the provider's 429.
+    pub max_uploads_per_credential: u32,
+    /// Uploads one org may have in flight at once, all its credentials and plugins
+    /// together (0: no cap).
+    pub max_uploads_per_org: u32,
+    /// Longest request target (path and query), in bytes; longer ones are refused with the
+    /// provider's 400.
+    pub max_uri_bytes: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request.
+    pub max_headers: usize,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +105,14 @@ impl Default for ServerConfig {
             print_examples: false,
             node_id: None,
             sweep_seconds: 30,
+            header_timeout_seconds: 30,
+            body_idle_timeout_seconds: 60,
+            send_timeout_seconds: 60,
+            max_uploads_per_credential: 4,
+            max_uploads_per_org: 64,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
         }
     }
 }
@@ -429,6 +462,26 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if !(256..=1024 * 1024).contains(&server.max_header_bytes)
+            || server.max_uri_bytes + 64 > server.max_header_bytes
+        {
+            return Err(ConfigError::Inconsistent(format!(
+                "server.max_header_bytes must be 256 to 1048576 and leave room for \
+                 server.max_uri_bytes ({}) and a header",
+                server.max_uri_bytes
+            )));
+        }
+        if !(1..=65_000).contains(&server.max_uri_bytes) {
+            return Err(ConfigError::Inconsistent(
+                "server.max_uri_bytes must be 1 to 65000".into(),
+            ));
+        }
+        if !(1..=1000).contains(&server.max_headers) {
+            return Err(ConfigError::Inconsistent(
+                "server.max_headers must be 1 to 1000".into(),
+            ));
+        }
         let orgs: std::collections::HashSet<&str> =
             self.orgs.iter().map(|o| o.id.as_str()).collect();
         for c in &self.credentials {

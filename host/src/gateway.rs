@@ -125,8 +125,19 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         limits,
         max_json_body: config.server.max_json_body,
         max_response_body: config.server.max_response_body,
+        body_idle_timeout: seconds_or_forever(config.server.body_idle_timeout_seconds),
+        upload_caps: crate::ingest::UploadCaps {
+            per_credential: config.server.max_uploads_per_credential,
+            per_org: config.server.max_uploads_per_org,
+        },
+        edge: crate::http::EdgeLimits::new(&config.server),
     });
     Ok(Built { gateway, runtime })
+}
+
+/// A timeout of `n` seconds, 0 meaning none (about a century, which no timer reaches).
+pub fn seconds_or_forever(n: u64) -> Duration {
+    Duration::from_secs(if n == 0 { 100 * 365 * 86_400 } else { n })
 }
 
 fn source_json(s: &SourceConfig) -> String {
@@ -224,10 +235,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let background = spawn_background(gw.clone(), &config);
     let stopping = background.stopping();
-    let app = crate::http::app(gw);
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = crate::http::serve(listener, gw, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests, handing back jobs");
         // the workers wind down while the requests finish
@@ -235,7 +245,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = tx.send(());
     });
     tokio::select! {
-        res = server => res?,
+        () = server => {}
         _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("grace period over; exiting with requests still in flight");
         }

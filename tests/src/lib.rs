@@ -64,12 +64,18 @@ impl Drop for TestGateway {
 
 /// The config a test gateway runs with: `extra` TOML appended to the data and plugin dirs.
 pub fn config_for(dir: &Path, extra: &str) -> String {
+    config_with(dir, "", extra)
+}
+
+/// Like [`config_for`], with `server` lines added to the `[server]` table.
+pub fn config_with(dir: &Path, server: &str, extra: &str) -> String {
     format!(
         r#"
 [server]
 listen = "127.0.0.1:0"
 data_dir = "{data}"
 plugins_dir = "{data}/plugins"
+{server}
 
 [runtime]
 deadline_ms = 1000
@@ -99,11 +105,31 @@ impl TestGateway {
         Self::start_in(dir, plugins, extra).await
     }
 
+    /// Like [`TestGateway::start`], with `server` lines in the `[server]` table.
+    pub async fn start_with(
+        plugins: &[PathBuf],
+        server: &str,
+        extra: &str,
+    ) -> anyhow::Result<TestGateway> {
+        let dir = tempfile::tempdir()?;
+        let config = Config::from_toml(&config_with(dir.path(), server, extra))?;
+        Self::start_config(dir, plugins, config).await
+    }
+
     /// Like [`TestGateway::start`], in a given directory (to restart on the same data).
     pub async fn start_in(
         dir: tempfile::TempDir,
         plugins: &[PathBuf],
         extra: &str,
+    ) -> anyhow::Result<TestGateway> {
+        let config = Config::from_toml(&config_for(dir.path(), extra))?;
+        Self::start_config(dir, plugins, config).await
+    }
+
+    async fn start_config(
+        dir: tempfile::TempDir,
+        plugins: &[PathBuf],
+        config: Config,
     ) -> anyhow::Result<TestGateway> {
         let pdir = dir.path().join("plugins");
         std::fs::create_dir_all(&pdir)?;
@@ -113,13 +139,12 @@ impl TestGateway {
                 .ok_or_else(|| anyhow::anyhow!("bad plugin path"))?;
             std::fs::copy(p, pdir.join(name))?;
         }
-        let config = Config::from_toml(&config_for(dir.path(), extra))?;
         let built = backup_gateway::gateway::build(&config).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let app = backup_gateway::http::app(built.gateway.clone());
+        let gw = built.gateway.clone();
         let server = tokio::spawn(async move {
-            let _ = axum_serve(listener, app).await;
+            backup_gateway::http::serve(listener, gw, std::future::pending()).await;
         });
         let background = backup_gateway::gateway::spawn_background(built.gateway.clone(), &config);
         Ok(TestGateway {
@@ -168,10 +193,6 @@ impl TestGateway {
             .take()
             .unwrap_or_else(|| unreachable!("the directory is taken only here"))
     }
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
-    axum::serve(listener, app).await
 }
 
 /// The results of spawned tasks, in spawn order (a task that panicked fails the test).
@@ -351,4 +372,75 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
             }
         })
         .collect()
+}
+
+/// A response read off a raw socket.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes of it).
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Read one response (head, then `Content-Length` bytes of body) from a raw socket within
+/// `wait`; `None` if none came (or the connection closed first). Does not wait for the
+/// server to close the connection.
+pub async fn read_response(
+    s: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut buf = Vec::new();
+        let mut piece = [0u8; 16 * 1024];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = s.read(&mut piece).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&piece[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let mut lines = head.lines();
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            let n = s.read(&mut piece).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&piece[..n]);
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+        Some(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    };
+    tokio::time::timeout(wait, read).await.ok().flatten()
 }

@@ -60,6 +60,34 @@ pub enum AuthFailure {
     ExpiredCredentials,
 }
 
+/// Why a request's credentials were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// Missing, unusable or wrong credentials (the provider's 401).
+    Failed(AuthFailure),
+    /// More than one credential: a header the scheme allows once given twice, or two of the
+    /// plugin's carriers at once (`Authorization` and its token header). Refused, not
+    /// resolved by picking one: two readers of the same request (a proxy, this gateway)
+    /// could each pick another, so this is a client mistake (the provider's 400). Names the
+    /// header.
+    Ambiguous(String),
+}
+
+impl From<AuthFailure> for AuthError {
+    fn from(f: AuthFailure) -> Self {
+        AuthError::Failed(f)
+    }
+}
+
+/// Where a token was presented: a credential is accepted only the way it was issued.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Carrier {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// A named header (lower-case).
+    Header(String),
+}
+
 type Digest32 = [u8; 32];
 
 #[derive(Debug)]
@@ -71,8 +99,8 @@ struct Credential {
 /// Every configured credential, indexed for lookup; built once at start-up.
 #[derive(Debug, Default)]
 pub struct CredentialStore {
-    /// (plugin, sha256(token)) for bearer and header tokens.
-    tokens: HashMap<(String, Digest32), Credential>,
+    /// (plugin, carrier, sha256(token)) for bearer and header tokens.
+    tokens: HashMap<(String, Carrier, Digest32), Credential>,
     /// (plugin, key) for basic credentials.
     basic: HashMap<(String, String), Credential>,
     /// JWT verifiers by plugin.
@@ -85,6 +113,19 @@ pub struct CredentialStore {
 pub struct CredentialError {
     key: String,
     reason: String,
+}
+
+/// The one value of a header that may appear once.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h http::HeaderValue>, AuthError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::Ambiguous(name.to_owned()));
+    }
+    Ok(first)
 }
 
 fn sha256(bytes: &[u8]) -> Digest32 {
@@ -119,10 +160,17 @@ impl CredentialStore {
                     .basic
                     .insert((c.plugin.clone(), c.key.clone()), cred)
                     .is_some(),
-                SchemeConfig::Bearer | SchemeConfig::Header => store
+                SchemeConfig::Bearer => store
                     .tokens
-                    .insert((c.plugin.clone(), digest), cred)
+                    .insert((c.plugin.clone(), Carrier::Bearer, digest), cred)
                     .is_some(),
+                SchemeConfig::Header => {
+                    let name = c.header.as_deref().unwrap_or_default().to_ascii_lowercase();
+                    store
+                        .tokens
+                        .insert((c.plugin.clone(), Carrier::Header(name), digest), cred)
+                        .is_some()
+                }
             };
             if dup {
                 return Err(err("duplicate credential for this plugin"));
@@ -143,9 +191,8 @@ impl CredentialStore {
         plugin: &str,
         schemes: &[Scheme],
         headers: &HeaderMap,
-    ) -> Result<Principal, AuthFailure> {
-        let authorization = headers
-            .get(http::header::AUTHORIZATION)
+    ) -> Result<Principal, AuthError> {
+        let authorization = single(headers, http::header::AUTHORIZATION.as_str())?
             .map(|v| v.to_str().map_err(|_| AuthFailure::MalformedEncoding))
             .transpose()?;
         let (auth_scheme, auth_value) = match authorization {
@@ -155,41 +202,55 @@ impl CredentialStore {
             },
             None => (None, ""),
         };
+        let accepts = |want: &str| {
+            schemes.iter().any(|s| {
+                matches!(
+                    (s, want),
+                    (Scheme::Bearer, "bearer") | (Scheme::Basic, "basic")
+                )
+            })
+        };
+        let mut presented = auth_scheme
+            .as_deref()
+            .filter(|s| accepts(s))
+            .map(|_| "authorization");
+        let mut token_header = None;
         for scheme in schemes {
-            match scheme {
-                Scheme::Header(name) => {
-                    if let Some(v) = headers.get(name.as_str()) {
-                        let token = v.to_str().map_err(|_| AuthFailure::MalformedEncoding)?;
-                        return self.token(plugin, token.trim());
-                    }
+            if let Scheme::Header(name) = scheme
+                && let Some(v) = single(headers, name)?
+            {
+                if let Some(other) = presented.replace(name.as_str()) {
+                    tracing::info!(plugin, first = other, second = %name, "two credentials in one request");
+                    return Err(AuthError::Ambiguous(name.clone()));
                 }
-                Scheme::Bearer if auth_scheme.as_deref() == Some("bearer") => {
-                    if auth_value.is_empty() {
-                        return Err(AuthFailure::MalformedCredentials);
-                    }
-                    if let Some(v) = self.jwt.get(plugin)
-                        && jwt::looks_like_jwt(auth_value)
-                    {
-                        return v.verify(auth_value);
-                    }
-                    return self.token(plugin, auth_value);
-                }
-                Scheme::Basic if auth_scheme.as_deref() == Some("basic") => {
-                    return self.basic(plugin, auth_value);
-                }
-                _ => {}
+                token_header = Some((name, v));
             }
         }
-        Err(if authorization.is_some() {
-            AuthFailure::UnsupportedScheme
-        } else {
-            AuthFailure::Missing
-        })
+        if let Some((name, v)) = token_header {
+            let token = v.to_str().map_err(|_| AuthFailure::MalformedEncoding)?;
+            return Ok(self.token(plugin, Carrier::Header(name.clone()), token.trim())?);
+        }
+        match auth_scheme.as_deref() {
+            Some("bearer") if accepts("bearer") => {
+                if auth_value.is_empty() {
+                    return Err(AuthFailure::MalformedCredentials.into());
+                }
+                if let Some(v) = self.jwt.get(plugin)
+                    && jwt::looks_like_jwt(auth_value)
+                {
+                    return Ok(v.verify(auth_value)?);
+                }
+                Ok(self.token(plugin, Carrier::Bearer, auth_value)?)
+            }
+            Some("basic") if accepts("basic") => Ok(self.basic(plugin, auth_value)?),
+            Some(_) => Err(AuthFailure::UnsupportedScheme.into()),
+            None => Err(AuthFailure::Missing.into()),
+        }
     }
 
-    fn token(&self, plugin: &str, token: &str) -> Result<Principal, AuthFailure> {
+    fn token(&self, plugin: &str, carrier: Carrier, token: &str) -> Result<Principal, AuthFailure> {
         self.tokens
-            .get(&(plugin.to_owned(), sha256(token.as_bytes())))
+            .get(&(plugin.to_owned(), carrier, sha256(token.as_bytes())))
             .map(|c| c.principal.clone())
             .ok_or(AuthFailure::InvalidCredentials)
     }
@@ -291,7 +352,10 @@ secret = "svc-token"
         ];
         for (h, want) in cases {
             let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            assert_eq!(s.authenticate("p", &basic, &headers(&pairs)), Err(want));
+            assert_eq!(
+                s.authenticate("p", &basic, &headers(&pairs)),
+                Err(AuthError::Failed(want))
+            );
         }
         // valid credentials for another plugin are invalid here
         let other = s.authenticate(
@@ -299,7 +363,10 @@ secret = "svc-token"
             &basic,
             &headers(&[("authorization", &format!("Basic {}", b64("NETH-1:s3cret")))]),
         );
-        assert_eq!(other, Err(AuthFailure::InvalidCredentials));
+        assert_eq!(
+            other,
+            Err(AuthError::Failed(AuthFailure::InvalidCredentials))
+        );
     }
 
     #[test]
@@ -316,7 +383,51 @@ secret = "svc-token"
         assert_eq!(p.org, "acme");
         assert_eq!(
             s.authenticate("p", &schemes, &headers(&[("sec", "nope")])),
-            Err(AuthFailure::InvalidCredentials)
+            Err(AuthError::Failed(AuthFailure::InvalidCredentials))
         );
+        // a token is accepted only the way it was issued
+        let invalid = Err(AuthError::Failed(AuthFailure::InvalidCredentials));
+        assert_eq!(
+            s.authenticate(
+                "p",
+                &schemes,
+                &headers(&[("authorization", "Bearer svc-token")])
+            ),
+            invalid
+        );
+        assert_eq!(
+            s.authenticate("p", &schemes, &headers(&[("sec", "abc")])),
+            invalid
+        );
+    }
+
+    #[test]
+    fn two_credentials_in_one_request_are_refused_not_picked_from() {
+        let s = store();
+        let schemes = [Scheme::Header("sec".into()), Scheme::Bearer];
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let basic_ok = format!("Basic {}", b64("NETH-1:s3cret"));
+        let ambiguous = |h: &str| Err(AuthError::Ambiguous(h.into()));
+        // the same header twice: valid then invalid, or the other way round
+        for pair in [["Bearer abc", "Bearer nope"], ["Bearer nope", "Bearer abc"]] {
+            let h = headers(&[("authorization", pair[0]), ("authorization", pair[1])]);
+            assert_eq!(
+                s.authenticate("p", &schemes, &h),
+                ambiguous("authorization")
+            );
+        }
+        let h = headers(&[("authorization", &basic_ok), ("authorization", &basic_ok)]);
+        assert_eq!(
+            s.authenticate("p", &[Scheme::Basic], &h),
+            ambiguous("authorization")
+        );
+        let h = headers(&[("sec", "svc-token"), ("sec", "svc-token")]);
+        assert_eq!(s.authenticate("p", &schemes, &h), ambiguous("sec"));
+        // two carriers at once, both valid
+        let h = headers(&[("authorization", "Bearer abc"), ("sec", "svc-token")]);
+        assert_eq!(s.authenticate("p", &schemes, &h), ambiguous("sec"));
+        // an Authorization scheme the plugin does not take is not a second credential
+        let h = headers(&[("authorization", &basic_ok), ("sec", "svc-token")]);
+        assert_eq!(s.authenticate("p", &schemes, &h).unwrap().subject, "svc");
     }
 }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::Response;
-use http_body_util::BodyExt;
+use futures_util::StreamExt;
 
+use super::guard::Refusal;
 use super::{Gateway, REQUEST_ID, convert, problem};
-use crate::auth::Principal;
+use crate::auth::{AuthError, Principal};
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::manifest::Segment;
 use crate::plugins::{BodyMode, CallContext, Fault, Plugin, RouteSpec};
@@ -92,8 +93,19 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
             .authenticate(&plugin.name, &plugin.manifest.auth, &parts.headers)
         {
             Ok(p) => Some(p),
-            Err(f) => {
+            Err(AuthError::Failed(f)) => {
                 let p = Problem::Unauthenticated(problem::auth_failure(f));
+                return problem::render(&gw, plugin, p, &call).await;
+            }
+            Err(AuthError::Ambiguous(header)) => {
+                let p = Problem::Validation(vec![types::FieldError {
+                    location: format!("header:{header}"),
+                    code: "ambiguous_credentials".into(),
+                    message: format!(
+                        "more than one credential in the request ({header}): send exactly one"
+                    ),
+                    value: None,
+                }]);
                 return problem::render(&gw, plugin, p, &call).await;
             }
         }
@@ -114,12 +126,15 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
             };
             return crate::ingest::serve(gw.clone(), entry.clone(), call, p, parts, body).await;
         }
-        // 3. body, bounded before it is read
-        BodyMode::Buffered => match read_body(&parts, body, gw.max_json_body).await {
-            Ok(bytes) => call.body = bytes,
-            Err(p) => return problem::render(&gw, plugin, p, &call).await,
-        },
-        BodyMode::None => {}
+        // 3. body, bounded before it is read; a route that takes none still waits for a
+        // body the client declared (and then ignores it): nothing is acted on half-sent
+        BodyMode::Buffered | BodyMode::None => {
+            match read_body(&parts, body, gw.max_json_body, gw.body_idle_timeout).await {
+                Ok(bytes) if entry.spec.body == BodyMode::Buffered => call.body = bytes,
+                Ok(_) => {}
+                Err(p) => return problem::render(&gw, plugin, p, &call).await,
+            }
+        }
     }
 
     // 4. rate limit
@@ -200,10 +215,13 @@ pub async fn rate_limit(gw: &Gateway, entry: &RouteEntry, p: &Principal) -> Resu
         })
 }
 
+/// The whole body, refused beyond `limit` bytes (413) and when the client stops sending it
+/// for `idle` or breaks it off (400): a request is acted on only once it has fully arrived.
 async fn read_body(
     parts: &http::request::Parts,
     body: Body,
     limit: u64,
+    idle: std::time::Duration,
 ) -> Result<Vec<u8>, Problem> {
     let declared = parts
         .headers
@@ -213,19 +231,27 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(Problem::PayloadTooLarge(limit));
     }
-    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes().to_vec()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(Problem::PayloadTooLarge(limit))
+    let stream = body
+        .into_data_stream()
+        .map(|r| r.map_err(std::io::Error::other));
+    let mut stream = crate::ingest::IdleTimeout::new(stream, idle);
+    let mut out = Vec::new();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|e| {
+            tracing::info!(error = %e, "request body unreadable");
+            Problem::Validation(vec![types::FieldError {
+                location: "body".into(),
+                code: "unreadable".into(),
+                message: "the request body could not be read to its end".into(),
+                value: None,
+            }])
+        })?;
+        if (out.len() + piece.len()) as u64 > limit {
+            return Err(Problem::PayloadTooLarge(limit));
         }
-        Err(_) => Err(Problem::Validation(vec![types::FieldError {
-            location: "body".into(),
-            code: "unreadable".into(),
-            message: "the request body could not be read".into(),
-            value: None,
-        }])),
+        out.extend_from_slice(&piece);
     }
+    Ok(out)
 }
 
 /// A mounted path with a method no plugin declared for it: 405 from the path's owner, with
@@ -249,12 +275,19 @@ pub async fn wrong_method(
 /// with the path (when exactly one does), else plain JSON.
 pub async fn no_route(gw: Arc<Gateway>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let segments: Vec<&str> = parts
-        .uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
+    match owner(&gw, parts.uri.path()) {
+        Some(plugin) => {
+            let call = convert::request(plugin, "", &parts, Vec::new(), &request_id(&parts));
+            problem::render(&gw, plugin, Problem::NotFound, &call).await
+        }
+        None => problem::fallback(&Problem::NotFound),
+    }
+}
+
+/// The plugin whose routes share the longest literal prefix with `path`, when exactly one
+/// does.
+fn owner<'g>(gw: &'g Gateway, path: &str) -> Option<&'g Arc<Plugin>> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let score = |plugin: &Plugin| {
         plugin
             .manifest
@@ -274,10 +307,99 @@ pub async fn no_route(gw: Arc<Gateway>, req: Request) -> Response {
     let top = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
     let mut leaders = scored.iter().filter(|(s, _)| *s == top && top > 0);
     match (leaders.next(), leaders.next()) {
-        (Some((_, plugin)), None) => {
-            let call = convert::request(plugin, "", &parts, Vec::new(), &request_id(&parts));
-            problem::render(&gw, plugin, Problem::NotFound, &call).await
-        }
-        _ => problem::fallback(&Problem::NotFound),
+        (Some((_, plugin)), None) => Some(plugin),
+        _ => None,
     }
+}
+
+/// A request head the connection guard refused (one hyper would have answered with a bare
+/// status): a 400 rendered by the plugin owning its path, else plain JSON; the connection
+/// closes after it.
+pub async fn refused_head(gw: Arc<Gateway>, refusal: Refusal) -> Response {
+    use super::guard::Reason;
+    let limits = &gw.edge.head;
+    let (location, code, message) = match refusal.reason {
+        Reason::Malformed => (
+            "request",
+            "malformed",
+            "the request line or a header is malformed".to_owned(),
+        ),
+        Reason::InvalidTarget => (
+            "path",
+            "invalid_encoding",
+            "the request target is not a valid URI (percent-encode bytes outside ASCII)".to_owned(),
+        ),
+        Reason::TargetTooLong => (
+            "path",
+            "too_long",
+            format!(
+                "the request target is longer than {} bytes",
+                limits.max_uri_bytes
+            ),
+        ),
+        Reason::HeadTooLarge => (
+            "header",
+            "too_large",
+            format!(
+                "the request headers are larger than {} bytes",
+                limits.max_header_bytes
+            ),
+        ),
+        Reason::TooManyHeaders => (
+            "header",
+            "too_many",
+            format!(
+                "the request has more than {} header fields",
+                limits.max_headers
+            ),
+        ),
+        Reason::InvalidContentLength => (
+            "header:content-length",
+            "invalid_content_length",
+            "Content-Length must be given once, as one decimal number".to_owned(),
+        ),
+        Reason::InvalidTransferEncoding => (
+            "header:transfer-encoding",
+            "invalid_transfer_encoding",
+            "Transfer-Encoding must end in chunked, without Content-Length, on HTTP/1.1".to_owned(),
+        ),
+    };
+    let p = Problem::Validation(vec![types::FieldError {
+        location: location.into(),
+        code: code.into(),
+        message,
+        value: None,
+    }]);
+    let rid = uuid::Uuid::now_v7().to_string();
+    let mut resp = match owner(&gw, &refusal.path) {
+        Some(plugin) => {
+            let method = refusal
+                .method
+                .as_deref()
+                .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
+                .unwrap_or(http::Method::GET);
+            let (mut parts, ()) = http::Request::builder()
+                .method(method)
+                .body(())
+                .unwrap_or_default()
+                .into_parts();
+            parts.headers.insert(
+                REQUEST_ID,
+                http::HeaderValue::from_str(&rid).unwrap_or(http::HeaderValue::from_static("-")),
+            );
+            let mut call = convert::request(plugin, "", &parts, Vec::new(), &rid);
+            call.path = refusal.path.clone();
+            problem::render(&gw, plugin, p, &call).await
+        }
+        None => problem::fallback(&p),
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(&rid) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
 }

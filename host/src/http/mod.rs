@@ -3,11 +3,15 @@
 //!
 //! - [`dispatch`]: one request through auth → scope → body → rate limit → plugin;
 //! - [`convert`]: requests into the WIT shape and plugin responses back out;
-//! - [`problem`]: host refusals rendered by the owning plugin (plain JSON as the last resort).
+//! - [`problem`]: host refusals rendered by the owning plugin (plain JSON as the last resort);
+//! - [`serve`]: the accept loop, each connection behind a `guard` that checks request heads
+//!   before hyper does and times out stalled writes.
 
 mod convert;
 mod dispatch;
+mod guard;
 pub mod problem;
+mod serve;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,6 +30,8 @@ use crate::plugins::manifest::{Quotas, RateSpec};
 use crate::plugins::{Plugin, RouteSpec, Services};
 
 pub use dispatch::{RouteEntry, call_context, rate_limit, respond};
+pub use guard::HeadLimits;
+pub use serve::{EdgeLimits, serve};
 
 /// The header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,6 +80,12 @@ pub struct Gateway {
     pub max_json_body: u64,
     /// Largest body a plugin may return itself.
     pub max_response_body: u64,
+    /// How long a request body may go without a byte while it is waited on.
+    pub body_idle_timeout: std::time::Duration,
+    /// Caps on a client's uploads in flight.
+    pub upload_caps: crate::ingest::UploadCaps,
+    /// Timeouts and head limits of the connections.
+    pub edge: EdgeLimits,
 }
 
 impl Gateway {

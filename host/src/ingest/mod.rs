@@ -17,6 +17,7 @@
 //! reservation commits, so a crash can leave one with no row: a single node removes those at
 //! start-up, and every node's sweep once idle for a lease ([`remove_unrecorded`]).
 
+mod idle;
 mod staging;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::host::to_backup;
 use crate::store::chunks::Dedup;
 use crate::store::{BackupRecord, Db, ObjectError, Objects, now_micros};
+pub use idle::IdleTimeout;
 use staging::Stager;
 
 /// Serve an upload on an ingest route (after authentication and the scope check).
@@ -135,19 +137,27 @@ async fn run(
         job_id: None,
         dedup: false,
     };
-    let stream = body
-        .into_data_stream()
-        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
-    let stored = match write(
-        &gw.services.db,
-        &gw.services.objects,
-        &target,
+    let stream = IdleTimeout::new(
+        body.into_data_stream()
+            .map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))),
+        gw.body_idle_timeout,
+    );
+    let caps = Some(gw.upload_caps);
+    let (db, objects) = (&gw.services.db, &gw.services.objects);
+    let stored = match reserve(
+        db,
+        objects,
+        target,
         Size::Exact(declared),
         quotas.org_bytes,
-        stream,
+        caps,
     )
     .await
     {
+        Ok(reserved) => reserved.write(stream).await,
+        Err(e) => Err(e),
+    };
+    let stored = match stored {
         Ok(rec) => rec,
         Err(e) => {
             tracing::info!(plugin = %plugin.name, error = %e, "upload refused or failed");
@@ -218,6 +228,9 @@ pub enum IngestError {
     /// The org quota would be exceeded.
     #[error("quota exceeded")]
     QuotaExceeded,
+    /// The sender (or its org) already has this many uploads in flight.
+    #[error("too many uploads in flight (at most {0})")]
+    TooManyUploads(u32),
     /// The quota could not be read.
     #[error("quota unavailable: {0}")]
     QuotaUnavailable(String),
@@ -263,8 +276,30 @@ impl IngestError {
                 declared, received, ..
             } => Problem::LengthMismatch((*declared, *received)),
             IngestError::TooLarge(n) => Problem::PayloadTooLarge(*n),
+            IngestError::TooManyUploads(n) => Problem::RateLimited(types::RateLimitState {
+                class: "uploads-in-flight".into(),
+                retry_after_seconds: IN_FLIGHT_RETRY_SECONDS,
+                limit: *n,
+                remaining: 0,
+                reset_at: u64::try_from(now_micros()).unwrap_or(0)
+                    + u64::from(IN_FLIGHT_RETRY_SECONDS) * 1_000_000,
+            }),
         }
     }
+}
+
+/// What a client refused for having too many uploads in flight is told to wait: a place
+/// frees when one of them ends, which the server cannot foresee.
+const IN_FLIGHT_RETRY_SECONDS: u32 = 5;
+
+/// Caps on a client's uploads in flight (0: none), checked when the quota is reserved: one
+/// credential cannot hold its org's quota (or the node) with stalled uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadCaps {
+    /// Uploads one credential may have in flight to one plugin.
+    pub per_credential: u32,
+    /// Uploads one org may have in flight, all its credentials and plugins together.
+    pub per_org: u32,
 }
 
 /// How many bytes a stream will bring.
@@ -292,7 +327,7 @@ pub async fn write<S>(
 where
     S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
 {
-    reserve(db, objects, target.clone(), size, org_quota)
+    reserve(db, objects, target.clone(), size, org_quota, None)
         .await?
         .write(stream)
         .await
@@ -330,22 +365,29 @@ pub async fn reserve(
     target: Target,
     size: Size,
     org_quota: u64,
+    caps: Option<UploadCaps>,
 ) -> Result<Reserved, IngestError> {
     let limit = match size {
         Size::Exact(n) | Size::AtMost(n) => n,
     };
     let ingest_id = target.backup_id.clone();
     let temp_key = objects.temp_key(&ingest_id, &target.key);
-    let lease = i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX);
-    let reserve = db.reserve(
-        &ingest_id,
-        &target.org,
-        &target.provider,
-        i64::try_from(limit).unwrap_or(i64::MAX),
-        i64::try_from(org_quota).unwrap_or(i64::MAX),
-        (&temp_key, &target.key),
-        lease,
-    );
+    let reservation = crate::store::Reservation {
+        ingest_id: &ingest_id,
+        org: &target.org,
+        provider: &target.provider,
+        bytes: i64::try_from(limit).unwrap_or(i64::MAX),
+        quota: i64::try_from(org_quota).unwrap_or(i64::MAX),
+        temp_key: &temp_key,
+        object_key: &target.key,
+        lease_micros: i64::try_from(db.ingest_lease().as_micros()).unwrap_or(i64::MAX),
+        admission: caps.map(|c| crate::store::Admission {
+            subject: &target.subject,
+            per_subject: c.per_credential,
+            per_org: c.per_org,
+        }),
+    };
+    let reserve = db.reserve(&reservation);
     // A local temporary file is opened while the quota is reserved (a crash before the
     // reservation's record is durable leaves an unrecorded file, which start-up and the
     // sweeps remove); a remote store is not asked to start an upload that may be refused.
@@ -356,8 +398,9 @@ pub async fn reserve(
         (reserve.await, None)
     };
     let refused = match reserved {
-        Ok(true) => None,
-        Ok(false) => Some(IngestError::QuotaExceeded),
+        Ok(crate::store::Reserved::Recorded) => None,
+        Ok(crate::store::Reserved::QuotaExceeded) => Some(IngestError::QuotaExceeded),
+        Ok(crate::store::Reserved::TooManyUploads(n)) => Some(IngestError::TooManyUploads(n)),
         Err(e) => Some(IngestError::QuotaUnavailable(e.to_string())),
     };
     if let Some(refused) = refused {
@@ -912,13 +955,13 @@ mod tests {
     async fn a_reservation_holds_quota_until_written_or_abandoned() {
         let (dir, db, objects) = fixture().await;
         let root = dir.path().join("o");
-        let one = reserve(&db, &objects, target("one"), Size::Exact(600), 1000)
+        let one = reserve(&db, &objects, target("one"), Size::Exact(600), 1000, None)
             .await
             .unwrap();
         assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 600));
         // the quota is held: a second reservation that would pass it is refused
         assert!(matches!(
-            reserve(&db, &objects, target("two"), Size::Exact(600), 1000).await,
+            reserve(&db, &objects, target("two"), Size::Exact(600), 1000, None).await,
             Err(IngestError::QuotaExceeded)
         ));
         assert_eq!(walk(&root).len(), 1, "one temporary file open");
@@ -927,7 +970,7 @@ mod tests {
         assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
         assert!(walk(&root).is_empty(), "{:?}", walk(&root));
         // room again; written, the reservation becomes the backup's charge
-        let two = reserve(&db, &objects, target("two"), Size::Exact(600), 1000)
+        let two = reserve(&db, &objects, target("two"), Size::Exact(600), 1000, None)
             .await
             .unwrap();
         let data = vec![3u8; 600];
@@ -1053,17 +1096,17 @@ mod tests {
         // the object, no backup row
         let key = "acme/sys/b2.bin";
         assert!(
-            db.reserve(
+            db.reserve(&crate::store::Reservation::test(
                 "b2",
                 "acme",
-                "p",
                 5,
                 100,
                 (&objects.temp_key("b2", key), key),
                 60_000_000
-            )
+            ))
             .await
             .unwrap()
+                == crate::store::Reserved::Recorded
         );
         let mut t = objects.begin("b2", key).await.unwrap();
         t.write(bytes::Bytes::from_static(b"stray")).await.unwrap();
@@ -1258,9 +1301,17 @@ mod tests {
         let key = "acme/sys/r.bin";
         let temp = objects.temp_key("recorded", key);
         assert!(
-            db.reserve("recorded", "acme", "p", 5, 0, (&temp, key), 60_000_000)
-                .await
-                .unwrap()
+            db.reserve(&crate::store::Reservation::test(
+                "recorded",
+                "acme",
+                5,
+                0,
+                (&temp, key),
+                60_000_000
+            ))
+            .await
+            .unwrap()
+                == crate::store::Reserved::Recorded
         );
         assert_eq!(remove_unrecorded(&db, &objects).await.unwrap(), 1);
         assert!(!incoming.join("orphan").exists());

@@ -10,11 +10,15 @@
 //! than returned to the allocator. Copying out of hyper's read buffer at once also means a
 //! queued chunk never pins one of those buffers.
 //!
-//! Two rules keep the shared budget from starving anyone. An upload asks for a block only
-//! when it holds no full block that has not been handed on: blocks in flight always drain,
-//! so waiting for one never deadlocks. And a partly filled block is handed on as soon as the
-//! client has nothing more ready ([`Stager::flush`]): a slow or stalled client holds no
-//! block while it is quiet.
+//! Three rules keep the shared budget from starving anyone. An upload asks for a block only
+//! when it holds no full block that has not been handed on. A partly filled block is handed
+//! on as soon as the client has nothing more ready ([`Stager::flush`]): a slow or stalled
+//! client holds no block while it is quiet. And whoever is handed a block lets go of it as
+//! soon as it has used it — the hashing thread once hashed, the local writer once written,
+//! the S3 writer once copied into its part buffer — so blocks in flight always drain and a
+//! wait for one always ends. (The S3 writer used to gather blocks into a part without
+//! copying: a slow client's partial blocks, or five fast uploads' full ones, then held the
+//! whole pool until their parts filled, and every upload waiting for a block waited forever.)
 //!
 //! A small upload (a capture of a few KiB, most jobs) is hashed on the request task: a
 //! thread hand-off costs more than hashing it.

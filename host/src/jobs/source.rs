@@ -41,8 +41,13 @@ pub fn parse(source: Option<&str>) -> Result<SourceConfig, SourceError> {
     serde_json::from_str(text).map_err(|e| SourceError::Unreadable(format!("bad source: {e}")))
 }
 
-/// Open a source for capture. `bound` limits streams of unknown length (0: none).
-pub async fn open(source: &SourceConfig, bound: u64) -> Result<Opened, SourceError> {
+/// Open a source for capture. `bound` limits streams of unknown length (0: none); an HTTP
+/// source that sends nothing for `idle` (its answer, or the next bytes of its body) fails.
+pub async fn open(
+    source: &SourceConfig,
+    bound: u64,
+    idle: std::time::Duration,
+) -> Result<Opened, SourceError> {
     match source {
         SourceConfig::File(path) => {
             let (len, stream) = file_stream(path).await?;
@@ -71,7 +76,14 @@ pub async fn open(source: &SourceConfig, bound: u64) -> Result<Opened, SourceErr
                     "only http:// sources are supported in this build".into(),
                 ));
             }
-            let resp = reqwest::get(url)
+            let client = reqwest::Client::builder()
+                .connect_timeout(idle)
+                .read_timeout(idle)
+                .build()
+                .map_err(|e| SourceError::Unreadable(e.to_string()))?;
+            let resp = client
+                .get(url)
+                .send()
                 .await
                 .and_then(reqwest::Response::error_for_status)
                 .map_err(|e| SourceError::Unreadable(e.to_string()))?;
@@ -257,6 +269,7 @@ pub async fn restore_into(
 
 #[cfg(test)]
 mod tests {
+    const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
     use super::*;
 
     async fn collect(mut s: BoxStream<'static, std::io::Result<Bytes>>) -> Vec<u8> {
@@ -273,18 +286,18 @@ mod tests {
         std::fs::write(d.path().join("a.txt"), b"alpha").unwrap();
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::fs::write(d.path().join("sub/b.txt"), vec![7u8; 300_000]).unwrap();
-        let f = open(&SourceConfig::File(d.path().join("a.txt")), 0)
+        let f = open(&SourceConfig::File(d.path().join("a.txt")), 0, IDLE)
             .await
             .unwrap();
         assert_eq!(f.size, Size::Exact(5));
         assert_eq!(collect(f.stream).await, b"alpha");
         // larger than one piece
-        let big = open(&SourceConfig::File(d.path().join("sub/b.txt")), 0)
+        let big = open(&SourceConfig::File(d.path().join("sub/b.txt")), 0, IDLE)
             .await
             .unwrap();
         assert_eq!(big.size, Size::Exact(300_000));
         assert_eq!(collect(big.stream).await, vec![7u8; 300_000]);
-        let t = open(&SourceConfig::Dir(d.path().to_path_buf()), 0)
+        let t = open(&SourceConfig::Dir(d.path().to_path_buf()), 0, IDLE)
             .await
             .unwrap();
         assert_eq!(t.extension, Some(".tar"));
@@ -299,7 +312,7 @@ mod tests {
         assert!(names.iter().any(|n| n.ends_with("a.txt")), "{names:?}");
         assert!(names.iter().any(|n| n.ends_with("sub/b.txt")), "{names:?}");
         assert!(matches!(
-            open(&SourceConfig::File(d.path().join("missing")), 0).await,
+            open(&SourceConfig::File(d.path().join("missing")), 0, IDLE).await,
             Err(SourceError::Unreadable(_))
         ));
     }

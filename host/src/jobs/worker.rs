@@ -436,7 +436,7 @@ async fn prepare(
     let src =
         source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
     let opened = tokio::select! {
-        opened = source::open(&src, quotas.upload_bytes) => opened.map_err(|e| match e {
+        opened = source::open(&src, quotas.upload_bytes, gw.body_idle_timeout) => opened.map_err(|e| match e {
             SourceError::Unreadable(m) => JobError::Retry(format!("cannot read the source: {m}")),
             other => JobError::Fatal(other.to_string()),
         })?,
@@ -485,8 +485,15 @@ async fn prepare(
         job_id: Some(job.id.clone()),
         dedup: job.deduplicate,
     };
-    let ingest = match ingest::reserve(db, objects, target.clone(), opened.size, quotas.org_bytes)
-        .await
+    let ingest = match ingest::reserve(
+        db,
+        objects,
+        target.clone(),
+        opened.size,
+        quotas.org_bytes,
+        None,
+    )
+    .await
     {
         Ok(reserved) => Ingest::Reserved(reserved),
         Err(e) if ahead => {
@@ -545,7 +552,7 @@ async fn capture(
     let reserved = match ingest {
         Ingest::Reserved(reserved) => reserved,
         Ingest::Unreserved(target) => {
-            match ingest::reserve(db, objects, target, opened.size, quotas.org_bytes).await {
+            match ingest::reserve(db, objects, target, opened.size, quotas.org_bytes, None).await {
                 Ok(reserved) => reserved,
                 Err(e) => return ingest_failed(db, job, e).await,
             }

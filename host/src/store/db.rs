@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_chunks.sql")),
     (4, include_str!("../../migrations/0004_scaleout.sql")),
     (5, include_str!("../../migrations/0005_durability.sql")),
+    (6, include_str!("../../migrations/0006_admission.sql")),
 ];
 
 /// Every SQLite connection's settings.
@@ -224,6 +225,77 @@ pub struct BackupQuery {
     pub offset: i64,
     /// Take.
     pub limit: i64,
+}
+
+/// What an ingest reserves before its first byte ([`Db::reserve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation<'a> {
+    /// The ingest (and backup) id.
+    pub ingest_id: &'a str,
+    /// Org.
+    pub org: &'a str,
+    /// Plugin.
+    pub provider: &'a str,
+    /// Bytes to reserve.
+    pub bytes: i64,
+    /// The org's quota for this plugin (0: unlimited).
+    pub quota: i64,
+    /// Its temporary object.
+    pub temp_key: &'a str,
+    /// The key its object is published under.
+    pub object_key: &'a str,
+    /// The lease its writer renews.
+    pub lease_micros: i64,
+    /// A client upload's sender and caps; `None` for a capture (a worker's, already bounded
+    /// by the worker count).
+    pub admission: Option<Admission<'a>>,
+}
+
+#[cfg(test)]
+impl<'a> Reservation<'a> {
+    /// A capture's reservation (no admission caps), for tests.
+    pub(crate) fn test(
+        ingest_id: &'a str,
+        org: &'a str,
+        bytes: i64,
+        quota: i64,
+        (temp_key, object_key): (&'a str, &'a str),
+        lease_micros: i64,
+    ) -> Reservation<'a> {
+        Reservation {
+            ingest_id,
+            org,
+            provider: "p",
+            bytes,
+            quota,
+            temp_key,
+            object_key,
+            lease_micros,
+            admission: None,
+        }
+    }
+}
+
+/// A client upload's place among the uploads in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'a> {
+    /// The credential's subject.
+    pub subject: &'a str,
+    /// Uploads one subject may have in flight for one plugin (0: no cap).
+    pub per_subject: u32,
+    /// Uploads one org may have in flight, all plugins together (0: no cap).
+    pub per_org: u32,
+}
+
+/// The outcome of a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserved {
+    /// Recorded and charged.
+    Recorded,
+    /// The quota would be exceeded.
+    QuotaExceeded,
+    /// The sender or its org already has this many uploads in flight.
+    TooManyUploads(u32),
 }
 
 /// An in-flight ingest whose writer is presumed dead.
@@ -824,56 +896,73 @@ impl Db {
 
     // ---- quota and in-flight ingests ---------------------------------------------------
 
-    /// Reserve `bytes` of the org's quota for an ingest (one atomic statement, so concurrent
-    /// reservations can never overshoot `limit`; 0 = unlimited). Records the ingest and its
-    /// temporary key so a crashed writer's reservation and object can be reclaimed.
-    /// Returns false when the quota would be exceeded. Not synced: sync before anything
-    /// the ingest wrote becomes visible, so a crash always leaves a record to reclaim it by.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn reserve(
-        &self,
-        ingest_id: &str,
-        org: &str,
-        provider: &str,
-        bytes: i64,
-        limit: i64,
-        (temp_key, object_key): (&str, &str),
-        lease_micros: i64,
-    ) -> Result<bool, DbError> {
-        // The quota row first (made if missing; on PostgreSQL locked, so no reservation
-        // commits between the check and the charge), then the ingest is recorded only if its
-        // bytes fit, and charged only if it was recorded.
+    /// Reserve an ingest's bytes of the org's quota (one atomic batch, so concurrent
+    /// reservations can never overshoot the quota; 0 = unlimited) and, for a client upload,
+    /// one of its sender's and its org's places for uploads in flight. Records the ingest and
+    /// its temporary key so a crashed writer's reservation and object can be reclaimed. Not
+    /// synced: sync before anything the ingest wrote becomes visible, so a crash always
+    /// leaves a record to reclaim it by.
+    pub async fn reserve(&self, r: &Reservation<'_>) -> Result<Reserved, DbError> {
+        // The quota row first (made if missing; on PostgreSQL locked, so no reservation of
+        // the same org and plugin commits between the check and the charge), then the ingest
+        // is recorded only if its bytes fit and its sender has a place, and charged only if
+        // it was recorded. (Uploads to the org's other plugins take other rows' locks, so on
+        // PostgreSQL the per-org cap can be passed by one upload per plugin at once.)
         let batch = Batch::new()
             .statement(
                 "INSERT INTO quota_usage (org, provider, used_bytes, reserved_bytes) VALUES (@org, @provider, 0, 0) \
                  ON CONFLICT (org, provider) DO UPDATE SET reserved_bytes = quota_usage.reserved_bytes",
             )
             .statement(format!(
-                "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at, object_key) \
-                 SELECT @id, @org, @provider, @bytes, @temp_key, {} + @lease, @object_key FROM quota_usage \
+                "INSERT INTO ingests (id, org, provider, reserved_bytes, temp_key, lease_expires_at, object_key, subject) \
+                 SELECT @id, @org, @provider, @bytes, @temp_key, {} + @lease, @object_key, @subject FROM quota_usage \
                  WHERE org = @org AND provider = @provider \
-                 AND (@quota = 0 OR used_bytes + reserved_bytes + @bytes <= @quota)",
+                 AND (@quota = 0 OR used_bytes + reserved_bytes + @bytes <= @quota) \
+                 AND (@per_org = 0 OR (SELECT COUNT(*) FROM ingests WHERE org = @org AND subject IS NOT NULL) < @per_org) \
+                 AND (@per_subject = 0 OR (SELECT COUNT(*) FROM ingests \
+                      WHERE org = @org AND provider = @provider AND subject = @subject) < @per_subject)",
                 self.now_sql()
             ))
             .statement(
                 "UPDATE quota_usage SET reserved_bytes = reserved_bytes + @bytes \
                  WHERE org = @org AND provider = @provider AND EXISTS (SELECT 1 FROM ingests WHERE id = @id)",
             )
-            .result("SELECT COUNT(*) FROM ingests WHERE id = @id")
-            .param("id", Param::Text(ingest_id))
-            .param("org", Param::Text(org))
-            .param("provider", Param::Text(provider))
-            .param("bytes", Param::Int(bytes))
-            .param("quota", Param::Int(limit))
-            .param("temp_key", Param::Text(temp_key))
-            .param("object_key", Param::Text(object_key))
-            .param("lease", Param::Int(lease_micros));
+            .result(
+                "SELECT (SELECT COUNT(*) FROM ingests WHERE id = @id), \
+                 (SELECT COUNT(*) FROM ingests WHERE org = @org AND subject IS NOT NULL), \
+                 (SELECT COUNT(*) FROM ingests WHERE org = @org AND provider = @provider AND subject = @subject)",
+            )
+            .param("id", Param::Text(r.ingest_id))
+            .param("org", Param::Text(r.org))
+            .param("provider", Param::Text(r.provider))
+            .param("bytes", Param::Int(r.bytes))
+            .param("quota", Param::Int(r.quota))
+            .param("temp_key", Param::Text(r.temp_key))
+            .param("object_key", Param::Text(r.object_key))
+            .param("lease", Param::Int(r.lease_micros))
+            .param("subject", Param::MaybeText(r.admission.map(|a| a.subject)))
+            .param("per_org", Param::Int(r.admission.map_or(0, |a| i64::from(a.per_org))))
+            .param(
+                "per_subject",
+                Param::Int(r.admission.map_or(0, |a| i64::from(a.per_subject))),
+            );
         let rows = self.run_batch(&batch).await?;
-        let recorded: i64 = match rows.first() {
-            Some(r) => r.try_get(0)?,
-            None => 0,
+        let count = |i: usize| -> Result<i64, DbError> {
+            Ok(match rows.first() {
+                Some(row) => row.try_get(i)?,
+                None => 0,
+            })
         };
-        Ok(recorded > 0)
+        if count(0)? > 0 {
+            return Ok(Reserved::Recorded);
+        }
+        // refused: say why (read after the fact, so only the reason can be stale)
+        let full = |n: i64, cap: u32| cap > 0 && n >= i64::from(cap);
+        Ok(match r.admission {
+            Some(a) if full(count(2)?, a.per_subject) => Reserved::TooManyUploads(a.per_subject),
+            Some(a) if full(count(1)?, a.per_org) => Reserved::TooManyUploads(a.per_org),
+            _ => Reserved::QuotaExceeded,
+        })
     }
 
     /// Extend an in-flight ingest's lease to `lease_micros` from now (the database's now);
@@ -1366,18 +1455,79 @@ mod tests {
         assert!(again == start || again == start + 3600);
     }
 
+    async fn rsv(db: &Db, r: Reservation<'_>) -> Reserved {
+        db.reserve(&r).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reservation_keeps_the_caps_on_uploads_in_flight() {
+        let (_d, db) = db().await;
+        let upload =
+            |id: &'static str, subject: &'static str, provider: &'static str| Reservation {
+                provider,
+                admission: Some(Admission {
+                    subject,
+                    per_subject: 2,
+                    per_org: 3,
+                }),
+                ..Reservation::test(id, "o", 10, 1000, (id, id), 60_000_000)
+            };
+        assert_eq!(rsv(&db, upload("a1", "A", "p")).await, Reserved::Recorded);
+        assert_eq!(rsv(&db, upload("a2", "A", "p")).await, Reserved::Recorded);
+        // the credential's cap, per plugin
+        assert_eq!(
+            rsv(&db, upload("a3", "A", "p")).await,
+            Reserved::TooManyUploads(2)
+        );
+        // captures neither count nor are refused
+        let capture = Reservation::test("c1", "o", 10, 1000, ("c1", "c1"), 60_000_000);
+        assert_eq!(rsv(&db, capture).await, Reserved::Recorded);
+        // the quota, where it is short
+        let big = Reservation {
+            bytes: 10_000,
+            ..upload("x", "C", "p")
+        };
+        assert_eq!(rsv(&db, big).await, Reserved::QuotaExceeded);
+        // another credential, then the org's cap, all plugins together
+        assert_eq!(rsv(&db, upload("b1", "B", "p")).await, Reserved::Recorded);
+        assert_eq!(
+            rsv(&db, upload("b2", "B", "q")).await,
+            Reserved::TooManyUploads(3)
+        );
+        // a place frees when an upload ends
+        db.release("a1").await.unwrap();
+        assert_eq!(rsv(&db, upload("a4", "A", "p")).await, Reserved::Recorded);
+        assert_eq!(db.usage("o", "p").await.unwrap(), (0, 40));
+    }
+
     #[tokio::test]
     async fn ingest_leases_expire_by_the_database_clock() {
         let (_d, db) = db().await;
         assert!(
-            db.reserve("live", "o", "p", 10, 0, ("k1", "o/k1"), 60_000_000)
-                .await
-                .unwrap()
+            db.reserve(&Reservation::test(
+                "live",
+                "o",
+                10,
+                0,
+                ("k1", "o/k1"),
+                60_000_000
+            ))
+            .await
+            .unwrap()
+                == Reserved::Recorded
         );
         assert!(
-            db.reserve("dead", "o", "p", 10, 0, ("k2", "o/k2"), -1_000_000)
-                .await
-                .unwrap()
+            db.reserve(&Reservation::test(
+                "dead",
+                "o",
+                10,
+                0,
+                ("k2", "o/k2"),
+                -1_000_000
+            ))
+            .await
+            .unwrap()
+                == Reserved::Recorded
         );
         db.set_ingest_upload("dead", "upload-1").await.unwrap();
         let stale = db.stale_ingests(false).await.unwrap();

@@ -11,8 +11,8 @@ mod durability;
 mod objects;
 
 pub use db::{
-    BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine, ResourceRecord,
-    StaleIngest,
+    Admission, BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine,
+    Reservation, Reserved, ResourceRecord, StaleIngest,
 };
 pub use objects::{ObjectError, Objects, TempObject};
 

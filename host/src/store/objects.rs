@@ -213,7 +213,6 @@ impl Objects {
                     part_size: *part_size,
                     parts_in_flight: *parts_in_flight,
                     pending: Vec::new(),
-                    pending_len: 0,
                     sending: VecDeque::new(),
                     parts: Vec::new(),
                 })
@@ -540,9 +539,19 @@ enum Writer {
 /// A part being sent.
 type PartTask = tokio::task::JoinHandle<Result<PartId, object_store::Error>>;
 
-/// An S3 multipart upload driven part by part: body chunks are gathered (not copied) into
-/// parts of exactly `part_size` bytes, each sent by its own task, at most `parts_in_flight`
+/// An S3 multipart upload driven part by part: body chunks are copied into a part buffer of
+/// exactly `part_size` bytes, each full part sent by its own task, at most `parts_in_flight`
 /// at once; the part ids are collected in order for completion.
+///
+/// The copy is what keeps a slow upload from starving every other: the chunks come from the
+/// staging pool's blocks ([`crate::ingest`]), and a part gathered from them without copying
+/// pinned every block — mostly empty ones, when a slow client's partial blocks were handed
+/// on — until the part filled, so a few slow uploads (or five fast ones) held the whole pool
+/// and every upload waiting for a block waited forever. Copied, a block goes back to the pool
+/// as soon as it is written here, and an upload holds in memory just the bytes it has
+/// received and not yet sent (at most one part, plus the parts in flight). The buffer is
+/// reserved at its full size but only touched as it fills, so a quiet client's part costs
+/// the bytes it sent, not `part_size`.
 struct S3Upload {
     store: Arc<dyn MultipartStore>,
     /// For the one object a multipart upload cannot make: an empty one.
@@ -551,23 +560,25 @@ struct S3Upload {
     upload_id: String,
     part_size: usize,
     parts_in_flight: usize,
-    pending: Vec<Bytes>,
-    pending_len: usize,
+    /// The part being gathered (empty, with no allocation, between parts).
+    pending: Vec<u8>,
     sending: VecDeque<PartTask>,
     parts: Vec<PartId>,
 }
 
 impl S3Upload {
-    async fn write(&mut self, mut chunk: Bytes) -> Result<(), ObjectError> {
-        while self.pending_len + chunk.len() >= self.part_size {
-            let head = chunk.split_to(self.part_size - self.pending_len);
-            self.pending.push(head);
-            self.pending_len = self.part_size;
-            self.send_pending().await?;
-        }
-        if !chunk.is_empty() {
-            self.pending_len += chunk.len();
-            self.pending.push(chunk);
+    async fn write(&mut self, chunk: Bytes) -> Result<(), ObjectError> {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if self.pending.capacity() == 0 {
+                self.pending = Vec::with_capacity(self.part_size);
+            }
+            let n = rest.len().min(self.part_size - self.pending.len());
+            self.pending.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.pending.len() == self.part_size {
+                self.send_pending().await?;
+            }
         }
         Ok(())
     }
@@ -578,8 +589,7 @@ impl S3Upload {
         while self.sending.len() >= self.parts_in_flight {
             self.wait_oldest().await?;
         }
-        let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
-        self.pending_len = 0;
+        let payload = PutPayload::from(Bytes::from(std::mem::take(&mut self.pending)));
         let (store, path, id) = (
             self.store.clone(),
             self.path.clone(),
@@ -604,7 +614,7 @@ impl S3Upload {
 
     async fn commit(mut self) -> Result<(), ObjectError> {
         let res = async {
-            if self.pending_len > 0 {
+            if !self.pending.is_empty() {
                 self.send_pending().await?;
             }
             while !self.sending.is_empty() {

@@ -44,9 +44,18 @@ secret = "my_secret_g1"
 }
 
 pub(crate) async fn gateway(extra: &str) -> TestGateway {
-    TestGateway::start(&[provider_plugin("appliance_collect")], &config(extra))
-        .await
-        .expect("gateway starts")
+    gateway_with("", extra).await
+}
+
+/// Like [`gateway`], with `server` lines in the `[server]` table.
+pub(crate) async fn gateway_with(server: &str, extra: &str) -> TestGateway {
+    TestGateway::start_with(
+        &[provider_plugin("appliance_collect")],
+        server,
+        &config(extra),
+    )
+    .await
+    .expect("gateway starts")
 }
 
 /// Rate limits out of the way for tests that upload a lot.
@@ -396,9 +405,11 @@ async fn retention_keeps_ten_per_system_and_the_size_cap() {
 
 #[tokio::test]
 async fn concurrent_uploads_never_exceed_the_org_quota() {
-    let gw = gateway(&format!(
-        "{NO_RATE}\n[plugins.appliance-collect]\norg_bytes = 100000\n"
-    ))
+    // (ten uploads at once per system: no cap on uploads in flight)
+    let gw = gateway_with(
+        "max_uploads_per_credential = 0",
+        &format!("{NO_RATE}\n[plugins.appliance-collect]\norg_bytes = 100000\n"),
+    )
     .await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {

@@ -70,7 +70,12 @@ source = {{ file = "{src}" }}
     )
 }
 
-async fn poll_until_done(client: &reqwest::Client, base: &str, job_id: &str, token: &str) -> Value {
+pub(crate) async fn poll_until_done(
+    client: &reqwest::Client,
+    base: &str,
+    job_id: &str,
+    token: &str,
+) -> Value {
     for _ in 0..600 {
         let r = client
             .get(format!("{base}/api/jobs/{job_id}"))
@@ -795,14 +800,15 @@ fn one_worker_config() -> String {
 
 /// A VPS of the test org, `vps_{name}` zero-padded to a VPS id, with `source` (the inside
 /// of the source table: `file = "…"` or `url = "…"`).
-fn vps_resource(name: &str, source: &str) -> String {
+pub(crate) fn vps_resource(name: &str, source: &str) -> String {
     format!(
         "[[resources]]\norg = \"acme\"\nplugin = \"hostup\"\nkind = \"vps\"\nid = \"vps_{name:0>26}\"\nsource = {{ {source} }}\n"
     )
 }
 
-/// Create a capture of `vps_{vps}` (zero-padded to a VPS id); it must be accepted.
-async fn post_capture(gw: &TestGateway, vps: &str) {
+/// Create a capture of `vps_{vps}` (zero-padded to a VPS id) as the admin key; it must be
+/// accepted. Its job id.
+pub(crate) async fn post_capture(gw: &TestGateway, vps: &str) -> String {
     let r = gw
         .client
         .post(gw.at(&format!("/api/v2/vps/vps_{vps:0>26}/backups")))
@@ -811,4 +817,9 @@ async fn post_capture(gw: &TestGateway, vps: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    v["operation"]["jobId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

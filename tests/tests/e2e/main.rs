@@ -7,12 +7,14 @@ mod bycloud;
 mod bycloud_chain;
 mod chunks;
 mod crash;
+mod edge;
 mod hello;
 mod hostup;
 mod jsa;
 mod postgres;
 mod sandbox;
 mod scaleout;
+mod slow_clients;
 
 use gateway_tests::{TestGateway, provider_plugin, test_plugin};
 
