@@ -92,7 +92,15 @@ mod tests {
     fn filenames_round_trip() {
         assert_eq!(filename(T), "1732567800.rsc");
         assert_eq!(seconds_of("1732567800.rsc"), Some(T));
-        for other in ["", ".rsc", "x.rsc", "1732567800", "17325678 0.rsc", "-1.rsc", "1.RSC"] {
+        for other in [
+            "",
+            ".rsc",
+            "x.rsc",
+            "1732567800",
+            "17325678 0.rsc",
+            "-1.rsc",
+            "1.RSC",
+        ] {
             assert_eq!(seconds_of(other), None, "{other}");
         }
     }

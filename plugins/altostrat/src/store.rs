@@ -81,7 +81,9 @@ impl Host for HostCalls {
     ) -> Result<Document, HostError> {
         documents::put(collection, key, value, expected).inspect_err(|e| {
             if !matches!(e, HostError::Conflict(_)) {
-                warn(&format!("writing document {collection}/{key} failed: {e:?}"));
+                warn(&format!(
+                    "writing document {collection}/{key} failed: {e:?}"
+                ));
             }
         })
     }

@@ -325,7 +325,10 @@ mod tests {
         assert!(plain["data"][0].get("pendingMaintenance").is_none());
         let with = list_vps(
             &store,
-            &list_request(&[("include", "pendingMaintenance"), ("include", "pendingMaintenance")]),
+            &list_request(&[
+                ("include", "pendingMaintenance"),
+                ("include", "pendingMaintenance"),
+            ]),
         )
         .expect("page");
         assert_eq!(

@@ -152,7 +152,8 @@ impl RestoreStatus {
 
 /// The record of a restore (none once it is being deleted).
 pub fn load(store: &impl Store, id: u64) -> Option<StoredRestore> {
-    store::load_record(store, RESTORES, id, "restore").filter(|r: &StoredRestore| r.record.state != DELETED)
+    store::load_record(store, RESTORES, id, "restore")
+        .filter(|r: &StoredRestore| r.record.state != DELETED)
 }
 
 /// Every record, by id (those being deleted left out).
@@ -174,7 +175,9 @@ pub fn remove(store: &impl Store, stored: &StoredRestore) -> Result<(), HostErro
     tombstone.record.state = DELETED.into();
     save(store, &mut tombstone)?;
     if let Err(e) = store.delete_document(RESTORES, &store::key_of(id)) {
-        store.warn(&format!("removing the record of deleted restore {id} failed: {e:?}"));
+        store.warn(&format!(
+            "removing the record of deleted restore {id} failed: {e:?}"
+        ));
     }
     Ok(())
 }

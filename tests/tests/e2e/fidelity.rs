@@ -70,7 +70,10 @@ async fn altostrat_backups_of_one_second_get_distinct_fetchable_names() {
     let script = include_str!("../../../plugins/altostrat/tests/fixtures/hq-rb5009.rsc");
     for name in &names {
         let digits = name.strip_suffix(".rsc").unwrap();
-        assert!(digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()), "{name}");
+        assert!(
+            digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()),
+            "{name}"
+        );
         let r = gw
             .client
             .get(gw.at(&format!("/backup/{SITE}/{name}")))
@@ -117,7 +120,11 @@ async fn altostrat_representation_headers_are_booleans() {
     assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
     let r = get("X-Download", "FALSE").await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/json");
-    for (name, value) in [("X-View", "yes"), ("X-Highlight", "1"), ("X-Download", "on")] {
+    for (name, value) in [
+        ("X-View", "yes"),
+        ("X-Highlight", "1"),
+        ("X-Download", "on"),
+    ] {
         let r = get(name, value).await.unwrap();
         assert_eq!(r.status(), 400, "{name}: {value}");
         let body: Value = r.json().await.unwrap();
@@ -148,10 +155,17 @@ async fn hostup_include_is_enforced() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["data"][0]["id"], VPS);
-    assert!(body["data"][0].get("pendingMaintenanceHasDeadline").is_some());
+    assert!(
+        body["data"][0]
+            .get("pendingMaintenanceHasDeadline")
+            .is_some()
+    );
     for (query, pointer) in [
         ("include=other", "/include/0"),
-        ("include=pendingMaintenance&include=pendingmaintenance", "/include/1"),
+        (
+            "include=pendingMaintenance&include=pendingmaintenance",
+            "/include/1",
+        ),
         ("include=", "/include/0"),
     ] {
         let r = list(query).await.unwrap();
@@ -210,7 +224,9 @@ async fn bycloud_refuses_what_its_document_refuses() {
         assert_eq!(details(r).await, format!("Field '{field}' must be a UUID"));
     }
     // The same body without the nulls is accepted, and restores refuse null too.
-    let r = create(json!({"volume_id": VOLUME, "name": "ok"})).await.unwrap();
+    let r = create(json!({"volume_id": VOLUME, "name": "ok"}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().await.unwrap()["backup"]["id"]
         .as_str()

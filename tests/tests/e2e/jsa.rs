@@ -352,14 +352,22 @@ async fn a_backup_a_restore_uses_is_deleted_at_once_and_the_restore_never_tears_
 
     // A requested restore, its backup deleted the instant after (the 0 ms case).
     let backup = create_config_backup(&gw, "nightly").await;
-    let restore = create_restore(&gw, backup).await.json::<Value>().await.unwrap();
+    let restore = create_restore(&gw, backup)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     let rid = restore["id"].as_u64().unwrap();
     std::fs::write(&console, b"changed since the backup").unwrap();
     assert_eq!(request_restore(&gw, rid).await["status"], "REQUESTING");
-    let r = sec(&gw, reqwest::Method::DELETE, &format!("/backups/{backup}?fields=id,status"))
-        .send()
-        .await
-        .unwrap();
+    let r = sec(
+        &gw,
+        reqwest::Method::DELETE,
+        &format!("/backups/{backup}?fields=id,status"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 202, "deletable while a restore uses it");
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -406,7 +414,11 @@ async fn a_backup_a_restore_uses_is_deleted_at_once_and_the_restore_never_tears_
     assert_eq!(r.status(), 202);
     let requested = request_restore(&gw, rid).await;
     assert_eq!(requested["status"], "FAILED", "{requested}");
-    assert_eq!(std::fs::read(&console).unwrap(), now, "the console is untouched");
+    assert_eq!(
+        std::fs::read(&console).unwrap(),
+        now,
+        "the console is untouched"
+    );
 }
 
 /// Point 6, the mechanism: a restore job that has opened a backup's object reads all of it
@@ -470,10 +482,16 @@ async fn restores_are_deleted_as_qradar_clients_do() {
     assert_eq!(r.status(), 409);
     assert_qradar_error(&r.json().await.unwrap(), 409, 1011);
 
-    let r = sec(&gw, reqwest::Method::DELETE, "/restores/1").send().await.unwrap();
+    let r = sec(&gw, reqwest::Method::DELETE, "/restores/1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty(), "no content");
-    let r = sec(&gw, reqwest::Method::GET, "/restores/1").send().await.unwrap();
+    let r = sec(&gw, reqwest::Method::GET, "/restores/1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_qradar_error(&r.json().await.unwrap(), 404, 1001);
     let (range, items) = listed(&gw, "/restores?fields=id,status", "items=0-49").await;
@@ -519,14 +537,18 @@ async fn the_documents_examples_work_as_a_client_sends_them() {
     let dir = tempfile::tempdir().unwrap();
     let gw = gateway(dir.path()).await;
     let backup = create_config_backup(&gw, "nightly").await;
-    let rid = create_restore(&gw, backup).await.json::<Value>().await.unwrap()["id"]
+    let rid = create_restore(&gw, backup)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
         .as_u64()
         .unwrap();
     request_restore(&gw, rid).await;
     wait_status(&gw, &format!("/restores/{rid}"), "SUCCESS").await;
 
-    let doc: Value = serde_json::from_str(include_str!("../../../plugins/jsa/src/openapi.json"))
-        .unwrap();
+    let doc: Value =
+        serde_json::from_str(include_str!("../../../plugins/jsa/src/openapi.json")).unwrap();
     let mut sent = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(op) = item.get("get") else { continue };
@@ -535,12 +557,23 @@ async fn the_documents_examples_work_as_a_client_sends_them() {
         let mut range = None;
         for p in op["parameters"].as_array().unwrap() {
             let p = doc
-                .pointer(p["$ref"].as_str().unwrap_or_default().trim_start_matches('#'))
+                .pointer(
+                    p["$ref"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim_start_matches('#'),
+                )
                 .unwrap_or(p);
-            let Some(example) = p["schema"]["example"].as_str() else { continue };
+            let Some(example) = p["schema"]["example"].as_str() else {
+                continue;
+            };
             match (p["in"].as_str(), p["name"].as_str()) {
-                (Some("query"), Some("filter")) => query.push(format!("filter={}", filter(example))),
-                (Some("query"), Some(name)) => query.push(format!("{name}={}", url_encode(example))),
+                (Some("query"), Some("filter")) => {
+                    query.push(format!("filter={}", filter(example)))
+                }
+                (Some("query"), Some(name)) => {
+                    query.push(format!("{name}={}", url_encode(example)))
+                }
                 (Some("header"), Some("Range")) => range = Some(example),
                 _ => continue,
             }

@@ -47,7 +47,10 @@ pub async fn fleet(dir: &Path) -> TestGateway {
         std::fs::write(&path, bytes).unwrap();
         path.display().to_string()
     };
-    let export = file("site.rsc", include_bytes!("../../../plugins/altostrat/tests/fixtures/hq-rb5009.rsc"));
+    let export = file(
+        "site.rsc",
+        include_bytes!("../../../plugins/altostrat/tests/fixtures/hq-rb5009.rsc"),
+    );
     let disk = file("vps.img", &gateway_tests::Rng(1).bytes(64 * 1024));
     let volume = file("volume.img", &gateway_tests::Rng(2).bytes(96 * 1024));
     let console = file("console.tgz", &gateway_tests::Rng(3).bytes(8 * 1024));
@@ -152,7 +155,9 @@ rate_limits = {{ api = {{ window_seconds = 60, max_requests = 100000 }} }}
         .iter()
         .map(|p| provider_plugin(p))
         .collect();
-    TestGateway::start(&plugins, &extra).await.expect("gateway starts")
+    TestGateway::start(&plugins, &extra)
+        .await
+        .expect("gateway starts")
 }
 
 /// The Schemathesis program: `SCHEMATHESIS_BIN`, or where `scripts/ensure-schemathesis`

@@ -539,9 +539,16 @@ fn deleting_a_pending_restore_frees_the_slot() {
     assert!(store.doc(RESTORES, &key_of(1)).is_none());
     assert_error(&get(&store, 1), 404, 1001);
     assert_error(&delete(&store, 1), 404, 1001);
-    assert_error(&update_restore(&store, 1, json!({"status": "REQUESTING"})), 404, 1001);
+    assert_error(
+        &update_restore(&store, 1, json!({"status": "REQUESTING"})),
+        404,
+        1001,
+    );
     let list = Call::new(LIST_RESTORES).send(&store);
-    assert_eq!((body(&list), list.header("content-range")), (json!([]), Some("items */0")));
+    assert_eq!(
+        (body(&list), list.header("content-range")),
+        (json!([]), Some("items */0"))
+    );
     // The slot is free: a new restore is created, with the next id.
     let resp = create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
     assert_eq!((resp.status, body(&resp)["id"].clone()), (201, json!(2)));
@@ -559,7 +566,12 @@ fn a_running_restore_cannot_be_deleted_a_finished_one_can() {
         b["description"],
         "A restore can only be deleted when its status is PENDING, SUCCESS or FAILED."
     );
-    assert!(b["message"].as_str().unwrap_or_default().contains("INITIALIZING"));
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("INITIALIZING")
+    );
     store.start_job(&job.id, 1);
     assert_error(&delete(&store, 1), 422, 1017);
     assert_eq!(status_of(&store, 1), "IN_PROGRESS", "nothing changed");
@@ -591,7 +603,12 @@ fn delete_refusals_and_host_failures() {
     // A write that races the delete (here: every write conflicts) ends in a clear 422.
     *store.put_error.borrow_mut() = Some((RESTORES, HostError::Conflict("raced".into())));
     let b = assert_error(&delete(&store, 1), 422, 1017);
-    assert!(b["message"].as_str().unwrap_or_default().contains("try again"));
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("try again")
+    );
     *store.put_error.borrow_mut() = None;
     assert_eq!(delete(&store, 1).status, 204);
 }
@@ -610,7 +627,10 @@ fn the_documents_examples_are_accepted() {
             call = call.id(1);
         }
         for param in op["parameters"].as_array().expect("parameters") {
-            let pointer = param["$ref"].as_str().unwrap_or_default().trim_start_matches('#');
+            let pointer = param["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('#');
             let param = doc.pointer(pointer).unwrap_or(param);
             let (Some(name), Some(example)) =
                 (param["name"].as_str(), param["schema"]["example"].as_str())
@@ -624,7 +644,13 @@ fn the_documents_examples_are_accepted() {
             checked += 1;
         }
         let resp = call.send(&store);
-        assert_eq!(resp.status, 200, "{}: {:?}", op["operationId"], resp.body_json());
+        assert_eq!(
+            resp.status,
+            200,
+            "{}: {:?}",
+            op["operationId"],
+            resp.body_json()
+        );
     }
     assert!(checked >= 10, "{checked} examples");
 }
