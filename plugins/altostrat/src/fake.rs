@@ -1,11 +1,13 @@
 //! An in-memory [`Host`] for native tests: sites, backups with their bytes, recorded jobs and
 //! reads, page and read caps like the real host's, and injectable failures.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use backup_gateway_sdk::{
     ByteRange, HostError,
     backups::{Backup, Page, Query},
+    documents::Document,
     jobs::{Job, JobSpec, JobStatus, Progress},
     resources::Resource,
 };
@@ -33,6 +35,10 @@ pub struct FakeHost {
     pub reads: RefCell<Vec<ByteRange>>,
     /// Resource ids looked up, in order.
     pub lookups: RefCell<Vec<String>>,
+    /// Documents by (collection, key): value and revision.
+    pub documents: RefCell<BTreeMap<(String, String), (String, u64)>>,
+    /// The next this many document writes lose a (simulated) race.
+    pub put_conflicts: Cell<usize>,
 }
 
 impl FakeHost {
@@ -48,6 +54,8 @@ impl FakeHost {
             jobs: RefCell::new(Vec::new()),
             reads: RefCell::new(Vec::new()),
             lookups: RefCell::new(Vec::new()),
+            documents: RefCell::new(BTreeMap::new()),
+            put_conflicts: Cell::new(0),
         }
     }
 
@@ -177,6 +185,41 @@ impl Host for FakeHost {
             started_at: None,
             finished_at: None,
             metadata: spec.metadata.clone(),
+        })
+    }
+
+    fn document(&self, collection: &str, key: &str) -> Option<Document> {
+        let docs = self.documents.borrow();
+        let (value, revision) = docs.get(&(collection.into(), key.into()))?;
+        Some(Document {
+            key: key.into(),
+            value: value.clone(),
+            revision: *revision,
+        })
+    }
+
+    fn put_document(
+        &self,
+        collection: &str,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+    ) -> Result<Document, HostError> {
+        if self.put_conflicts.get() > 0 {
+            self.put_conflicts.set(self.put_conflicts.get() - 1);
+            return Err(HostError::Conflict("revision mismatch".into()));
+        }
+        let mut docs = self.documents.borrow_mut();
+        let slot = (collection.to_string(), key.to_string());
+        let current = docs.get(&slot).map_or(0, |(_, r)| *r);
+        if expected.is_some_and(|e| e != current) {
+            return Err(HostError::Conflict("revision mismatch".into()));
+        }
+        docs.insert(slot, (value.into(), current + 1));
+        Ok(Document {
+            key: key.into(),
+            value: value.into(),
+            revision: current + 1,
         })
     }
 }

@@ -11,8 +11,8 @@
 //! Every error, including every host refusal, is `{"type", "code", "message", "doc_url"}`.
 //!
 //! Module map: [`manifest`] (routes, scopes, OpenAPI), [`operations`] (the handlers), [`store`]
-//! (host calls behind a trait), [`format`] (BackupFile fields), [`routeros`] (export parser),
-//! [`net`] (CIDR arithmetic), [`subnets`] (discovery), [`highlight`] (HTML rendering),
+//! (host calls behind a trait), [`names`] (unique `<unix seconds>.rsc` filenames), [`format`]
+//! (BackupFile fields), [`routeros`] (export parser), [`net`] (CIDR arithmetic), [`subnets`] (discovery), [`highlight`] (HTML rendering),
 //! [`errors`] (error codes and problem rendering). This file only wires the exports to them.
 
 mod errors;
@@ -21,6 +21,7 @@ mod fake;
 mod format;
 mod highlight;
 mod manifest;
+mod names;
 mod net;
 mod operations;
 mod routeros;

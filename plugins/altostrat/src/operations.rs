@@ -19,6 +19,7 @@ use crate::errors::{self, ApiError, Code};
 use crate::format::{attachment_name, backup_file, human_size};
 use crate::highlight::highlight;
 use crate::manifest::{GET_BACKUP, LIST_BACKUPS, LIST_SUBNETS, REQUEST_BACKUP};
+use crate::names;
 use crate::store::{self, Host, LoadError, SITE_KIND};
 use crate::subnets;
 
@@ -52,8 +53,9 @@ pub fn handle(host: &impl Host, req: &Request) -> Response {
     answer.unwrap_or_else(ApiError::into_response)
 }
 
-/// `POST /backup/{siteId}`: queue a capture named `<unix seconds>.rsc` (the time the request
-/// was received) → 202 `{"message": "Backup requested"}`.
+/// `POST /backup/{siteId}`: queue a capture named `<unix seconds>.rsc` (the second the request
+/// was received, or the site's next unused one: [`names`]) → 202
+/// `{"message": "Backup requested"}`.
 fn request_backup(host: &impl Host, req: &Request) -> Answer {
     let site = site(host, req)?;
     if !site.has_source {
@@ -72,7 +74,7 @@ fn request_backup(host: &impl Host, req: &Request) -> Answer {
         source_backup: None,
         deduplicate: false,
         exclusive: false,
-        filename: format!("{}.rsc", req.received_at / 1_000_000),
+        filename: names::reserve(host, &site, req.received_at)?,
         media_type: SCRIPT_MEDIA_TYPE.into(),
         metadata: "{}".into(),
     };
@@ -95,26 +97,72 @@ fn list_backups(host: &impl Host, req: &Request) -> Answer {
     Ok(Response::json(200, &Value::Array(files)))
 }
 
-/// `GET /backup/{siteId}/{filename}`. The first of these headers set to `true` (or `1`,
-/// `yes`) picks the representation: `X-Download` (the bytes as an attachment, streamed by the
-/// host), `X-Highlight` (an HTML fragment), `X-View` (the raw script); with none, JSON: the
-/// `BackupFile` fields plus `content`.
+/// The representation a `GET /backup/{siteId}/{filename}` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Representation {
+    /// `X-Download: true`.
+    Download,
+    /// `X-Highlight: true`.
+    Highlight,
+    /// `X-View: true`.
+    View,
+    /// None of them.
+    Json,
+}
+
+/// The representation headers, read before anything is looked up. Each is a boolean, as the
+/// API documents them: `true` or `false` (any case), or absent; any other value is 400
+/// `parameter_invalid` naming the header, since guessing what `yes` or `1` meant could serve
+/// a client the wrong thing. The first set one of `X-Download`, `X-Highlight`, `X-View` wins.
+fn representation(req: &Request) -> Result<Representation, ApiError> {
+    let download = boolean_header(req, "X-Download")?;
+    let highlight = boolean_header(req, "X-Highlight")?;
+    let view = boolean_header(req, "X-View")?;
+    Ok(match (download, highlight, view) {
+        (true, _, _) => Representation::Download,
+        (_, true, _) => Representation::Highlight,
+        (_, _, true) => Representation::View,
+        _ => Representation::Json,
+    })
+}
+
+/// A boolean request header: `true`, `false` (any case, surrounding blanks ignored) or absent.
+fn boolean_header(req: &Request, name: &str) -> Result<bool, ApiError> {
+    match req.header(&name.to_ascii_lowercase()).map(str::trim) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(ApiError::new(
+            Code::ParameterInvalid,
+            format!(
+                "The request is invalid: header '{name}' must be 'true' or 'false', not '{}'.",
+                errors::clip(v)
+            ),
+        )),
+    }
+}
+
+/// `GET /backup/{siteId}/{filename}`, in the [`representation`] the headers choose:
+/// `X-Download` (the bytes as an attachment, streamed by the host), `X-Highlight` (an HTML
+/// fragment), `X-View` (the raw script); with none, JSON: the `BackupFile` fields plus
+/// `content`.
 fn get_backup(host: &impl Host, req: &Request) -> Answer {
+    let wanted = representation(req)?;
     let site = site(host, req)?;
     let filename = req.param("filename").unwrap_or_default();
     let backup = store::find_backup(host, &site, filename)
         .map_err(|e| ApiError::from_host(&e, ApiError::site_not_found(&site.id)))?
         .ok_or_else(|| ApiError::backup_not_found(filename))?;
-    if req.header_flag("x-download") {
+    if wanted == Representation::Download {
         return Ok(download(&backup));
     }
     let script = load_script(host, &backup, INLINE_LIMIT, "that can be shown inline")?;
-    if req.header_flag("x-highlight") {
+    if wanted == Representation::Highlight {
         let html = highlight(&script, RESPONSE_BUDGET).map_err(|_| renders_too_large(&backup))?;
         return Ok(Response::text(200, "text/html; charset=utf-8", html)
             .with_header("x-content-type-options", "nosniff"));
     }
-    if req.header_flag("x-view") {
+    if wanted == Representation::View {
         return Ok(Response::text(200, "text/plain; charset=utf-8", script));
     }
     let mut file = backup_file(&backup);

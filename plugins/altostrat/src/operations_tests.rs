@@ -108,6 +108,34 @@ fn request_backup_queues_a_capture() {
 }
 
 #[test]
+fn backups_requested_in_the_same_second_get_distinct_names() {
+    let host = FakeHost::new();
+    for _ in 0..3 {
+        assert_eq!(handle(&host, &on_site(REQUEST_BACKUP, SITE)).status, 202);
+    }
+    let names: Vec<String> = host
+        .jobs
+        .borrow()
+        .iter()
+        .map(|j| j.filename.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["1732567800.rsc", "1732567801.rsc", "1732567802.rsc"]
+    );
+    // The site's name document says what was issued last.
+    let doc = host
+        .document(crate::names::COLLECTION, SITE)
+        .expect("document");
+    assert_eq!(doc.value, r#"{"last":1732567802}"#);
+    // A request that cannot reserve a name (it keeps losing races) queues nothing.
+    host.put_conflicts.set(usize::MAX);
+    let resp = handle(&host, &on_site(REQUEST_BACKUP, SITE));
+    assert_error(&resp, 409, "invalid_request_error", "conflict");
+    assert_eq!(host.jobs.borrow().len(), 3);
+}
+
+#[test]
 fn site_ids_are_case_insensitive() {
     let host = FakeHost::new();
     let upper = SITE.to_ascii_uppercase();
@@ -470,14 +498,50 @@ fn representation_precedence() {
     assert_eq!(kind(&all[..2]), "text/html; charset=utf-8");
     assert_eq!(kind(&all[..1]), "text/plain; charset=utf-8");
     assert_eq!(kind(&[]), "application/json");
-    // Flags are true, 1 or yes (any case); anything else is off.
-    assert_eq!(kind(&[("X-View", "1")]), "text/plain; charset=utf-8");
-    assert_eq!(kind(&[("x-view", " YES ")]), "text/plain; charset=utf-8");
+    // The headers are booleans: true or false, in any case.
+    assert_eq!(kind(&[("x-view", " TRUE ")]), "text/plain; charset=utf-8");
     assert_eq!(
-        kind(&[("x-download", "false"), ("x-view", "true")]),
+        kind(&[("x-download", "false"), ("x-view", "True")]),
         "text/plain; charset=utf-8"
     );
-    assert_eq!(kind(&[("x-highlight", "0")]), "application/json");
+    assert_eq!(kind(&[("x-highlight", "false")]), "application/json");
+}
+
+#[test]
+fn representation_headers_that_are_not_booleans_are_400() {
+    let host = FakeHost::new().with_backup(SITE, UNIX, b"/ip address\n");
+    for (name, value) in [
+        ("x-view", "1"),
+        ("x-view", "yes"),
+        ("x-highlight", "0"),
+        ("x-download", ""),
+        ("x-download", "on"),
+    ] {
+        // Also beside a valid one that would otherwise win.
+        let winner = if name == "x-download" {
+            "x-view"
+        } else {
+            "x-download"
+        };
+        for headers in [vec![(name, value)], vec![(winner, "true"), (name, value)]] {
+            let resp = handle(&host, &get("1732567800.rsc", &headers));
+            let message = assert_error(&resp, 400, "invalid_request_error", "parameter_invalid");
+            let display = match name {
+                "x-view" => "X-View",
+                "x-highlight" => "X-Highlight",
+                _ => "X-Download",
+            };
+            assert_eq!(
+                message,
+                format!(
+                    "The request is invalid: header '{display}' must be 'true' or 'false', not '{value}'."
+                )
+            );
+        }
+    }
+    // Checked before anything is looked up: even for an unknown backup.
+    let resp = handle(&host, &get("1.rsc", &[("x-view", "yes")]));
+    assert_eq!(resp.status, 400);
 }
 
 #[test]

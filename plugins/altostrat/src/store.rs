@@ -5,6 +5,7 @@
 use backup_gateway_sdk::{
     ByteRange, HostError,
     backups::{self, Backup, Page, Query},
+    documents::{self, Document},
     jobs::{self, Job, JobSpec},
     log,
     resources::{self, Resource},
@@ -29,6 +30,16 @@ pub trait Host {
     fn read_backup(&self, id: &str, range: ByteRange) -> Result<Vec<u8>, HostError>;
     /// Queue a job.
     fn create_job(&self, spec: &JobSpec) -> Result<Job, HostError>;
+    /// A document of the caller's org.
+    fn document(&self, collection: &str, key: &str) -> Option<Document>;
+    /// Write a document, if its revision is still `expected` (0: it must not exist yet).
+    fn put_document(
+        &self,
+        collection: &str,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+    ) -> Result<Document, HostError>;
 }
 
 /// The host's capabilities. Failures are logged here; clients see only the provider's wording.
@@ -54,6 +65,26 @@ impl Host for HostCalls {
                 "creating a capture of site {} failed: {e:?}",
                 spec.resource_id
             ))
+        })
+    }
+
+    fn document(&self, collection: &str, key: &str) -> Option<Document> {
+        documents::get(collection, key)
+    }
+
+    fn put_document(
+        &self,
+        collection: &str,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+    ) -> Result<Document, HostError> {
+        documents::put(collection, key, value, expected).inspect_err(|e| {
+            if !matches!(e, HostError::Conflict(_)) {
+                warn(&format!(
+                    "writing document {collection}/{key} failed: {e:?}"
+                ));
+            }
         })
     }
 }
@@ -118,8 +149,8 @@ pub fn site_backups(host: &impl Host, site: &Resource) -> Result<Vec<Backup>, Ho
     Ok(all)
 }
 
-/// The site's newest backup named `filename` (two captures in the same second share a name;
-/// the newer one wins).
+/// The site's newest backup named `filename`. Names are unique ([`crate::names`]); only
+/// backups taken before names were reserved can share one, and then the newer one wins.
 pub fn find_backup(
     host: &impl Host,
     site: &Resource,

@@ -11,8 +11,9 @@
 //!   400, as in Cinder.
 //! - `name`: exact match, or a prefix match when it ends with `*` (`*` alone matches every
 //!   named backup).
-//! - `status`: one of the status names, case-insensitive; an unknown status matches nothing.
-//! - `volume_id`: a UUID (else 400).
+//! - `status`: one of the status names, case-insensitive; an unknown status matches nothing,
+//!   an empty one is no filter.
+//! - `volume_id`: a UUID (else 400, an empty value included, as for `marker`).
 //! - `links` are paths with a query (`/v1/backups?limit=2&marker=…`), relative to the API
 //!   base, because the gateway cannot know the scheme and host its clients use. `self` is
 //!   this page; `next` is set when `has_more`; `previous` is set on every page after the
@@ -100,7 +101,7 @@ impl ListQuery {
                 }
             },
         };
-        let marker = match req.query("marker").filter(|m| !m.is_empty()) {
+        let marker = match req.query("marker") {
             None => None,
             Some(m) => {
                 let id = validate::uuid(m);
@@ -110,7 +111,7 @@ impl ListQuery {
                 id
             }
         };
-        let volume_id = match req.query("volume_id").filter(|v| !v.is_empty()) {
+        let volume_id = match req.query("volume_id") {
             None => None,
             Some(v) => {
                 let id = validate::uuid(v);
@@ -332,8 +333,14 @@ mod tests {
             e.details,
             "Field 'marker' must be a UUID; Field 'volume_id' must be a UUID"
         );
-        let q = query(&[("marker", ""), ("volume_id", ""), ("status", "")]).expect("empty");
-        assert_eq!((q.marker, q.volume_id, q.status), (None, None, None));
+        // An empty marker or volume_id is not a UUID; an empty status is no filter.
+        let e = query(&[("marker", ""), ("volume_id", "")]).expect_err("empty");
+        assert_eq!(
+            e.details,
+            "Field 'marker' must be a UUID; Field 'volume_id' must be a UUID"
+        );
+        let q = query(&[("status", "")]).expect("empty status");
+        assert_eq!(q.status, None);
         let q = query(&[("volume_id", &VOL_A.to_uppercase())]).expect("valid");
         assert_eq!(q.volume_id.as_deref(), Some(VOL_A));
     }

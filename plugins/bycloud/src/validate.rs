@@ -1,10 +1,12 @@
 //! Request bodies and ids: the create body, the restore body and UUIDs.
 //!
-//! Lenient where the real API is (as far as it is known): unknown fields are ignored, `null`
-//! means "not given", an empty create body is only missing its `volume_id`. Strict where a
-//! wrong value would be stored or acted on: malformed JSON, a body that is not an object, a
-//! field of the wrong type, a `volume_id` or `snapshot_id` that is not a UUID, over-long text
-//! and non-string metadata are 400s whose `details` name every offending field.
+//! As the API documents its bodies: unknown fields are ignored and an absent field takes its
+//! default, but a field that is present must have its documented type, so `null` is a 400
+//! (the document declares no field nullable); an empty create body is only missing its
+//! `volume_id`. Malformed JSON, a body that is not an object, a field of the wrong type or
+//! `null`, a `volume_id` or `snapshot_id` that is not a UUID, over-long text, and metadata
+//! that is not an object of strings with keys of 1 to 255 characters are 400s whose
+//! `details` name every offending field.
 
 use backup_gateway_sdk::Request;
 use serde_json::{Map, Value};
@@ -90,10 +92,19 @@ impl Problems {
         }
     }
 
+    /// `null` given for a field.
+    fn null(&mut self, field: &str) {
+        self.add(field, "must not be null");
+    }
+
     /// An optional string of at most [`MAX_TEXT`] characters.
     fn text(&mut self, body: &Map<String, Value>, field: &str) -> Option<String> {
         match body.get(field) {
-            None | Some(Value::Null) => None,
+            None => None,
+            Some(Value::Null) => {
+                self.null(field);
+                None
+            }
             Some(Value::String(s)) if s.chars().count() <= MAX_TEXT => Some(s.clone()),
             Some(Value::String(_)) => {
                 self.add(field, &format!("must be at most {MAX_TEXT} characters"));
@@ -109,7 +120,11 @@ impl Problems {
     /// An optional boolean (false when absent).
     fn flag(&mut self, body: &Map<String, Value>, field: &str) -> bool {
         match body.get(field) {
-            None | Some(Value::Null) => false,
+            None => false,
+            Some(Value::Null) => {
+                self.null(field);
+                false
+            }
             Some(Value::Bool(b)) => *b,
             Some(_) => {
                 self.add(field, "must be a boolean");
@@ -121,7 +136,11 @@ impl Problems {
     /// An optional UUID, lower-cased.
     fn uuid(&mut self, body: &Map<String, Value>, field: &str) -> Option<String> {
         match body.get(field) {
-            None | Some(Value::Null) => None,
+            None => None,
+            Some(Value::Null) => {
+                self.null(field);
+                None
+            }
             Some(Value::String(s)) => {
                 let id = uuid(s);
                 if id.is_none() {
@@ -139,7 +158,11 @@ impl Problems {
     /// Metadata: an object of strings, keys 1..=255 and values up to 255 characters.
     fn metadata(&mut self, body: &Map<String, Value>) -> Map<String, Value> {
         match body.get("metadata") {
-            None | Some(Value::Null) => Map::new(),
+            None => Map::new(),
+            Some(Value::Null) => {
+                self.null("metadata");
+                Map::new()
+            }
             Some(Value::Object(map)) => {
                 let mut ok = true;
                 for (k, v) in map {
@@ -181,7 +204,7 @@ pub fn create_body(req: &Request) -> Result<CreateBody, ApiError> {
     let body = object(req)?;
     let mut p = Problems::default();
     let volume_id = match body.get("volume_id") {
-        None | Some(Value::Null) => {
+        None => {
             p.add("volume_id", "is required");
             None
         }
@@ -282,7 +305,7 @@ mod tests {
     #[test]
     fn minimal_and_lenient_bodies() {
         let parsed = create_body(&with_body(&format!(
-            r#"{{"volume_id":"{}","name":null,"incremental":true,"unknown":{{"x":1}}}}"#,
+            r#"{{"volume_id":"{}","incremental":true,"unknown":{{"x":1}}}}"#,
             VOL.to_uppercase()
         )))
         .expect("valid");
@@ -300,7 +323,21 @@ mod tests {
         );
         assert_eq!(
             details(create_body(&with_body(r#"{"volume_id":null}"#))),
-            "Field 'volume_id' is required"
+            "Field 'volume_id' must not be null"
+        );
+        // No field is nullable: null is refused wherever it is given.
+        assert_eq!(
+            details(create_body(&with_body(
+                &json!({
+                    "volume_id": VOL, "name": null, "description": null, "container": null,
+                    "incremental": null, "force": null, "snapshot_id": null, "metadata": null,
+                })
+                .to_string()
+            ))),
+            "Field 'name' must not be null; Field 'description' must not be null; \
+             Field 'container' must not be null; Field 'incremental' must not be null; \
+             Field 'force' must not be null; Field 'snapshot_id' must not be null; \
+             Field 'metadata' must not be null"
         );
         assert_eq!(
             details(create_body(&with_body(r#"{"volume_id":"vol-1"}"#))),
@@ -373,13 +410,18 @@ mod tests {
     fn restore_bodies() {
         let mut r = request("restoreBackup", "/v1/backups/x/restore");
         assert_eq!(restore_body(&r).expect("empty"), RestoreBody::default());
-        r.body = br#"{"volume_id":null,"name":"copy"}"#.to_vec();
+        r.body = br#"{"name":"copy"}"#.to_vec();
         assert_eq!(
             restore_body(&r).expect("valid"),
             RestoreBody {
                 volume_id: None,
                 name: Some("copy".into())
             }
+        );
+        r.body = br#"{"volume_id":null,"name":null}"#.to_vec();
+        assert_eq!(
+            restore_body(&r).expect_err("null").details,
+            "Field 'volume_id' must not be null; Field 'name' must not be null"
         );
         r.body = format!(r#"{{"volume_id":"{VOL}"}}"#).into_bytes();
         assert_eq!(

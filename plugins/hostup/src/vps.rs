@@ -66,8 +66,8 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// Read and validate the query string: `limit` must be an integer from 1 to 100 and
-    /// `cursor` a cursor this API issued; other `include` values are ignored.
+    /// Read and validate the query string: `limit` must be an integer from 1 to 100,
+    /// `cursor` a cursor this API issued and every `include` the one documented value.
     pub fn parse(req: &Request) -> Result<ListQuery, ApiError> {
         let limit = match req.query("limit") {
             None => DEFAULT_LIMIT,
@@ -96,7 +96,7 @@ impl ListQuery {
             after,
             name: req.query("name").map(str::to_string),
             primary_ip: req.query("primaryIp").map(str::to_string),
-            include_maintenance: req.query_all("include").any(|v| v == PENDING_MAINTENANCE),
+            include_maintenance: includes(req)?,
         })
     }
 
@@ -111,6 +111,23 @@ impl ListQuery {
         });
         name_ok && ip_ok
     }
+}
+
+/// Whether `include=pendingMaintenance` was asked for. `include` is an enum of one value (it
+/// may be repeated); any other value is a 400 pointing at it (`/include/<index>`), as for
+/// the other parameters, rather than a silently ignored typo.
+fn includes(req: &Request) -> Result<bool, ApiError> {
+    let mut wanted = false;
+    for (index, value) in req.query_all("include").enumerate() {
+        if value != PENDING_MAINTENANCE {
+            return Err(ApiError::invalid_param(
+                &format!("/include/{index}"),
+                "`include` must be `pendingMaintenance`.",
+            ));
+        }
+        wanted = true;
+    }
+    Ok(wanted)
 }
 
 /// `GET /api/v2/vps` → `{data, nextCursor}`.
@@ -308,7 +325,10 @@ mod tests {
         assert!(plain["data"][0].get("pendingMaintenance").is_none());
         let with = list_vps(
             &store,
-            &list_request(&[("include", "other"), ("include", "pendingMaintenance")]),
+            &list_request(&[
+                ("include", "pendingMaintenance"),
+                ("include", "pendingMaintenance"),
+            ]),
         )
         .expect("page");
         assert_eq!(
@@ -316,6 +336,29 @@ mod tests {
             json!({ "startsAt": "2026-05-01T00:00:00Z" })
         );
         assert_eq!(with["data"][0]["pendingMaintenanceHasDeadline"], true);
+    }
+
+    #[test]
+    fn include_is_an_enum() {
+        let store = FakeStore::new(fleet(1));
+        for (pairs, pointer) in [
+            (&[("include", "other")][..], "/include/0"),
+            (&[("include", "")][..], "/include/0"),
+            (&[("include", "pendingmaintenance")][..], "/include/0"),
+            (
+                &[("include", "pendingMaintenance"), ("include", "other")][..],
+                "/include/1",
+            ),
+        ] {
+            let error = list_vps(&store, &list_request(pairs)).expect_err("refused");
+            assert_eq!((error.status, error.code), (400, "invalid_request"));
+            let errors = error.errors.expect("errors");
+            assert_eq!(
+                (errors.len(), errors[0].pointer.as_str()),
+                (1, pointer),
+                "{pairs:?}"
+            );
+        }
     }
 
     #[test]

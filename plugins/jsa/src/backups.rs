@@ -430,22 +430,18 @@ fn create_failed(store: &impl Store, error: &HostError, host_id: u64) -> ApiErro
 
 /// `DELETE /backups/{id}` → 202: cancels a queued or running capture (`CANCELLING`) or
 /// deletes the stored backup (`DELETING`; the record is gone afterwards).
+///
+/// A restore of the backup does not hold the delete up: QRadar documents a SUCCESS backup as
+/// deletable, and its restore is settled by the host's restore job. A restore still
+/// `PENDING` fails when it is requested (its backup is gone); one requested whose job has not
+/// opened the backup yet fails (`FAILED`, the target untouched); one whose job is reading it
+/// finishes on the object it opened (the host streams from the open object) or, where the
+/// store cannot serve the rest, fails with the target untouched: the host writes a restore
+/// to a temporary file renamed into place only when complete.
 pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let (mut stored, mut status) = find(store, req)?;
     let id = stored.record.id;
-    if let Some((restore, _)) = restore_record::open_restore(store)
-        && restore.record.backup_id == id
-    {
-        return Err(ApiError::unprocessable(
-            NOT_DELETABLE,
-            NOT_DELETABLE_TEXT,
-            format!(
-                "Backup {id} is used by restore {}, which is pending or in progress.",
-                restore.record.id
-            ),
-        ));
-    }
     if status.in_flight() {
         match store.cancel_job(&stored.record.job_id) {
             Ok(_) => {

@@ -17,8 +17,8 @@ use backup_gateway_sdk::{AuthFailure, HostError, Problem, RateLimitState, Reques
 use serde_json::{Value, json};
 
 use crate::manifest::{
-    CREATE_BACKUP, CREATE_RESTORE, DELETE_BACKUP, GET_BACKUP, GET_RESTORE, LIST_BACKUPS,
-    LIST_RESTORES, UPDATE_RESTORE,
+    CREATE_BACKUP, CREATE_RESTORE, DELETE_BACKUP, DELETE_RESTORE, GET_BACKUP, GET_RESTORE,
+    LIST_BACKUPS, LIST_RESTORES, UPDATE_RESTORE,
 };
 
 /// Framework code: a required parameter is missing.
@@ -224,6 +224,7 @@ pub fn internal_description(operation: &str) -> &'static str {
         LIST_RESTORES => "An error occurred during the attempt to retrieve the restores.",
         GET_RESTORE => "An error occurred during the attempt to retrieve the restore.",
         UPDATE_RESTORE => "An error occurred during the attempt to update the restore.",
+        DELETE_RESTORE => "An error occurred during the attempt to delete the restore.",
         _ => "An error occurred during the attempt to process the request.",
     }
 }

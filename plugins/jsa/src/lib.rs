@@ -8,7 +8,7 @@
 //! - `GET backups/{id}`, `DELETE backups/{id}` → 202 (cancels or deletes)
 //! - `GET restores`, `POST restores` → 201 `PENDING`
 //! - `GET restores/{id}`, `POST restores/{id}` `{"status":"REQUESTING"}` → 200 (a restore job
-//!   on the console host)
+//!   on the console host), `DELETE restores/{id}` → 204
 //!
 //! Every error, including every host refusal, is QRadar's
 //! `{message, details, description, code, http_response{code, message}}`.

@@ -27,6 +27,8 @@ pub const CREATE_RESTORE: &str = "createRestore";
 pub const GET_RESTORE: &str = "getRestore";
 /// `POST /api/backup_and_restore/restores/{id}`.
 pub const UPDATE_RESTORE: &str = "updateRestore";
+/// `DELETE /api/backup_and_restore/restores/{id}`.
+pub const DELETE_RESTORE: &str = "deleteRestore";
 
 /// The plugin's manifest.
 pub fn manifest() -> Manifest {
@@ -43,6 +45,7 @@ pub fn manifest() -> Manifest {
         (Method::Post, restores, CREATE_RESTORE),
         (Method::Get, restore, GET_RESTORE),
         (Method::Post, restore, UPDATE_RESTORE),
+        (Method::Delete, restore, DELETE_RESTORE),
     ]
     .into_iter()
     // POSTs get a buffered body, GET and DELETE none: the SDK's defaults.
@@ -86,7 +89,7 @@ mod tests {
             ),
             (0, 0, 0, 0)
         );
-        assert_eq!(m.routes.len(), 8);
+        assert_eq!(m.routes.len(), 9);
         for route in &m.routes {
             assert!(route.authenticated, "{}", route.operation);
             assert!(route.scope.is_none(), "{}", route.operation);

@@ -6,8 +6,8 @@ use backup_gateway_sdk::{Request, Response};
 
 use crate::errors::{ApiError, SERVER_ERROR, internal_description};
 use crate::manifest::{
-    CREATE_BACKUP, CREATE_RESTORE, DELETE_BACKUP, GET_BACKUP, GET_RESTORE, LIST_BACKUPS,
-    LIST_RESTORES, UPDATE_RESTORE,
+    CREATE_BACKUP, CREATE_RESTORE, DELETE_BACKUP, DELETE_RESTORE, GET_BACKUP, GET_RESTORE,
+    LIST_BACKUPS, LIST_RESTORES, UPDATE_RESTORE,
 };
 use crate::store::Store;
 use crate::{backups, restores};
@@ -24,6 +24,7 @@ pub fn handle(store: &impl Store, req: &Request) -> Response {
         CREATE_RESTORE => restores::create(store, req),
         GET_RESTORE => restores::get(store, req),
         UPDATE_RESTORE => restores::update(store, req),
+        DELETE_RESTORE => restores::delete(store, req),
         _ => Err(ApiError::not_found(
             "The requested resource does not exist.",
             "The requested resource does not exist.",

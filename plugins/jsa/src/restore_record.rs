@@ -33,6 +33,9 @@ pub const REQUESTING: &str = "REQUESTING";
 const SUCCESS: &str = "SUCCESS";
 /// `state` of a restore that failed.
 pub const FAILED: &str = "FAILED";
+/// `state` of a restore being deleted: written (compare-and-swap) before its document is
+/// removed, so an update racing the delete loses; such a record reads as absent.
+const DELETED: &str = "DELETED";
 
 /// The fields of a restore object, in the documented order.
 pub const FIELDS: &[Field] = &[
@@ -147,14 +150,36 @@ impl RestoreStatus {
     }
 }
 
-/// The record of a restore.
+/// The record of a restore (none once it is being deleted).
 pub fn load(store: &impl Store, id: u64) -> Option<StoredRestore> {
     store::load_record(store, RESTORES, id, "restore")
+        .filter(|r: &StoredRestore| r.record.state != DELETED)
 }
 
-/// Every record, by id.
+/// Every record, by id (those being deleted left out).
 pub fn load_all(store: &impl Store) -> Vec<StoredRestore> {
     store::load_records(store, RESTORES, "restore")
+        .into_iter()
+        .filter(|r: &StoredRestore| r.record.state != DELETED)
+        .collect()
+}
+
+/// Delete a restore: mark it `DELETED` at its revision (a concurrent update or outcome write
+/// makes this a `Conflict`, and the caller looks again), then remove its document. From the
+/// mark on it reads as absent, so the slot it may hold is free (a slot naming no restore is);
+/// the slot document itself is left for the next creation's compare-and-swap, since deleting
+/// it here could delete a slot another restore has just taken.
+pub fn remove(store: &impl Store, stored: &StoredRestore) -> Result<(), HostError> {
+    let id = stored.record.id;
+    let mut tombstone = stored.clone();
+    tombstone.record.state = DELETED.into();
+    save(store, &mut tombstone)?;
+    if let Err(e) = store.delete_document(RESTORES, &store::key_of(id)) {
+        store.warn(&format!(
+            "removing the record of deleted restore {id} failed: {e:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Write a record back (compare-and-swap on its revision; 0 = new).

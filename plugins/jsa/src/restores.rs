@@ -13,6 +13,9 @@
 //! backup running anywhere; also the host's refusal of the exclusive job), 409/1016 (another
 //! restore job running). If the backup's stored file is gone by then, the restore is recorded
 //! `FAILED` and answered 200 with that status.
+//!
+//! `DELETE /restores/{id}` removes a restore that is not running (204, no body; 422/1017 while
+//! it runs), so a `PENDING` restore no longer holds the single restore slot forever.
 
 use backup_gateway_sdk::{
     HostError, Request, Response,
@@ -53,8 +56,12 @@ pub const GROUPS: &[&str] = &[
     "OFFENSES_DATA",
     "DOMAINS",
 ];
+/// Code (delete): the restore is running.
+pub const NOT_DELETABLE: u32 = 1017;
 /// Sequence of restore ids.
 const RESTORE_SEQUENCE: &str = "restore";
+/// Attempts of a delete whose compare-and-swap lost to a concurrent write of the record.
+const DELETE_ATTEMPTS: usize = 3;
 
 /// The descriptions of the restore errors.
 mod text {
@@ -75,6 +82,8 @@ mod text {
     pub const ONLY_REQUESTING: &str = "The status of a restore can only be updated to REQUESTING.";
     pub const BACKUP_RUNNING: &str =
         "A backup is currently in progress. A restore cannot be started while a backup is running.";
+    pub const NOT_DELETABLE: &str =
+        "A restore can only be deleted when its status is PENDING, SUCCESS or FAILED.";
 }
 
 /// `GET /restores`.
@@ -431,6 +440,38 @@ pub fn update(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
     }
     let view = record::view(&stored.record, RestoreStatus::Requesting);
     Ok(query::respond_one(200, &view, fields.as_deref()))
+}
+
+/// `DELETE /restores/{id}` → 204 with no body (QRadar's text/plain answer): a `PENDING`,
+/// `SUCCESS` or `FAILED` restore is removed (a pending one frees the restore slot); a
+/// requested one that has not finished is 422/1017, since its job is restoring the console.
+pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+    let mut stored = find(store, req)?;
+    let id = stored.record.id;
+    for _ in 0..DELETE_ATTEMPTS {
+        let status = record::resolve(store, &mut stored);
+        if status.running() {
+            return Err(ApiError::unprocessable(
+                NOT_DELETABLE,
+                text::NOT_DELETABLE,
+                format!("Restore {id} is {}.", status.as_str()),
+            ));
+        }
+        match record::remove(store, &stored) {
+            Ok(()) => return Ok(Response::empty(204)),
+            // Written meanwhile (requested, or its outcome recorded): look again.
+            Err(HostError::Conflict(_)) => stored = find(store, req)?,
+            Err(e) => {
+                store.warn(&format!("deleting restore {id} failed: {e:?}"));
+                return Err(ApiError::from_host(&e));
+            }
+        }
+    }
+    Err(ApiError::unprocessable(
+        NOT_DELETABLE,
+        text::NOT_DELETABLE,
+        format!("Restore {id} kept changing while it was being deleted; try again."),
+    ))
 }
 
 /// The host refused the exclusive restore job: a restore job of the console (1016, e.g. a

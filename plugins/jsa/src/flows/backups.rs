@@ -856,24 +856,62 @@ fn delete_removes_finished_backups() {
 }
 
 #[test]
+fn a_backup_a_pending_restore_uses_is_deletable_and_the_restore_then_fails() {
+    let store = deployment();
+    let (id, stored) = finished_backup(&store, "r", 10);
+    let restore = create_restore(
+        &store,
+        json!({"backup_id": id, "groups": ["LICENSE_CONFIG"]}),
+    );
+    assert_eq!(restore.status, 201);
+    let resp = delete(&store, id);
+    assert_eq!(resp.status, 202, "{:?}", resp.body_json());
+    assert_eq!(body(&resp)["status"], "DELETING");
+    assert!(store.backups.borrow().iter().all(|b| b.id != stored));
+    let jobs = store.jobs.borrow().len();
+    let resp = update_restore(&store, 1, json!({"status": "REQUESTING"}));
+    assert_eq!(
+        (resp.status, body(&resp)["status"].clone()),
+        (200, json!("FAILED"))
+    );
+    assert_eq!(
+        store.jobs.borrow().len(),
+        jobs,
+        "no restore job reads a deleted backup"
+    );
+}
+
+#[test]
+fn a_backup_a_running_restore_uses_is_deletable_and_the_job_settles_the_restore() {
+    let store = deployment();
+    let (id, stored) = finished_backup(&store, "r", 10);
+    create_restore(
+        &store,
+        json!({"backup_id": id, "groups": ["LICENSE_CONFIG"]}),
+    );
+    assert_eq!(
+        update_restore(&store, 1, json!({"status": "REQUESTING"})).status,
+        200
+    );
+    let job = store.last_job();
+    assert_eq!(job.kind, JobKind::Restore);
+    store.start_job(&job.id, 5);
+    let resp = delete(&store, id);
+    assert_eq!(resp.status, 202, "{:?}", resp.body_json());
+    assert!(store.backups.borrow().iter().all(|b| b.id != stored));
+    assert_error(&get(&store, id), 404, 1001);
+    // The job that holds the object finishes; the restore shows its outcome.
+    store.complete_job(&job.id);
+    let restore = body(&Call::new(crate::manifest::GET_RESTORE).id(1).send(&store));
+    assert_eq!(
+        (restore["status"].clone(), restore["backup_id"].clone()),
+        (json!("SUCCESS"), json!(id))
+    );
+}
+
+#[test]
 fn delete_refusals() {
     let store = deployment();
-    let (id, _) = finished_backup(&store, "r", 10);
-    assert_eq!(
-        create_restore(
-            &store,
-            json!({"backup_id": id, "groups": ["LICENSE_CONFIG"]})
-        )
-        .status,
-        201
-    );
-    let b = assert_error(&delete(&store, id), 422, 1017);
-    assert!(
-        b["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("restore 1")
-    );
     let (other, _) = finished_backup(&store, "o", 10);
     *store.delete_error.borrow_mut() = Some(HostError::Unavailable);
     let b = assert_error(&delete(&store, other), 503, 1000);

@@ -515,3 +515,142 @@ fn get_and_list_restores() {
         json!({"status": "PENDING", "groups": ["DOMAINS", "USERS_CONFIG"]})
     );
 }
+
+fn delete(store: &FakeStore, id: impl ToString) -> Response {
+    Call::new(crate::manifest::DELETE_RESTORE)
+        .method(Method::Delete)
+        .id(id)
+        .send(store)
+}
+
+#[test]
+fn deleting_a_pending_restore_frees_the_slot() {
+    let store = deployment();
+    let (backup, _) = finished_backup(&store, "b", 10);
+    create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    assert_error(
+        &create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})),
+        409,
+        1011,
+    );
+    let resp = delete(&store, 1);
+    assert_eq!(resp.status, 204, "{:?}", resp.body_json());
+    assert!(resp.body_json().is_none(), "no content");
+    assert!(store.doc(RESTORES, &key_of(1)).is_none());
+    assert_error(&get(&store, 1), 404, 1001);
+    assert_error(&delete(&store, 1), 404, 1001);
+    assert_error(
+        &update_restore(&store, 1, json!({"status": "REQUESTING"})),
+        404,
+        1001,
+    );
+    let list = Call::new(LIST_RESTORES).send(&store);
+    assert_eq!(
+        (body(&list), list.header("content-range")),
+        (json!([]), Some("items */0"))
+    );
+    // The slot is free: a new restore is created, with the next id.
+    let resp = create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    assert_eq!((resp.status, body(&resp)["id"].clone()), (201, json!(2)));
+}
+
+#[test]
+fn a_running_restore_cannot_be_deleted_a_finished_one_can() {
+    let store = deployment();
+    let (backup, _) = finished_backup(&store, "b", 10);
+    create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    update_restore(&store, 1, json!({"status": "REQUESTING"}));
+    let job = store.last_job();
+    let b = assert_error(&delete(&store, 1), 422, 1017);
+    assert_eq!(
+        b["description"],
+        "A restore can only be deleted when its status is PENDING, SUCCESS or FAILED."
+    );
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("INITIALIZING")
+    );
+    store.start_job(&job.id, 1);
+    assert_error(&delete(&store, 1), 422, 1017);
+    assert_eq!(status_of(&store, 1), "IN_PROGRESS", "nothing changed");
+    store.complete_job(&job.id);
+    assert_eq!(delete(&store, 1).status, 204);
+    assert_error(&get(&store, 1), 404, 1001);
+    // A failed one too.
+    create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    update_restore(&store, 2, json!({"status": "REQUESTING"}));
+    store.fail_job(&store.last_job().id, "boom");
+    assert_eq!(delete(&store, 2).status, 204);
+}
+
+#[test]
+fn delete_refusals_and_host_failures() {
+    let store = deployment();
+    assert_error(&delete(&store, 7), 404, 1001);
+    assert_error(&delete(&store, "x"), 404, 1001);
+    let (backup, _) = finished_backup(&store, "b", 10);
+    create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    *store.put_error.borrow_mut() = Some((RESTORES, HostError::Unavailable));
+    let b = assert_error(&delete(&store, 1), 503, 1000);
+    assert_eq!(
+        b["description"],
+        "An error occurred during the attempt to delete the restore."
+    );
+    *store.put_error.borrow_mut() = None;
+    assert_eq!(status_of(&store, 1), "PENDING", "nothing was removed");
+    // A write that races the delete (here: every write conflicts) ends in a clear 422.
+    *store.put_error.borrow_mut() = Some((RESTORES, HostError::Conflict("raced".into())));
+    let b = assert_error(&delete(&store, 1), 422, 1017);
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("try again")
+    );
+    *store.put_error.borrow_mut() = None;
+    assert_eq!(delete(&store, 1).status, 204);
+}
+
+#[test]
+fn the_documents_examples_are_accepted() {
+    let store = deployment();
+    let (backup, _) = finished_backup(&store, "nightly", 10);
+    create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
+    let doc: Value = serde_json::from_str(include_str!("../openapi.json")).expect("JSON");
+    let mut checked = 0;
+    for item in doc["paths"].as_object().expect("paths").values() {
+        let Some(op) = item.get("get") else { continue };
+        let mut call = Call::new(op["operationId"].as_str().expect("operationId"));
+        if op["operationId"] == "getBackup" || op["operationId"] == "getRestore" {
+            call = call.id(1);
+        }
+        for param in op["parameters"].as_array().expect("parameters") {
+            let pointer = param["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('#');
+            let param = doc.pointer(pointer).unwrap_or(param);
+            let (Some(name), Some(example)) =
+                (param["name"].as_str(), param["schema"]["example"].as_str())
+            else {
+                continue;
+            };
+            call = match param["in"].as_str() {
+                Some("query") => call.query(name, example),
+                _ => call.header(&name.to_ascii_lowercase(), example),
+            };
+            checked += 1;
+        }
+        let resp = call.send(&store);
+        assert_eq!(
+            resp.status,
+            200,
+            "{}: {:?}",
+            op["operationId"],
+            resp.body_json()
+        );
+    }
+    assert!(checked >= 10, "{checked} examples");
+}
