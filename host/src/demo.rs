@@ -371,10 +371,12 @@ mod tests {
                         );
                     }
                 }
-                if let Some((var, _)) = line.split_once("=$(")
-                    && var.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                {
-                    set.push(var.to_string());
+                for part in line.split("; ") {
+                    if let Some((var, _)) = part.split_once("=$(")
+                        && var.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    {
+                        set.push(var.to_string());
+                    }
                 }
             }
         }
