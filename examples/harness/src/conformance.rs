@@ -1,24 +1,31 @@
 //! The conformance mode (`--strict`): checks a plugin must pass beyond its scenarios'
 //! expectations.
 //!
-//! 1. **Host problems in the plugin's own error format.** Every response with a host-problem
-//!    status (401, 403, 404, 405, 413, 429, 500) on a path the plugin owns — from the
-//!    scenario's steps, and from *probes*: the harness calls the plugin's `render-problem`
-//!    directly for every such problem on every route, so 429 and 500 are checked even when no
-//!    step can provoke them — must be in the plugin's declared error format:
-//!    - with an OpenAPI document: the response the document gives for that status (on the
-//!      route's operation, else on any operation; undocumented statuses are warnings) lists
-//!      the response's media type, and the body passes the schema's shallow check (required
-//!      top-level properties, top-level types; see [`crate::openapi`]);
-//!    - without one: the body has the same JSON keys (every object level) as the plugin's own
-//!      rendering of a 404;
-//!    - always: the same media type as the plugin's other errors, and JSON that parses when
-//!      that media type is JSON. A response that is the host's plain-JSON fallback (the
-//!      plugin's `render-problem` trapped or answered nonsense) is named as such.
-//! 2. **Coverage.** Every route of the manifest is hit by at least one step of the scenarios
+//! 1. **Every response against the plugin's OpenAPI document.** Every response on a path the
+//!    plugin owns — each scenario step's, success or error, and each *probe*'s: the harness
+//!    calls the plugin's `render-problem` directly for every host problem (401, 403, 404, 405,
+//!    413, 429, 500) on every route, so 429 and 500 are checked even when no step can provoke
+//!    them — is compared with the response the document gives for its status (the
+//!    operation's exact code, its range such as `4XX`, or its `default`): the media type must
+//!    be listed, a body present exactly when the document gives one, and a JSON body must
+//!    validate against the full schema (nested objects, `required`, `enum`, formats, `oneOf`
+//!    …; see [`backup_gateway::plugins::openapi`]). A step's success status its operation
+//!    does not document fails, and so does a step's error status documented nowhere; an
+//!    error documented only on another operation is checked against that one, with a
+//!    warning; a probe's status documented nowhere is a warning.
+//! 2. **Without a document**, every error keeps the plugin's declared format: the media type
+//!    of its other errors, JSON that parses when that type is JSON, and the same JSON keys
+//!    (every object level) as its own rendering of a 404.
+//! 3. **Always**: a step's error that is the host's plain-JSON fallback (the plugin's
+//!    `render-problem` trapped or answered nonsense) fails, named as such; a probe that
+//!    traps or renders another status than the host's fails.
+//! 4. **Coverage.** Every route of the manifest is hit by at least one step of the scenarios
 //!    run together (judged per run of the CLI, or per [`crate::run_suite`]).
-//! 3. **Manifest and OpenAPI agree** on paths, methods and operation ids (when the plugin
-//!    ships a document).
+//! 5. **The document itself**: it parses, its schemas compile, and its operations are exactly
+//!    the manifest's routes (paths, methods, operation ids) — the same findings as
+//!    `backup-gateway check`.
+//!
+//! A finding seen in several responses is reported once, with the first place it was seen.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,7 +36,7 @@ use backup_gateway::plugins::manifest::Segment;
 use backup_gateway::plugins::{CallContext, Plugin};
 use serde_json::Value;
 
-use crate::openapi::{Media, OpenApi};
+use backup_gateway::plugins::openapi::{Lookup, OpenApi};
 
 /// Statuses of host-raised problems whose rendering the conformance mode checks.
 pub const HOST_PROBLEM_STATUSES: [u16; 7] = [401, 403, 404, 405, 413, 429, 500];
@@ -115,7 +122,8 @@ pub struct Observed {
     pub method: String,
     /// Path of the request.
     pub path: String,
-    /// The route it reached (index into [`routes`]), if any.
+    /// The route whose operation answered (index into [`routes`]): method and path matched.
+    /// `None` for a path no route matches or a method the path does not have (404, 405).
     pub route: Option<usize>,
     /// Status code.
     pub status: u16,
@@ -318,7 +326,8 @@ pub async fn probe(
                 origin,
                 method: method.clone(),
                 path: path.clone(),
-                route,
+                // A 405 answers a method the path does not have: no operation's.
+                route: route.filter(|_| !matches!(problem, types::Problem::MethodNotAllowed)),
                 status: resp.status,
                 media_type: content_type,
                 body,
@@ -349,159 +358,202 @@ fn is_host_fallback(status: u16, body: &Value) -> bool {
     *body == serde_json::json!({ "error": { "status": status, "message": reason } })
 }
 
-/// Findings of the error-format check: failures, and warnings that do not fail the run.
+/// Findings of the response checks: failures, and warnings that do not fail the run.
 #[derive(Debug, Default)]
 pub struct Findings {
     /// Conformance failures.
     pub failures: Vec<String>,
-    /// Things worth knowing that do not fail the run (e.g. an undocumented status).
+    /// Things worth knowing that do not fail the run (e.g. a probe status documented nowhere).
     pub warnings: Vec<String>,
 }
 
-/// Check every observed host-problem response against the plugin's declared error format.
-pub fn check_errors(routes: &[Route], api: Option<&OpenApi>, observed: &[Observed]) -> Findings {
-    let mut f = Findings::default();
-    let relevant: Vec<&Observed> = observed
-        .iter()
-        .filter(|o| o.status >= 400 && (o.probe || owns(routes, &o.path)))
-        .collect();
-    // The plugin's error media type: the most common one among its errors.
-    let mut counts: BTreeMap<Option<&str>, usize> = BTreeMap::new();
-    for o in &relevant {
-        *counts.entry(o.media_type.as_deref()).or_default() += 1;
-    }
-    let reference_type = counts
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .and_then(|(t, _)| *t)
-        .map(str::to_string);
-    // Without OpenAPI, the plugin's own 404 is its declared shape.
-    let reference_shape = observed
-        .iter()
-        .find(|o| o.probe && o.status == 404 && o.route.is_none())
-        .or_else(|| observed.iter().find(|o| o.probe && o.status == 404))
-        .and_then(|o| serde_json::from_slice::<Value>(&o.body).ok())
-        .map(|v| {
-            let mut s = BTreeSet::new();
-            shape(&v, "", &mut s);
-            s
-        });
-    let mut undocumented = BTreeSet::new();
-    for o in relevant
-        .iter()
-        .filter(|o| HOST_PROBLEM_STATUSES.contains(&o.status))
-    {
-        let what = format!("{}: {}", o.origin, o.status);
-        let parsed = serde_json::from_slice::<Value>(&o.body);
-        if let Ok(v) = &parsed
-            && is_host_fallback(o.status, v)
-            && !o.probe
-        {
-            f.failures.push(format!(
-                "{what} is the host's plain-JSON fallback: the plugin's render-problem failed or answered an unusable response"
-            ));
-            continue;
+impl Findings {
+    /// One failure per distinct message: the same finding seen in several responses is said
+    /// once, with where it was first seen and how many saw it.
+    fn grouped(found: Vec<(String, String)>) -> Vec<String> {
+        let mut order: Vec<String> = Vec::new();
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (origin, message) in found {
+            let origins = seen.entry(message.clone()).or_default();
+            if origins.is_empty() {
+                order.push(message);
+            }
+            origins.push(origin);
         }
-        if o.media_type != reference_type {
-            f.failures.push(format!(
-                "{what} answered with content-type {}, but the plugin's other errors use {}",
+        order
+            .into_iter()
+            .map(|message| {
+                let origins = &seen[&message];
+                match origins.len() {
+                    1 => format!("{}: {message}", origins[0]),
+                    n => format!("{} (and {} more like it): {message}", origins[0], n - 1),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What the plugin's errors look like when it ships no OpenAPI document: the media type most
+/// of them use, and the JSON key paths of its own rendering of a 404.
+struct DeclaredFormat {
+    media_type: Option<String>,
+    shape: Option<BTreeSet<String>>,
+}
+
+impl DeclaredFormat {
+    fn of(observed: &[&Observed]) -> DeclaredFormat {
+        let mut counts: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+        for o in observed.iter().filter(|o| o.status >= 400) {
+            *counts.entry(o.media_type.as_deref()).or_default() += 1;
+        }
+        let media_type = counts
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .and_then(|(t, _)| *t)
+            .map(str::to_string);
+        let shape = observed
+            .iter()
+            .find(|o| o.probe && o.status == 404 && o.route.is_none())
+            .or_else(|| observed.iter().find(|o| o.probe && o.status == 404))
+            .and_then(|o| serde_json::from_slice::<Value>(&o.body).ok())
+            .map(|v| {
+                let mut s = BTreeSet::new();
+                shape(&v, "", &mut s);
+                s
+            });
+        DeclaredFormat { media_type, shape }
+    }
+
+    /// An error response against the declared format (no document to judge it by).
+    fn check(&self, o: &Observed) -> Vec<String> {
+        let mut out = Vec::new();
+        if o.media_type != self.media_type {
+            out.push(format!(
+                "{} answered with content-type {}, but the plugin's other errors use {}",
+                o.status,
                 o.media_type.as_deref().unwrap_or("(none)"),
-                reference_type.as_deref().unwrap_or("(none)"),
+                self.media_type.as_deref().unwrap_or("(none)"),
             ));
         }
         let is_json = o.media_type.as_deref().is_some_and(|t| t.contains("json"));
-        let body = match parsed {
-            Ok(v) => v,
-            Err(e) => {
-                if is_json {
-                    f.failures.push(format!(
-                        "{what} body is not the JSON its content-type says: {e}"
-                    ));
-                }
-                continue;
-            }
-        };
-        let template = o.route.map(|i| routes[i].template.as_str());
-        match api {
-            Some(api) => match api.response(&o.method, template, o.status) {
-                None => {
-                    undocumented.insert(o.status);
-                }
-                Some((resp, at)) => match api.media(resp, o.media_type.as_deref().unwrap_or("")) {
-                    Media::Undocumented | Media::Schema(None) => {}
-                    Media::Other(listed) => f.failures.push(format!(
-                        "{what} answered with {}, but the OpenAPI document ({at}) lists {}",
-                        o.media_type.as_deref().unwrap_or("no content-type"),
-                        listed.join(", ")
-                    )),
-                    Media::Schema(Some(schema)) => {
-                        let mut errs = Vec::new();
-                        api.check(schema, &body, &mut errs);
-                        for e in errs {
-                            f.failures
-                                .push(format!("{what} does not fit the schema of {at}: {e}"));
-                        }
-                    }
-                },
-            },
-            None => {
-                if let Some(reference) = &reference_shape {
+        match serde_json::from_slice::<Value>(&o.body) {
+            Err(e) if is_json => out.push(format!(
+                "{} body is not the JSON its content-type says: {e}",
+                o.status
+            )),
+            Err(_) => {}
+            Ok(body) => {
+                if let Some(reference) = &self.shape {
                     let mut s = BTreeSet::new();
                     shape(&body, "", &mut s);
                     if &s != reference {
                         let missing: Vec<_> = reference.difference(&s).cloned().collect();
                         let extra: Vec<_> = s.difference(reference).cloned().collect();
-                        f.failures.push(format!(
-                            "{what} has not the shape of the plugin's own 404 (its declared format without an OpenAPI document): missing {missing:?}, extra {extra:?}"
+                        out.push(format!(
+                            "{} has not the shape of the plugin's own 404 (its declared format without an OpenAPI document): missing {missing:?}, extra {extra:?}",
+                            o.status
                         ));
                     }
                 }
             }
         }
+        out
     }
-    for status in undocumented {
-        f.warnings.push(format!(
-            "the OpenAPI document documents no {status} response anywhere; only the content-type was checked"
-        ));
-    }
-    f
 }
 
-/// Where the manifest and the OpenAPI document disagree on paths, methods and operation ids.
-pub fn agreement(routes: &[Route], api: &OpenApi) -> Vec<String> {
-    let mut out = Vec::new();
-    let ops = api.operations();
-    let doc: BTreeMap<(String, String), Option<String>> = ops
+/// Check every observed response on the plugin's paths, steps' and probes' alike.
+///
+/// With an OpenAPI document, each response is compared with the one the document gives for
+/// its status ([`OpenApi::response`]: the operation's exact code, range or `default`, else
+/// another operation's), media type and full schema. A step's success status its operation
+/// does not document fails; so does a step's error status the document describes nowhere
+/// (a probe's is a warning: the host could send it, no step did). An error the operation
+/// does not document but another operation does is checked against that one, with a warning.
+/// Without a document, errors must keep the plugin's declared format ([`DeclaredFormat`]).
+/// Either way a step's error that is the host's plain-JSON fallback fails.
+pub fn check_responses(routes: &[Route], api: Option<&OpenApi>, observed: &[Observed]) -> Findings {
+    let relevant: Vec<&Observed> = observed
         .iter()
-        .map(|o| ((o.method.clone(), o.path.clone()), o.operation_id.clone()))
+        .filter(|o| o.probe || owns(routes, &o.path))
         .collect();
-    let declared: BTreeMap<(String, String), String> = routes
-        .iter()
-        .map(|r| ((r.method.clone(), r.template.clone()), r.operation.clone()))
-        .collect();
-    for ((method, path), op) in &declared {
-        match doc.get(&(method.clone(), path.clone())) {
-            None => out.push(format!(
-                "manifest route {method} {path} ({op}) is not in the OpenAPI document"
-            )),
-            Some(None) => out.push(format!(
-                "OpenAPI {method} {path} has no operationId; the manifest says {op:?}"
-            )),
-            Some(Some(id)) if id != op => out.push(format!(
-                "{method} {path}: the manifest's operation is {op:?}, the OpenAPI operationId is {id:?}"
-            )),
-            Some(Some(_)) => {}
-        }
-    }
-    for ((method, path), id) in &doc {
-        if !declared.contains_key(&(method.clone(), path.clone())) {
-            out.push(format!(
-                "OpenAPI operation {method} {path} ({}) is not a manifest route",
-                id.as_deref().unwrap_or("no operationId")
+    let declared = DeclaredFormat::of(&relevant);
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut warnings = BTreeSet::new();
+    for o in relevant {
+        if o.status >= 400
+            && !o.probe
+            && serde_json::from_slice::<Value>(&o.body)
+                .is_ok_and(|v| is_host_fallback(o.status, &v))
+        {
+            found.push((
+                o.origin.clone(),
+                format!("{} is the host's plain-JSON fallback: the plugin's render-problem failed or answered an unusable response", o.status),
             ));
+            continue;
         }
+        let messages = match api {
+            Some(api) => against_document(api, routes, o, &mut warnings),
+            None if o.status >= 400 => declared.check(o),
+            None => Vec::new(),
+        };
+        found.extend(messages.into_iter().map(|m| (o.origin.clone(), m)));
     }
-    out
+    Findings {
+        failures: Findings::grouped(found),
+        warnings: warnings.into_iter().collect(),
+    }
+}
+
+/// One response against the document; warnings go to `warnings` (each said once).
+fn against_document(
+    api: &OpenApi,
+    routes: &[Route],
+    o: &Observed,
+    warnings: &mut BTreeSet<String>,
+) -> Vec<String> {
+    let route = o.route.map(|i| &routes[i]);
+    let operation = route.map_or_else(
+        || format!("{} {}", o.method, o.path),
+        |r| format!("{} {} ({})", r.method, r.template, r.operation),
+    );
+    let documented = match api.response(&o.method, route.map(|r| r.template.as_str()), o.status) {
+        Lookup::Operation(d) => d,
+        Lookup::Elsewhere(_) if o.status < 400 => {
+            return vec![format!(
+                "{} is not a status its operation {operation} documents",
+                o.status
+            )];
+        }
+        Lookup::Elsewhere(d) => {
+            if route.is_some() && !o.probe {
+                warnings.insert(format!(
+                    "{operation} documents no {} response; its {} was checked against {}",
+                    o.status, o.status, d.at
+                ));
+            }
+            d
+        }
+        Lookup::Nowhere if o.probe => {
+            warnings.insert(format!(
+                "the OpenAPI document documents no {} response anywhere (nor a range or a default); the host can send one",
+                o.status
+            ));
+            return Vec::new();
+        }
+        Lookup::Nowhere => {
+            return vec![format!(
+                "{} is a status the OpenAPI document describes nowhere (no operation documents it, a range or a default)",
+                o.status
+            )];
+        }
+    };
+    if o.method == "HEAD" {
+        return Vec::new();
+    }
+    api.check_response(&documented, o.media_type.as_deref(), &o.body)
+        .into_iter()
+        .map(|m| format!("{}: {m}", o.status))
+        .collect()
 }
 
 #[cfg(test)]
@@ -546,24 +598,6 @@ mod tests {
         assert_eq!(match_route(&rs, None, "/api/backups/"), Some(3));
         assert!(owns(&rs, "/backup/nothing/here/at/all"));
         assert!(!owns(&rs, "/nobody/home"));
-    }
-
-    #[test]
-    fn manifest_and_openapi_agreement() {
-        let api = OpenApi::parse(
-            r#"{"paths": {"/a": {"get": {"operationId": "listA"}, "post": {"operationId": "makeA"}}, "/b": {"get": {}}}}"#,
-        )
-        .unwrap();
-        let rs = [
-            route("GET", "/a", "listA"),
-            route("POST", "/a", "createA"),
-            route("GET", "/c", "c"),
-        ];
-        let out = agreement(&rs, &api);
-        assert_eq!(out.len(), 3, "{out:#?}");
-        assert!(out[0].contains("GET /c"), "{out:#?}");
-        assert!(out[1].contains("\"createA\""), "{out:#?}");
-        assert!(out[2].contains("GET /b"), "{out:#?}");
     }
 
     #[test]

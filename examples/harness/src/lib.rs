@@ -19,11 +19,12 @@
 //!
 //! Modules: [`scenario`] (the file format), [`vars`] (`{{name}}` substitution), [`matcher`]
 //! (expectations and matchers), [`runner`] (gateway per scenario, steps, jobs), [`conformance`]
-//! and [`openapi`] (the strict mode), [`report`] (results, printable).
+//! (the strict mode, judging responses by the plugin's OpenAPI document through the host's
+//! own [`backup_gateway::plugins::openapi`], the module `backup-gateway check` uses),
+//! [`report`] (results, printable).
 
 pub mod conformance;
 pub mod matcher;
-pub mod openapi;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -23,10 +23,10 @@ use tower::ServiceExt;
 use crate::Options;
 use crate::conformance::{self, Observed, Route};
 use crate::matcher::{self, Mismatch, clip};
-use crate::openapi::OpenApi;
 use crate::report::{Report, StepReport, SuiteReport};
 use crate::scenario::{Expect, Scenario, Step, expectation, toml_to_json};
 use crate::vars::Vars;
+use backup_gateway::plugins::openapi::OpenApi;
 
 /// A gateway built for one scenario.
 struct Live {
@@ -67,16 +67,19 @@ async fn start(plugin_path: &Path, scenario: &Scenario, options: &Options) -> an
         .file_name()
         .filter(|n| Path::new(n).extension().is_some_and(|e| e == "wasm"))
         .map_or_else(|| "plugin.wasm".into(), |n| n.to_os_string());
-    std::fs::copy(plugin_path, plugins.join(name))
+    std::fs::copy(plugin_path, plugins.join(&name))
         .with_context(|| format!("reading plugin {}", plugin_path.display()))?;
     let cache = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let text = scenario.config_toml(dir.path(), &plugins, &cache)?;
     let mut config =
         Config::from_toml(&text).context("[setup] is not a valid gateway configuration")?;
     crate::scenario::nulls_in_attributes(&mut config);
-    let built = backup_gateway::gateway::build(&config)
-        .await
-        .map_err(|e| anyhow!("building the gateway: {e:#}"))?;
+    // Errors name the author's file, not the copy the gateway loaded.
+    let copy = plugins.join(&name).display().to_string();
+    let built = backup_gateway::gateway::build(&config).await.map_err(|e| {
+        let message = format!("{e:#}").replace(&copy, &plugin_path.display().to_string());
+        anyhow!("building the gateway: {message}")
+    })?;
     let plugin = built
         .gateway
         .plugins
@@ -102,6 +105,7 @@ async fn start(plugin_path: &Path, scenario: &Scenario, options: &Options) -> an
 #[derive(Default)]
 struct Accumulated {
     routes: Vec<Route>,
+    manifest_routes: Vec<backup_gateway::plugins::RouteSpec>,
     openapi: Option<Result<OpenApi, String>>,
     observed: Vec<Observed>,
     probe_failures: Vec<String>,
@@ -125,7 +129,15 @@ pub async fn run_suite_async(
     };
     let mut acc = Accumulated::default();
     for path in scenarios {
-        let report = run_one(plugin, path, options, &mut acc, &mut suite).await;
+        let mut report = run_one(plugin, path, options, &mut acc, &mut suite).await;
+        // An error every scenario hits (the plugin does not load) is said once.
+        if let Some(first) = suite
+            .reports
+            .iter()
+            .find(|r| r.error.is_some() && r.error == report.error)
+        {
+            report.error = Some(format!("the same error as {}", first.scenario.display()));
+        }
         suite.reports.push(report);
     }
     if options.strict && acc.loaded {
@@ -145,7 +157,7 @@ fn conformance_checks(acc: &Accumulated, suite: &mut SuiteReport) {
         }
         None => None,
     };
-    let findings = conformance::check_errors(&acc.routes, api, &acc.observed);
+    let findings = conformance::check_responses(&acc.routes, api, &acc.observed);
     suite.conformance.extend(findings.failures);
     suite.warnings.extend(findings.warnings);
     for (i, r) in acc.routes.iter().enumerate() {
@@ -156,9 +168,14 @@ fn conformance_checks(acc: &Accumulated, suite: &mut SuiteReport) {
         }
     }
     if let Some(api) = api {
+        let document = api
+            .problems()
+            .iter()
+            .cloned()
+            .chain(api.agreement(&acc.manifest_routes));
         suite
             .conformance
-            .extend(conformance::agreement(&acc.routes, api));
+            .extend(document.map(|p| format!("the OpenAPI document: {p}")));
     }
 }
 
@@ -196,7 +213,11 @@ async fn run_one(
     if !acc.loaded {
         acc.loaded = true;
         acc.routes = conformance::routes(&live.plugin);
-        acc.openapi = live.plugin.manifest.openapi.as_deref().map(OpenApi::parse);
+        acc.manifest_routes = live.plugin.manifest.routes.clone();
+        acc.openapi = live.plugin.manifest.openapi.as_deref().map(|text| {
+            OpenApi::parse(text)
+                .map_err(|e| format!("{e} (manifest.openapi of {})", plugin_path.display()))
+        });
         suite.plugin = format!("{} {}", live.plugin.name, live.plugin.manifest.version);
     }
     let credentialed = scenario
@@ -314,7 +335,7 @@ async fn run_step(
         ),
         method: method.clone(),
         path: path.clone(),
-        route: route.or_else(|| conformance::match_route(&acc.routes, None, &path)),
+        route,
         status: response.status,
         media_type: response
             .header("content-type")

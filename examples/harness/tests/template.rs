@@ -1,7 +1,8 @@
 //! The guide in `examples/README.md`, followed by a test: copy `examples/hello-provider` to a
 //! new crate outside the workspace (its own `[workspace]` table, a path dependency on the SDK,
-//! a `[profile.plugin]`), rename the provider and its routes, build it for `wasm32-wasip2`
-//! with the guide's command, and run its copied scenario through the harness in strict mode.
+//! a `[profile.plugin]`), rename the provider and its routes (in the code and in its OpenAPI
+//! document), build it for `wasm32-wasip2` with the guide's command, and run its copied
+//! scenario through the harness in strict mode.
 //!
 //! The copy builds into the same target directory as this test run with the workspace's
 //! `Cargo.lock`, so only the SDK and the new crate compile (a couple of seconds when the
@@ -66,18 +67,24 @@ fn edit(path: &Path, pairs: &[(&str, &str)]) {
     std::fs::write(path, text).expect("writing a template file");
 }
 
-#[test]
-fn a_copy_of_the_template_builds_and_passes_the_harness() {
-    let started = Instant::now();
+/// A copy of the template as crate `name` in `dir`, renamed (provider `name`, routes under
+/// `/my/`), with `doc_edits` applied to its OpenAPI document, built for wasm32-wasip2 with
+/// the guide's command. Returns the crate directory and the built component.
+fn build_copy(dir: &Path, name: &str, doc_edits: &[(&str, &str)]) -> (PathBuf, PathBuf) {
     let root = workspace();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let krate = dir.path().join("my-provider");
+    let krate = dir.join(name);
 
-    // 1. Copy the template (sources and scenarios), give it a manifest of its own.
+    // 1. Copy the template (sources, document and scenario), give it a manifest of its own.
     std::fs::create_dir_all(krate.join("src")).expect("mkdir");
     std::fs::create_dir_all(krate.join("scenarios")).expect("mkdir");
     let template = root.join("examples/hello-provider");
-    std::fs::copy(template.join("src/lib.rs"), krate.join("src/lib.rs")).expect("copy lib.rs");
+    for file in ["lib.rs", "openapi.json"] {
+        std::fs::copy(
+            template.join("src").join(file),
+            krate.join("src").join(file),
+        )
+        .unwrap_or_else(|e| panic!("copy src/{file}: {e}"));
+    }
     std::fs::copy(
         template.join("scenarios/hello.toml"),
         krate.join("scenarios/my-provider.toml"),
@@ -85,28 +92,30 @@ fn a_copy_of_the_template_builds_and_passes_the_harness() {
     .expect("copy the scenario");
     std::fs::write(
         krate.join("Cargo.toml"),
-        standalone_manifest("my-provider", &root.join("sdk")),
+        standalone_manifest(name, &root.join("sdk")),
     )
     .expect("write Cargo.toml");
     // The workspace's lock pins the same versions, so the build reuses compiled dependencies.
     std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).expect("copy Cargo.lock");
 
-    // 2. Rename the provider and its routes; the scenario follows.
+    // 2. Rename the provider and its routes; the document and the scenario follow.
+    let provider = format!("\"{name}\",");
     edit(
         &krate.join("src/lib.rs"),
-        &[("\"hello\",", "\"my-provider\","), ("\"/hello/", "\"/my/")],
+        &[("\"hello\",", provider.as_str()), ("\"/hello/", "\"/my/")],
     );
+    edit(&krate.join("src/openapi.json"), &[("\"/hello/", "\"/my/")]);
+    if !doc_edits.is_empty() {
+        edit(&krate.join("src/openapi.json"), doc_edits);
+    }
+    let plugin = format!("plugin = \"{name}\"");
     edit(
         &krate.join("scenarios/my-provider.toml"),
-        &[
-            ("plugin = \"hello\"", "plugin = \"my-provider\""),
-            ("/hello/", "/my/"),
-        ],
+        &[("plugin = \"hello\"", plugin.as_str()), ("/hello/", "/my/")],
     );
 
     // 3. Build for wasm32-wasip2 with the guide's command.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let build = Instant::now();
     let out = Command::new(cargo)
         .args([
             "build",
@@ -125,26 +134,143 @@ fn a_copy_of_the_template_builds_and_passes_the_harness() {
         "building the copy failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let build_time = build.elapsed();
-    let wasm = target_dir().join("wasm32-wasip2/plugin/my_provider.wasm");
+    let wasm = target_dir().join(format!(
+        "wasm32-wasip2/plugin/{}.wasm",
+        name.replace('-', "_")
+    ));
     assert!(wasm.exists(), "{} was not built", wasm.display());
+    (krate, wasm)
+}
+
+fn strict() -> harness::Options {
+    harness::Options {
+        strict: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_copy_of_the_template_builds_and_passes_the_harness() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (krate, wasm) = build_copy(dir.path(), "my-provider", &[]);
+    let build_time = started.elapsed();
 
     // 4. Run its scenario, strictly.
     let run = Instant::now();
-    let report = harness::run_scenario(
-        &wasm,
-        krate.join("scenarios/my-provider.toml"),
-        &harness::Options {
-            strict: true,
-            ..Default::default()
-        },
-    );
+    let report = harness::run_scenario(&wasm, krate.join("scenarios/my-provider.toml"), &strict());
     assert!(report.passed(), "{report}");
+    assert!(report.warnings.is_empty(), "{report}");
     assert_eq!(report.plugin, "my-provider");
     eprintln!(
-        "template copy → passing harness run: {} ms (build {} ms, harness {} ms)",
+        "template copy → passing harness run: {} ms (copy and build {} ms, harness {} ms)",
         started.elapsed().as_millis(),
         build_time.as_millis(),
         run.elapsed().as_millis()
     );
+}
+
+/// The template's own responses, judged by a document that says otherwise in three places:
+/// strict mode must name each one.
+#[test]
+fn strict_mode_fails_on_responses_the_document_does_not_describe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (krate, wasm) = build_copy(
+        dir.path(),
+        "strict-mismatch-provider",
+        &[
+            // (a) echo's own 400 is documented in another shape
+            (
+                r##""400": { "$ref": "#/components/responses/Error" },"##,
+                r##""400": { "description": "refused", "content": { "application/json": { "schema": { "type": "object", "required": ["code", "detail"] } } } },"##,
+            ),
+            // (b) greet's 200 requires a field the plugin does not send
+            (
+                r#""required": ["greeting"]"#,
+                r#""required": ["greeting", "language"]"#,
+            ),
+            // (c) statuses only `default` covers (404 on an unknown path, 405) get a schema
+            // the plugin's errors do not fit
+            (
+                r##""default": { "$ref": "#/components/responses/Error" }
+        }
+      }
+    },
+    "/my/echo""##,
+                r##""default": { "description": "other", "content": { "application/json": { "schema": { "type": "object", "required": ["problem"] } } } }
+        }
+      }
+    },
+    "/my/echo""##,
+            ),
+        ],
+    );
+    let report = harness::run_scenario(&wasm, krate.join("scenarios/my-provider.toml"), &strict());
+    assert!(report.steps.iter().all(|s| s.passed()), "{report}");
+    assert!(!report.passed(), "{report}");
+    let all = report.conformance.join("\n");
+    for needle in [
+        // (a)
+        "400: does not fit the schema of POST /my/echo responses.400: body: missing properties 'code', 'detail'",
+        // (b)
+        "200: does not fit the schema of GET /my/greetings/{name} responses.200: body: missing properties 'language'",
+        // (c): the unknown path and the wrong method reach no operation; greet's default is
+        // the first `default` of the document
+        "404: does not fit the schema of GET /my/greetings/{name} responses.default: body: missing properties 'problem'",
+    ] {
+        assert!(all.contains(needle), "{needle:?} not in:\n{all}");
+    }
+    // Each finding once, however many responses showed it.
+    let lines: Vec<&str> = report.conformance.iter().map(String::as_str).collect();
+    let mut unique = lines.clone();
+    unique.dedup();
+    assert_eq!(lines, unique, "{all}");
+}
+
+/// `backup-gateway check` on a copy whose document lacks one of its routes exits non-zero
+/// and names the route; on the template as shipped it passes.
+#[test]
+fn check_fails_when_manifest_and_document_disagree() {
+    let gateway = target_dir().join("release/backup-gateway");
+    assert!(
+        gateway.exists(),
+        "{} is missing: cargo build --release -p backup-gateway",
+        gateway.display()
+    );
+    let check = |wasm: &Path| {
+        let out = Command::new(&gateway)
+            .arg("check")
+            .arg(wasm)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("running backup-gateway check");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = check(&target_dir().join("plugins/hello_provider.wasm"));
+    assert!(
+        ok && text.contains("OpenAPI document: agrees with the manifest"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, wasm) = build_copy(
+        dir.path(),
+        "check-mismatch-provider",
+        &[(r#""/my/echo": {"#, r#""/my/echoes": {"#)],
+    );
+    let (ok, text) = check(&wasm);
+    assert!(!ok, "check passed:\n{text}");
+    for needle in [
+        "manifest route POST /my/echo (echo) is not in the OpenAPI document",
+        "OpenAPI operation POST /my/echoes (echo) is not a manifest route",
+        "the OpenAPI document in its manifest has 2 problem(s)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    assert!(text.contains(&wasm.display().to_string()), "{text}");
 }

@@ -6,8 +6,11 @@
 //! - every error → `{"error": {"status": 404, "reason": "not_found", "message": "…"}}`
 //!
 //! Copy this crate to start a provider: rename it, declare your routes in `manifest`, answer
-//! them in `handle`, and render the host's problems in your provider's format in
-//! `render_problem`. See `examples/README.md`.
+//! them in `handle`, render the host's problems in your provider's format in
+//! `render_problem`, and describe it all in `src/openapi.json`, which the manifest carries
+//! (`manifest.openapi`): the harness's strict mode checks every response against it, and
+//! `backup-gateway check` that it lists exactly the manifest's routes. See
+//! `examples/README.md`.
 
 use backup_gateway_sdk::{
     AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
@@ -17,9 +20,12 @@ use serde_json::json;
 
 struct Hello;
 
+/// The provider's OpenAPI document: every route, success body and error, in one file.
+const OPENAPI: &str = include_str!("openapi.json");
+
 impl Guest for Hello {
     fn manifest() -> Manifest {
-        Manifest::new(
+        let mut manifest = Manifest::new(
             "hello",
             env!("CARGO_PKG_VERSION"),
             vec![AuthScheme::Bearer],
@@ -27,7 +33,9 @@ impl Guest for Hello {
                 Route::new(Method::Get, "/hello/greetings/{name}", "greet").scope("hello:read"),
                 Route::new(Method::Post, "/hello/echo", "echo").scope("hello:write"),
             ],
-        )
+        );
+        manifest.openapi = Some(OPENAPI.into());
+        manifest
     }
 
     fn handle(req: Request) -> Response {

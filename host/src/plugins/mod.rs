@@ -4,6 +4,8 @@
 //! - [`engine`]: the one `Engine` (pooling allocator, epoch ticker, compiled-artifact cache);
 //! - [`bindings`]: the generated host bindings of the WIT world;
 //! - [`manifest`]: manifest validation and route-collision checks;
+//! - [`openapi`]: the plugin's OpenAPI document — its response schemas, and whether it agrees
+//!   with the manifest (`check` and the harness's strict mode both use it);
 //! - [`host`]: the capabilities (imports) a plugin may call, scoped to the caller's org.
 //!
 //! Traps are not errors: a plugin's domain error is a response it returns; a trap, a missed
@@ -14,6 +16,7 @@ pub mod bindings;
 pub mod engine;
 pub mod host;
 pub mod manifest;
+pub mod openapi;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,8 +53,9 @@ const CONTRACT_PACKAGE: &str = "backup-gateway:provider/";
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// Not a component, or it does not compile or link.
-    #[error("{path}: {source}")]
+    /// Not a component, or it does not compile or link. (The message names the file; the
+    /// reason is the source, so a chain printed with `{:#}` says it once.)
+    #[error("{path}: cannot be loaded")]
     Component {
         /// The file.
         path: PathBuf,
@@ -77,7 +81,7 @@ pub enum LoadError {
         fault: Fault,
     },
     /// The manifest is invalid.
-    #[error("{path}: {source}")]
+    #[error("{path}: manifest refused")]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -316,8 +320,10 @@ impl Instances {
     }
 }
 
-/// `backup-gateway check`: load one component with default limits, validate it, print its
-/// manifest summary.
+/// `backup-gateway check`: load one component with default limits, validate its manifest,
+/// print its routes, and compare its OpenAPI document (when it ships one) with the manifest:
+/// the document must parse, its response schemas compile, and its operations be exactly the
+/// manifest's routes (paths, methods, operation ids). Any finding fails the check.
 pub fn check(path: &Path) -> anyhow::Result<()> {
     let limits = RuntimeConfig::default();
     let runtime = PluginRuntime::new(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
@@ -339,5 +345,20 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
         );
     }
     manifest::check_collisions([m])?;
+    let findings = openapi::document_findings(m);
+    match (&m.openapi, findings.is_empty()) {
+        (None, _) => println!("no OpenAPI document (manifest.openapi is not set)"),
+        (Some(_), true) => println!("OpenAPI document: agrees with the manifest"),
+        (Some(_), false) => {
+            for f in &findings {
+                eprintln!("  {f}");
+            }
+            anyhow::bail!(
+                "{}: the OpenAPI document in its manifest has {} problem(s), listed above",
+                path.display(),
+                findings.len()
+            );
+        }
+    }
     Ok(())
 }

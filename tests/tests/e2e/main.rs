@@ -7,6 +7,7 @@ mod bycloud;
 mod bycloud_chain;
 mod chunks;
 mod crash;
+mod demo;
 mod edge;
 mod fidelity;
 mod hello;

@@ -1,0 +1,827 @@
+//! A plugin's OpenAPI document (`manifest.openapi`), read the one way both its users need:
+//! `backup-gateway check` (does the document agree with the manifest, and is it a document
+//! at all) and the harness's strict mode (does every response fit what the document says).
+//!
+//! - [`OpenApi::parse`] reads an OpenAPI 3.0 or 3.1 document and compiles the schema of every
+//!   response it documents with a JSON Schema validator (`boon`): 3.1 schemas as JSON Schema
+//!   2020-12, 3.0 schemas as draft 4 (the dialect 3.0 extends) with `nullable: true` read as
+//!   "or null". Formats (`date-time`, `uuid`, …) are asserted; `$ref` may point anywhere in
+//!   the document, never outside it (nothing is loaded from disk or the network). A schema
+//!   that does not compile is kept as a finding ([`OpenApi::problems`]), not a parse error.
+//! - [`OpenApi::response`] finds the response the document gives for a status: on the
+//!   operation (exact code, then `4XX`-style range, then `default`), else on any operation.
+//! - [`OpenApi::check_response`] compares a response (media type, body) with it.
+//! - [`OpenApi::agreement`] lists where the manifest's routes and the document's operations
+//!   disagree (paths, methods, operation ids); [`document_findings`] is everything `check`
+//!   reports about a manifest's document.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::manifest::{PluginManifest, RouteSpec};
+
+/// Where the document lives for the validator: a name only, never fetched.
+const BASE: &str = "https://openapi.invalid/document.json";
+
+/// HTTP methods an OpenAPI path item may hold.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// At most this many schema violations are reported per response.
+const MAX_VIOLATIONS: usize = 8;
+
+/// Why a document cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Not JSON.
+    #[error("the OpenAPI document is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// No `openapi` field of a version this module reads.
+    #[error("the OpenAPI document's `openapi` field is {0}; 3.0.x and 3.1.x are supported")]
+    Version(String),
+    /// No `paths` object.
+    #[error("the OpenAPI document has no `paths` object")]
+    NoPaths,
+}
+
+/// The JSON Schema dialect of the document's schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// OpenAPI 3.0: draft 4 plus `nullable`.
+    OpenApi30,
+    /// OpenAPI 3.1: JSON Schema 2020-12.
+    OpenApi31,
+}
+
+/// A parsed OpenAPI document with its response schemas compiled.
+pub struct OpenApi {
+    doc: Value,
+    schemas: boon::Schemas,
+    /// Compiled schemas by the JSON pointer of their location in the document.
+    compiled: BTreeMap<String, boon::SchemaIndex>,
+    problems: Vec<String>,
+}
+
+impl std::fmt::Debug for OpenApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenApi")
+            .field("schemas", &self.compiled.len())
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+/// One operation of the document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Operation {
+    /// Path template, as written (`/backup/{siteId}`).
+    pub path: String,
+    /// Method, upper-case.
+    pub method: String,
+    /// `operationId`, when given.
+    pub operation_id: Option<String>,
+}
+
+/// A response object the document gives for a status.
+#[derive(Debug, Clone)]
+pub struct Documented<'a> {
+    /// Where, for messages: `GET /a/{id} responses.404`.
+    pub at: String,
+    response: &'a Value,
+    /// JSON pointer of the (resolved) response object.
+    pointer: String,
+}
+
+/// Where the document describes a status, if anywhere.
+#[derive(Debug, Clone)]
+pub enum Lookup<'a> {
+    /// On the request's own operation (exact code, range or `default`).
+    Operation(Documented<'a>),
+    /// Not on the operation (or there is none), but on another one.
+    Elsewhere(Documented<'a>),
+    /// Nowhere in the document.
+    Nowhere,
+}
+
+impl OpenApi {
+    /// Parse a document and compile its response schemas.
+    pub fn parse(text: &str) -> Result<OpenApi, DocumentError> {
+        let doc: Value = serde_json::from_str(text)?;
+        let dialect = match doc.get("openapi").and_then(Value::as_str) {
+            Some(v) if v.starts_with("3.0.") || v == "3.0" => Dialect::OpenApi30,
+            Some(v) if v.starts_with("3.1.") || v == "3.1" => Dialect::OpenApi31,
+            Some(v) => return Err(DocumentError::Version(format!("{v:?}"))),
+            None => return Err(DocumentError::Version("missing".into())),
+        };
+        if !doc.get("paths").is_some_and(Value::is_object) {
+            return Err(DocumentError::NoPaths);
+        }
+        let mut api = OpenApi {
+            doc,
+            schemas: boon::Schemas::new(),
+            compiled: BTreeMap::new(),
+            problems: Vec::new(),
+        };
+        api.compile_all(dialect);
+        Ok(api)
+    }
+
+    /// What is wrong inside the document: references that do not resolve, schemas that do
+    /// not compile. Each is a finding of `check` and of the strict mode.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Every operation, in document order.
+    pub fn operations(&self) -> Vec<Operation> {
+        self.operation_items()
+            .into_iter()
+            .map(|(path, method, op)| Operation {
+                path: path.to_string(),
+                method: method.to_ascii_uppercase(),
+                operation_id: op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+            .collect()
+    }
+
+    /// The response the document gives for `status` on `method` `template` (the route's
+    /// template, `None` when the request reached no route): the operation's exact code, its
+    /// range (`4XX`) or its `default`; else the first operation documenting the exact code,
+    /// then the range, then a `default`.
+    pub fn response(&self, method: &str, template: Option<&str>, status: u16) -> Lookup<'_> {
+        let keys = status_keys(status);
+        if let Some(t) = template
+            && let Some(found) = self.on_operation(t, &method.to_ascii_lowercase(), &keys)
+        {
+            return Lookup::Operation(found);
+        }
+        for key in &keys {
+            for (path, m, _) in self.operation_items() {
+                if let Some(found) = self.on_operation(path, m, std::slice::from_ref(key)) {
+                    return Lookup::Elsewhere(found);
+                }
+            }
+        }
+        Lookup::Nowhere
+    }
+
+    /// What is wrong with a response (media type without parameters, lower-case; body)
+    /// against what the document gives for it. Empty when it fits.
+    pub fn check_response(
+        &self,
+        documented: &Documented<'_>,
+        media_type: Option<&str>,
+        body: &[u8],
+    ) -> Vec<String> {
+        let at = &documented.at;
+        let content = documented
+            .response
+            .get("content")
+            .and_then(Value::as_object)
+            .filter(|c| !c.is_empty());
+        let Some(content) = content else {
+            return if body.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "the document ({at}) gives no body, the response has {} bytes of {}",
+                    body.len(),
+                    media_type.unwrap_or("no content-type")
+                )]
+            };
+        };
+        let listed = || content.keys().cloned().collect::<Vec<_>>().join(", ");
+        let Some(media_type) = media_type else {
+            return vec![if body.is_empty() {
+                format!(
+                    "the document ({at}) gives a body ({}), the response has none",
+                    listed()
+                )
+            } else {
+                format!(
+                    "the response has no content-type; the document ({at}) lists {}",
+                    listed()
+                )
+            }];
+        };
+        let Some((key, entry)) = media_entry(content, media_type) else {
+            return vec![format!(
+                "answered with {media_type}, but the document ({at}) lists {}",
+                listed()
+            )];
+        };
+        let pointer = format!(
+            "{}/content/{}/schema",
+            documented.pointer,
+            escape_token(key)
+        );
+        match (entry.get("schema"), self.compiled.get(&pointer)) {
+            (Some(_), Some(index)) => self.validate_body(*index, at, media_type, body),
+            // A schema that did not compile is reported once, by `problems`.
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where the manifest's routes and the document's operations disagree on paths, methods
+    /// and operation ids.
+    pub fn agreement(&self, routes: &[RouteSpec]) -> Vec<String> {
+        let doc: BTreeMap<(String, String), Option<String>> = self
+            .operations()
+            .into_iter()
+            .map(|o| ((o.method, o.path), o.operation_id))
+            .collect();
+        let declared: BTreeMap<(String, String), &str> = routes
+            .iter()
+            .map(|r| {
+                (
+                    (r.method.as_str().to_string(), r.template.clone()),
+                    r.operation.as_str(),
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        for ((method, path), op) in &declared {
+            match doc.get(&(method.clone(), path.clone())) {
+                None => out.push(format!(
+                    "manifest route {method} {path} ({op}) is not in the OpenAPI document"
+                )),
+                Some(None) => out.push(format!(
+                    "OpenAPI {method} {path} has no operationId; the manifest says {op:?}"
+                )),
+                Some(Some(id)) if id != op => out.push(format!(
+                    "{method} {path}: the manifest's operation is {op:?}, the OpenAPI operationId is {id:?}"
+                )),
+                Some(Some(_)) => {}
+            }
+        }
+        for ((method, path), id) in &doc {
+            if !declared.contains_key(&(method.clone(), path.clone())) {
+                out.push(format!(
+                    "OpenAPI operation {method} {path} ({}) is not a manifest route",
+                    id.as_deref().unwrap_or("no operationId")
+                ));
+            }
+        }
+        out
+    }
+
+    /// `(path, lower-case method, operation object)` of every operation, in document order.
+    fn operation_items(&self) -> Vec<(&str, &'static str, &Value)> {
+        let mut out = Vec::new();
+        let Some(paths) = self.doc.get("paths").and_then(Value::as_object) else {
+            return out;
+        };
+        for (path, item) in paths {
+            let Some((_, item)) = self.resolve(&format!("/paths/{}", escape_token(path)), item)
+            else {
+                continue;
+            };
+            for m in METHODS {
+                if let Some(op) = item.get(m) {
+                    out.push((path.as_str(), m, op));
+                }
+            }
+        }
+        out
+    }
+
+    /// The first of `keys` an operation's `responses` holds.
+    fn on_operation(&self, path: &str, method: &str, keys: &[String]) -> Option<Documented<'_>> {
+        let item_ptr = format!("/paths/{}", escape_token(path));
+        let (item_ptr, item) = self.resolve(&item_ptr, self.doc.pointer(&item_ptr)?)?;
+        let responses = item.get(method)?.get("responses")?;
+        keys.iter().find_map(|key| {
+            let ptr = format!("{item_ptr}/{method}/responses/{}", escape_token(key));
+            let (pointer, response) = self.resolve(&ptr, responses.get(key)?)?;
+            Some(Documented {
+                at: format!("{} {path} responses.{key}", method.to_ascii_uppercase()),
+                response,
+                pointer,
+            })
+        })
+    }
+
+    /// Follow `$ref` (local `#/…` references only) from `value` found at `pointer`: the final
+    /// pointer and value, `None` when a reference does not resolve (or loops).
+    fn resolve<'a>(&'a self, pointer: &str, value: &'a Value) -> Option<(String, &'a Value)> {
+        let (mut pointer, mut value) = (pointer.to_string(), value);
+        for _ in 0..32 {
+            let Some(r) = value.get("$ref").and_then(Value::as_str) else {
+                return Some((pointer, value));
+            };
+            let target = r.strip_prefix('#')?;
+            value = self.doc.pointer(target)?;
+            pointer = target.to_string();
+        }
+        None
+    }
+
+    /// Compile the schema of every response of every operation.
+    fn compile_all(&mut self, dialect: Dialect) {
+        let mut compiler = boon::Compiler::new();
+        compiler.use_loader(Box::new(NothingOutside));
+        compiler.enable_format_assertions();
+        let mut doc = self.doc.clone();
+        match dialect {
+            Dialect::OpenApi30 => {
+                compiler.set_default_draft(boon::Draft::V4);
+                nullable_to_null(&mut doc);
+            }
+            Dialect::OpenApi31 => compiler.set_default_draft(boon::Draft::V2020_12),
+        }
+        if let Err(e) = compiler.add_resource(BASE, doc) {
+            self.problems
+                .push(format!("the document cannot be read: {e}"));
+            return;
+        }
+        let mut schemas = boon::Schemas::new();
+        for (at, pointer) in self.schema_locations() {
+            match pointer {
+                Err(problem) => self.problems.push(format!("{at}: {problem}")),
+                Ok(pointer) if self.compiled.contains_key(&pointer) => {}
+                Ok(pointer) => {
+                    let url = format!("{BASE}#{}", percent_encode(&pointer));
+                    match compiler.compile(&url, &mut schemas) {
+                        Ok(index) => {
+                            self.compiled.insert(pointer, index);
+                        }
+                        Err(e) => self.problems.push(format!(
+                            "{at}: the schema does not compile: {}",
+                            e.to_string().replace(BASE, "")
+                        )),
+                    }
+                }
+            }
+        }
+        self.schemas = schemas;
+    }
+
+    /// `(where, pointer of the schema or why there is none)` for every response schema.
+    fn schema_locations(&self) -> Vec<(String, Result<String, String>)> {
+        let mut out = Vec::new();
+        for (path, method, op) in self.operation_items() {
+            let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            for key in responses.keys() {
+                let at = format!("{} {path} responses.{key}", method.to_ascii_uppercase());
+                let Some(found) = self.on_operation(path, method, std::slice::from_ref(key)) else {
+                    out.push((at, Err("its $ref does not resolve".into())));
+                    continue;
+                };
+                let Some(content) = found.response.get("content").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (media, entry) in content {
+                    if entry.get("schema").is_some() {
+                        let ptr =
+                            format!("{}/content/{}/schema", found.pointer, escape_token(media));
+                        out.push((format!("{at} {media}"), Ok(ptr)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn validate_body(
+        &self,
+        index: boon::SchemaIndex,
+        at: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Vec<String> {
+        let value = if is_json(media_type) {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(v) => v,
+                Err(e) => return vec![format!("the body is not the JSON {media_type} says: {e}")],
+            }
+        } else if media_type.starts_with("text/") {
+            match std::str::from_utf8(body) {
+                Ok(text) => Value::String(text.to_string()),
+                Err(_) => return vec![format!("the body is not the UTF-8 {media_type} says")],
+            }
+        } else {
+            // Bytes (`format: binary`): nothing a JSON schema can say about them.
+            return Vec::new();
+        };
+        if !self.schemas.contains(index) {
+            return Vec::new();
+        }
+        match self.schemas.validate(&value, index) {
+            Ok(()) => Vec::new(),
+            Err(e) => {
+                let mut leaves = Vec::new();
+                violations(&e, &mut leaves);
+                leaves.dedup();
+                let more = leaves.len().saturating_sub(MAX_VIOLATIONS);
+                let mut out: Vec<String> = leaves
+                    .into_iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|l| format!("does not fit the schema of {at}: {l}"))
+                    .collect();
+                if more > 0 {
+                    out.push(format!("… and {more} more violation(s) of {at}"));
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Everything `backup-gateway check` reports about a manifest's document: that it parses,
+/// its problems, and where it disagrees with the manifest's routes. Empty when the plugin
+/// ships no document or the document is sound and agrees.
+pub fn document_findings(manifest: &PluginManifest) -> Vec<String> {
+    let Some(text) = manifest.openapi.as_deref() else {
+        return Vec::new();
+    };
+    match OpenApi::parse(text) {
+        Err(e) => vec![e.to_string()],
+        Ok(api) => {
+            let mut out: Vec<String> = api.problems().to_vec();
+            out.extend(api.agreement(&manifest.routes));
+            out
+        }
+    }
+}
+
+/// The response keys that can document `status`, most specific first.
+fn status_keys(status: u16) -> Vec<String> {
+    vec![
+        status.to_string(),
+        format!("{}XX", status / 100),
+        "default".into(),
+    ]
+}
+
+/// The content entry for a media type: exact (parameters ignored, any case), else a
+/// wildcard (`application/*`, `*/*`).
+fn media_entry<'a>(
+    content: &'a serde_json::Map<String, Value>,
+    media_type: &str,
+) -> Option<(&'a str, &'a Value)> {
+    let bare = |k: &str| {
+        k.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let main = media_type.split('/').next().unwrap_or_default();
+    let wildcard = |k: &str| k == "*/*" || k.strip_suffix("/*").is_some_and(|m| m == main);
+    content
+        .iter()
+        .find(|(k, _)| bare(k) == media_type)
+        .or_else(|| content.iter().find(|(k, _)| wildcard(&bare(k))))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
+/// The leaf violations of a validation error, as `body/pointer: message`.
+fn violations(e: &boon::ValidationError<'_, '_>, out: &mut Vec<String>) {
+    if e.causes.is_empty() {
+        out.push(format!("body{}: {}", e.instance_location, e.kind));
+    }
+    for cause in &e.causes {
+        violations(cause, out);
+    }
+}
+
+/// Read OpenAPI 3.0's `nullable: true` as JSON Schema: `null` joins the `type` (and the
+/// `enum`); a schema with no `type` becomes "null, or what it was".
+fn nullable_to_null(v: &mut Value) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(nullable_to_null),
+        Value::Object(map) => {
+            map.values_mut().for_each(nullable_to_null);
+            if map.remove("nullable") != Some(Value::Bool(true)) {
+                return;
+            }
+            if let Some(Value::Array(e)) = map.get_mut("enum")
+                && !e.contains(&Value::Null)
+            {
+                e.push(Value::Null);
+            }
+            match map.get_mut("type") {
+                Some(Value::String(t)) => {
+                    let t = std::mem::take(t);
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+                Some(Value::Array(ts)) => ts.push(Value::from("null")),
+                _ => {
+                    let rest = Value::Object(std::mem::take(map));
+                    map.insert(
+                        "anyOf".into(),
+                        serde_json::json!([{ "type": "null" }, rest]),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One JSON pointer reference token.
+fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// A JSON pointer made safe as a URL fragment (the validator percent-decodes fragments).
+fn percent_encode(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for b in pointer.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@{}".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The validator's loader: a document's `$ref`s stay inside the document.
+struct NothingOutside;
+
+impl boon::UrlLoader for NothingOutside {
+    fn load(&self, url: &str) -> Result<Value, Box<dyn std::error::Error>> {
+        Err(format!("{url} is outside the document; only `#/…` references are followed").into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(version: &str) -> OpenApi {
+        OpenApi::parse(
+            &json!({
+                "openapi": version,
+                "paths": {
+                    "/a/{id}": {
+                        "get": {
+                            "operationId": "getA",
+                            "responses": {
+                                "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+                                "404": {"$ref": "#/components/responses/Error"},
+                                "default": {"$ref": "#/components/responses/Error"}
+                            }
+                        },
+                        "delete": {"operationId": "deleteA", "responses": {"204": {"description": "gone"}, "401": {"$ref": "#/components/responses/Error"}}}
+                    }
+                },
+                "components": {
+                    "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+                    "schemas": {
+                        "Error": {"allOf": [
+                            {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}},
+                            {"properties": {"data": {"type": "object", "nullable": true}}}
+                        ]},
+                        "Thing": {"type": "object", "required": ["id", "at"], "properties": {
+                            "id": {"type": "string"},
+                            "at": {"type": "string", "format": "date-time"},
+                            "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}
+                        }}
+                    }
+                }
+            })
+            .to_string(),
+        )
+        .expect("the test document parses")
+    }
+
+    fn check(
+        api: &OpenApi,
+        method: &str,
+        status: u16,
+        media: Option<&str>,
+        body: &str,
+    ) -> Vec<String> {
+        let (Lookup::Operation(d) | Lookup::Elsewhere(d)) =
+            api.response(method, Some("/a/{id}"), status)
+        else {
+            panic!("{status} is documented");
+        };
+        api.check_response(&d, media, body.as_bytes())
+    }
+
+    #[test]
+    fn operations_and_lookups() {
+        let api = doc("3.0.3");
+        assert!(api.problems().is_empty(), "{:?}", api.problems());
+        let ops = api.operations();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].operation_id.as_deref(), Some("getA"));
+        let at = |l: Lookup<'_>| match l {
+            Lookup::Operation(d) => format!("op {}", d.at),
+            Lookup::Elsewhere(d) => format!("elsewhere {}", d.at),
+            Lookup::Nowhere => "nowhere".into(),
+        };
+        assert_eq!(
+            at(api.response("GET", Some("/a/{id}"), 404)),
+            "op GET /a/{id} responses.404"
+        );
+        // a status the operation documents only through `default`
+        assert_eq!(
+            at(api.response("GET", Some("/a/{id}"), 400)),
+            "op GET /a/{id} responses.default"
+        );
+        // documented on another operation only
+        assert_eq!(
+            at(api.response("DELETE", Some("/a/{id}"), 404)),
+            "elsewhere GET /a/{id} responses.404"
+        );
+        // no route: any operation's exact code, then a default
+        assert_eq!(
+            at(api.response("GET", None, 401)),
+            "elsewhere DELETE /a/{id} responses.401"
+        );
+        assert_eq!(
+            at(api.response("GET", None, 429)),
+            "elsewhere GET /a/{id} responses.default"
+        );
+        let bare = OpenApi::parse(r#"{"openapi": "3.1.0", "paths": {}}"#).expect("parses");
+        assert!(matches!(bare.response("GET", None, 404), Lookup::Nowhere));
+    }
+
+    #[test]
+    fn bodies_are_validated_against_the_full_schema() {
+        for version in ["3.0.3", "3.1.0"] {
+            let api = doc(version);
+            let ok = r#"{"id": "x", "at": "2026-04-12T02:15:00Z", "tags": ["a"]}"#;
+            assert_eq!(
+                check(&api, "GET", 200, Some("application/json"), ok),
+                Vec::<String>::new()
+            );
+            let bad = r#"{"at": "yesterday", "tags": ["c"]}"#;
+            let found = check(&api, "GET", 200, Some("application/json"), bad).join("\n");
+            for needle in [
+                "body: missing properties 'id'",
+                "body/at: ",
+                "is not valid date-time",
+                "body/tags/0: value must be one of",
+            ] {
+                assert!(found.contains(needle), "{needle:?} not in {found}");
+            }
+            // an error through `default`, nested types checked
+            let found = check(
+                &api,
+                "GET",
+                400,
+                Some("application/json"),
+                r#"{"code": "400"}"#,
+            )
+            .join("\n");
+            assert!(found.contains("GET /a/{id} responses.default"), "{found}");
+            assert!(
+                found.contains("body: missing properties 'message'"),
+                "{found}"
+            );
+            assert!(
+                found.contains("body/code: want integer, but got string"),
+                "{found}"
+            );
+        }
+        // 3.0 `nullable`
+        let api = doc("3.0.3");
+        let null_data = r#"{"code": 404, "message": "x", "data": null}"#;
+        assert!(check(&api, "GET", 404, Some("application/json"), null_data).is_empty());
+    }
+
+    #[test]
+    fn media_types_and_bodies_must_be_the_documented_ones() {
+        let api = doc("3.1.0");
+        let found = check(&api, "GET", 404, Some("text/html"), "<p>");
+        assert_eq!(
+            found,
+            [
+                "answered with text/html, but the document (GET /a/{id} responses.404) lists application/json"
+            ]
+        );
+        let found = check(&api, "GET", 404, Some("application/json"), "{not json");
+        assert!(
+            found[0].starts_with("the body is not the JSON application/json says"),
+            "{found:?}"
+        );
+        let found = check(&api, "GET", 404, None, "");
+        assert_eq!(
+            found,
+            [
+                "the document (GET /a/{id} responses.404) gives a body (application/json), the response has none"
+            ]
+        );
+        assert!(check(&api, "DELETE", 204, None, "").is_empty());
+        let found = check(&api, "DELETE", 204, Some("application/json"), "{}");
+        assert_eq!(
+            found,
+            [
+                "the document (DELETE /a/{id} responses.204) gives no body, the response has 2 bytes of application/json"
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_documents_and_schemas_are_findings() {
+        assert!(matches!(
+            OpenApi::parse("{"),
+            Err(DocumentError::NotJson(_))
+        ));
+        assert!(matches!(
+            OpenApi::parse(r#"{"swagger": "2.0", "paths": {}}"#),
+            Err(DocumentError::Version(_))
+        ));
+        assert!(matches!(
+            OpenApi::parse(r#"{"openapi": "3.0.0"}"#),
+            Err(DocumentError::NoPaths)
+        ));
+        let api = OpenApi::parse(
+            &json!({"openapi": "3.1.0", "paths": {"/x": {"get": {"responses": {
+                "200": {"content": {"application/json": {"schema": {"type": 5}}}},
+                "400": {"$ref": "#/components/responses/Missing"},
+                "500": {"content": {"application/json": {"schema": {"$ref": "other.json#/Error"}}}}
+            }}}}})
+            .to_string(),
+        )
+        .expect("parses");
+        let problems = api.problems().join("\n");
+        assert!(
+            problems.contains("GET /x responses.200 application/json: the schema does not compile"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("GET /x responses.400: its $ref does not resolve"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("GET /x responses.500 application/json: the schema does not compile"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn nullable_becomes_null() {
+        let mut v = json!({"a": {"type": "string", "nullable": true, "enum": ["x"]}, "b": {"nullable": true, "$ref": "#/c"}, "c": {"nullable": false, "type": "integer"}});
+        nullable_to_null(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": {"type": ["string", "null"], "enum": ["x", null]}, "b": {"anyOf": [{"type": "null"}, {"$ref": "#/c"}]}, "c": {"type": "integer"}})
+        );
+    }
+
+    fn route(method: http::Method, template: &str, operation: &str) -> RouteSpec {
+        RouteSpec {
+            method,
+            template: template.into(),
+            segments: Vec::new(),
+            operation: operation.into(),
+            authenticated: true,
+            scope: None,
+            body: super::super::BodyMode::None,
+            rate_classes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn manifest_and_document_agreement() {
+        let api = OpenApi::parse(
+            r#"{"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "listA"}, "post": {"operationId": "makeA"}}, "/b": {"get": {}}}}"#,
+        )
+        .expect("parses");
+        let routes = [
+            route(http::Method::GET, "/a", "listA"),
+            route(http::Method::POST, "/a", "createA"),
+            route(http::Method::GET, "/b", "getB"),
+            route(http::Method::GET, "/c", "c"),
+        ];
+        assert_eq!(
+            api.agreement(&routes),
+            [
+                "OpenAPI GET /b has no operationId; the manifest says \"getB\"",
+                "manifest route GET /c (c) is not in the OpenAPI document",
+                "POST /a: the manifest's operation is \"createA\", the OpenAPI operationId is \"makeA\"",
+            ]
+        );
+        assert_eq!(
+            api.agreement(&routes[..1]),
+            [
+                "OpenAPI operation GET /b (no operationId) is not a manifest route",
+                "OpenAPI operation POST /a (makeA) is not a manifest route",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_document_is_shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<OpenApi>();
+    }
+}
