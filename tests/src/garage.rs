@@ -49,13 +49,6 @@ pub struct Garage {
     s3: Arc<AmazonS3>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// Counters Garage keeps per bucket (admin API `GetBucketInfo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BucketCounters {
@@ -88,7 +81,8 @@ impl Garage {
             bin.display()
         );
         let dir = tempfile::Builder::new().prefix("bg-garage-").tempdir()?;
-        let (s3_port, rpc_port, admin_port) = (free_port(), free_port(), free_port());
+        let (s3_port, rpc_port, admin_port) =
+            (crate::free_port(), crate::free_port(), crate::free_port());
         let secret: String = (0..4).map(|_| format!("{:016x}", random_u64())).collect();
         let config = format!(
             r#"metadata_dir = "{d}/meta"

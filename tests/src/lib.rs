@@ -11,6 +11,34 @@ use std::path::{Path, PathBuf};
 
 use backup_gateway::config::Config;
 
+/// A free loopback port for another process (a gateway binary, PostgreSQL, Garage) to bind.
+///
+/// Picked below the kernel's ephemeral range (32768 and up), from a counter, so it never
+/// races a port the kernel hands out for `bind(0)` (every in-process listener's) or another
+/// pick of this process: picking with `bind(0)` and releasing it let a concurrent test grab
+/// the same port before the child bound it ("Address already in use"). Each test process
+/// starts at its own offset, so two suites running at once rarely meet; a port found taken
+/// is skipped.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(97) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + n % SPAN).unwrap_or(20_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// The workspace's target directory (respecting `CARGO_TARGET_DIR`).
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -250,9 +278,7 @@ impl GatewayProcess {
                 .ok_or_else(|| anyhow::anyhow!("bad plugin path"))?;
             std::fs::copy(p, pdir.join(name))?;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port();
         let config = dir.join("gateway.toml");
         std::fs::write(
             &config,

@@ -50,10 +50,7 @@ impl PgCluster {
                 .status();
             assert!(ok.is_ok_and(|s| s.success()), "chown to postgres failed");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = crate::free_port();
         let c = PgCluster {
             dir,
             port,

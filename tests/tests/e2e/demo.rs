@@ -36,10 +36,7 @@ fn start(data: &Path) -> Demo {
         "{} is missing: run scripts/test",
         bin.display()
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = gateway_tests::free_port();
     let mut child = Command::new(bin)
         .current_dir(root())
         .args(["serve", "--config", "examples/demo.toml", "--plugins-dir"])
