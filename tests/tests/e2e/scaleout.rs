@@ -62,6 +62,9 @@ impl Cluster {
                 &[
                     ("BACKUP_GATEWAY_SERVER__NODE_ID", &name),
                     ("BACKUP_GATEWAY_SERVER__SWEEP_SECONDS", "1"),
+                    // these tests race one system's uploads (rate windows, quota), not the
+                    // cap on its uploads in flight (slow_clients.rs, postgres.rs)
+                    ("BACKUP_GATEWAY_SERVER__MAX_UPLOADS_PER_CREDENTIAL", "0"),
                 ],
             )
             .await
