@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::appliance::{A1, A2, NO_RATE, gateway, gateway_with, list, upload, usage};
+use super::appliance::{A1, A2, NO_RATE, gateway_with, list, upload, usage};
 use gateway_tests::pg::PgCluster;
 
 #[tokio::test]
