@@ -196,9 +196,11 @@ async fn connections_the_server_dropped_are_replaced_before_use() {
 async fn a_reservation_keeps_the_caps_on_uploads_in_flight_on_postgres() {
     use backup_gateway::store::{Admission, Db, Reservation, Reserved};
     let pg = PgCluster::start();
-    let db = Db::connect(&pg.database("caps").await, Some(4)).await.unwrap();
-    let reservation = |id: &'static str, subject: Option<&'static str>, provider: &'static str| {
-        Reservation {
+    let db = Db::connect(&pg.database("caps").await, Some(4))
+        .await
+        .unwrap();
+    let reservation =
+        |id: &'static str, subject: Option<&'static str>, provider: &'static str| Reservation {
             ingest_id: id,
             org: "o",
             provider,
@@ -212,22 +214,36 @@ async fn a_reservation_keeps_the_caps_on_uploads_in_flight_on_postgres() {
                 per_subject: 2,
                 per_org: 3,
             }),
-        }
-    };
+        };
     let reserve = async |r: Reservation<'static>| db.reserve(&r).await.unwrap();
-    assert_eq!(reserve(reservation("a1", Some("A"), "p")).await, Reserved::Recorded);
-    assert_eq!(reserve(reservation("a2", Some("A"), "p")).await, Reserved::Recorded);
+    assert_eq!(
+        reserve(reservation("a1", Some("A"), "p")).await,
+        Reserved::Recorded
+    );
+    assert_eq!(
+        reserve(reservation("a2", Some("A"), "p")).await,
+        Reserved::Recorded
+    );
     assert_eq!(
         reserve(reservation("a3", Some("A"), "p")).await,
         Reserved::TooManyUploads(2)
     );
-    assert_eq!(reserve(reservation("c1", None, "p")).await, Reserved::Recorded);
-    assert_eq!(reserve(reservation("b1", Some("B"), "p")).await, Reserved::Recorded);
+    assert_eq!(
+        reserve(reservation("c1", None, "p")).await,
+        Reserved::Recorded
+    );
+    assert_eq!(
+        reserve(reservation("b1", Some("B"), "p")).await,
+        Reserved::Recorded
+    );
     assert_eq!(
         reserve(reservation("b2", Some("B"), "q")).await,
         Reserved::TooManyUploads(3)
     );
     db.release("a1").await.unwrap();
-    assert_eq!(reserve(reservation("a4", Some("A"), "p")).await, Reserved::Recorded);
+    assert_eq!(
+        reserve(reservation("a4", Some("A"), "p")).await,
+        Reserved::Recorded
+    );
     assert_eq!(db.usage("o", "p").await.unwrap(), (0, 40));
 }
