@@ -215,35 +215,26 @@ async fn a_reservation_keeps_the_caps_on_uploads_in_flight_on_postgres() {
                 per_org: 3,
             }),
         };
-    let reserve = async |r: Reservation<'static>| db.reserve(&r).await.unwrap();
-    assert_eq!(
-        reserve(reservation("a1", Some("A"), "p")).await,
-        Reserved::Recorded
-    );
-    assert_eq!(
-        reserve(reservation("a2", Some("A"), "p")).await,
-        Reserved::Recorded
-    );
-    assert_eq!(
-        reserve(reservation("a3", Some("A"), "p")).await,
-        Reserved::TooManyUploads(2)
-    );
-    assert_eq!(
-        reserve(reservation("c1", None, "p")).await,
-        Reserved::Recorded
-    );
-    assert_eq!(
-        reserve(reservation("b1", Some("B"), "p")).await,
-        Reserved::Recorded
-    );
-    assert_eq!(
-        reserve(reservation("b2", Some("B"), "q")).await,
-        Reserved::TooManyUploads(3)
-    );
-    db.release("a1").await.unwrap();
-    assert_eq!(
-        reserve(reservation("a4", Some("A"), "p")).await,
-        Reserved::Recorded
-    );
+    // (ingest, subject — none for a capture —, provider, what the reservation answers);
+    // "a1" is released before the last step
+    let steps = [
+        ("a1", Some("A"), "p", Reserved::Recorded),
+        ("a2", Some("A"), "p", Reserved::Recorded),
+        ("a3", Some("A"), "p", Reserved::TooManyUploads(2)),
+        ("c1", None, "p", Reserved::Recorded),
+        ("b1", Some("B"), "p", Reserved::Recorded),
+        ("b2", Some("B"), "q", Reserved::TooManyUploads(3)),
+        ("a4", Some("A"), "p", Reserved::Recorded),
+    ];
+    for (id, subject, provider, expected) in steps {
+        if id == "a4" {
+            db.release("a1").await.unwrap();
+        }
+        let got = db
+            .reserve(&reservation(id, subject, provider))
+            .await
+            .unwrap();
+        assert_eq!(got, expected, "reserving {id}");
+    }
     assert_eq!(db.usage("o", "p").await.unwrap(), (0, 40));
 }
