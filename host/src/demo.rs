@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use crate::config::{Config, CredentialConfig, SchemeConfig};
-use crate::http::Gateway;
+use crate::gateway::Gateway;
 use crate::plugins::RouteSpec;
 
 /// The last line of the walkthrough (tests read up to it).

@@ -8,6 +8,10 @@
 //!
 //! Tests and tools build a gateway with [`gateway::build`] and get its router from
 //! [`http::app`], with no socket needed.
+//!
+//! The core (`ingest`, `store`, `jobs`, `ratelimit`, `auth`, `keys`, `lease`, `limits`,
+//! `services`) is provider-neutral and knows nothing of HTTP or plugins; `plugins` runs
+//! plugins over it, `http` is the edge, `gateway` assembles the whole (`tests/tidy.rs`).
 
 pub mod auth;
 pub mod config;
@@ -16,6 +20,10 @@ pub mod gateway;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod keys;
+pub mod lease;
+pub mod limits;
 pub mod plugins;
 pub mod ratelimit;
+pub mod services;
 pub mod store;

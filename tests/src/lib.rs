@@ -77,7 +77,7 @@ pub struct TestGateway {
     pub client: reqwest::Client,
     dir: Option<tempfile::TempDir>,
     /// The shared state, for assertions on the database and objects.
-    pub gateway: std::sync::Arc<backup_gateway::http::Gateway>,
+    pub gateway: std::sync::Arc<backup_gateway::gateway::Gateway>,
     server: tokio::task::JoinHandle<()>,
     /// Aborted when dropped.
     background: Option<backup_gateway::gateway::Background>,

@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use backup_gateway::http::Gateway;
+use backup_gateway::gateway::Gateway;
 use backup_gateway::plugins::bindings::types;
 use backup_gateway::plugins::manifest::Segment;
 use backup_gateway::plugins::{CallContext, Plugin};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use axum::body::Body;
 use backup_gateway::config::Config;
-use backup_gateway::http::Gateway;
+use backup_gateway::gateway::Gateway;
 use backup_gateway::jobs::JobStatus;
 use backup_gateway::jobs::store as job_store;
 use backup_gateway::plugins::{Plugin, PluginRuntime};
@@ -284,7 +284,7 @@ async fn run_step(
             ..live.jobs.clone()
         };
         let workers = backup_gateway::jobs::worker::spawn(
-            live.gw.clone(),
+            live.gw.worker_env(),
             config,
             "harness",
             &tokio_util::sync::CancellationToken::new(),

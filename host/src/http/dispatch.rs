@@ -1,6 +1,6 @@
 //! One request through the fixed pipeline: authenticate (scheme from the manifest) → scope →
 //! body (bounded) → rate limit → plugin `handle` in a fresh instance → response. Ingest routes
-//! hand over to [`crate::ingest`] after the scope check. Every refusal goes through the
+//! hand over to [`super::upload`] after the scope check. Every refusal goes through the
 //! plugin's `render-problem`.
 
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use axum::response::Response;
 use futures_util::StreamExt;
 
 use super::guard::Refusal;
-use super::{Gateway, REQUEST_ID, convert, problem};
+use super::{REQUEST_ID, convert, problem};
 use crate::auth::{AuthError, Principal};
+use crate::gateway::Gateway;
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::manifest::Segment;
 use crate::plugins::{BodyMode, CallContext, Fault, Plugin, RouteSpec};
@@ -45,18 +46,6 @@ fn request_id(parts: &http::request::Parts) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned()
-}
-
-/// The context for calls made on behalf of `principal`.
-pub fn call_context(gw: &Gateway, plugin: &Plugin, req: &types::Request) -> CallContext {
-    CallContext {
-        plugin: plugin.name.clone(),
-        org: req.principal.as_ref().map(|p| p.org.clone()),
-        subject: req.principal.as_ref().map(|p| p.subject.clone()),
-        request_id: req.request_id.clone(),
-        services: Some(gw.services.clone()),
-        rt: Some(tokio::runtime::Handle::current()),
-    }
 }
 
 /// Serve a request for a mounted route.
@@ -124,7 +113,7 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
             let Some(p) = principal else {
                 return problem::render(&gw, plugin, Problem::Internal, &call).await;
             };
-            return crate::ingest::serve(gw.clone(), entry.clone(), call, p, parts, body).await;
+            return super::upload::serve(gw.clone(), entry.clone(), call, p, parts, body).await;
         }
         // 3. body, bounded before it is read; a route that takes none still waits for a
         // body the client declared (and then ignores it): nothing is acted on half-sent
@@ -145,7 +134,7 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
     }
 
     // 5. the plugin
-    let ctx = call_context(&gw, plugin, &call);
+    let ctx = CallContext::for_request(plugin.name.clone(), gw.services.clone(), &call);
     let req = call.clone();
     let result = plugin
         .call(ctx, move |prov, store| prov.call_handle(store, &req))

@@ -2,6 +2,7 @@
 //! `/_gateway/*` endpoints, and the middleware stack (request id → trace span).
 //!
 //! - [`dispatch`]: one request through auth → scope → body → rate limit → plugin;
+//! - [`upload`]: the same pipeline for ingest routes, around [`crate::ingest`];
 //! - [`convert`]: requests into the WIT shape and plugin responses back out;
 //! - [`problem`]: host refusals rendered by the owning plugin (plain JSON as the last resort);
 //! - [`serve`]: the accept loop, each connection behind a `guard` that checks request heads
@@ -12,8 +13,9 @@ mod dispatch;
 mod guard;
 pub mod problem;
 mod serve;
+mod upload;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,76 +26,15 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::auth::CredentialStore;
-use crate::config::PluginConfig;
-use crate::plugins::manifest::{Quotas, RateSpec};
-use crate::plugins::{Plugin, RouteSpec, Services};
+use crate::gateway::Gateway;
+use crate::plugins::RouteSpec;
 
-pub use dispatch::{RouteEntry, call_context, rate_limit, respond};
+pub use dispatch::RouteEntry;
 pub use guard::HeadLimits;
 pub use serve::{EdgeLimits, serve};
 
 /// The header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Limits in force for one plugin: its manifest's defaults with the operator's overrides.
-#[derive(Debug, Clone)]
-pub struct EffectiveLimits {
-    /// Storage limits.
-    pub quotas: Quotas,
-    /// Rate limits by class.
-    pub rates: BTreeMap<String, RateSpec>,
-}
-
-impl EffectiveLimits {
-    /// Merge the manifest's defaults with a plugin's config section.
-    pub fn new(plugin: &Plugin, overrides: Option<&PluginConfig>) -> EffectiveLimits {
-        let mut quotas = plugin.manifest.quotas;
-        let mut rates = plugin.manifest.rate_limits.clone();
-        if let Some(o) = overrides {
-            quotas.org_bytes = o.org_bytes.unwrap_or(quotas.org_bytes);
-            quotas.upload_bytes = o.upload_bytes.unwrap_or(quotas.upload_bytes);
-            quotas.resource_slots = o.resource_slots.unwrap_or(quotas.resource_slots);
-            quotas.resource_bytes = o.resource_bytes.unwrap_or(quotas.resource_bytes);
-            for (class, r) in &o.rate_limits {
-                if let Some(spec) = rates.get_mut(class) {
-                    spec.window_seconds = r.window_seconds.max(1);
-                    spec.max_requests = r.max_requests;
-                }
-            }
-        }
-        EffectiveLimits { quotas, rates }
-    }
-}
-
-/// Everything a request needs, shared by all handlers.
-pub struct Gateway {
-    /// Who may call.
-    pub credentials: CredentialStore,
-    /// Loaded plugins.
-    pub plugins: Vec<Arc<Plugin>>,
-    /// Database and object storage.
-    pub services: Arc<Services>,
-    /// Limits per plugin name.
-    pub limits: HashMap<String, EffectiveLimits>,
-    /// Largest buffered JSON body.
-    pub max_json_body: u64,
-    /// Largest body a plugin may return itself.
-    pub max_response_body: u64,
-    /// How long a request body may go without a byte while it is waited on.
-    pub body_idle_timeout: std::time::Duration,
-    /// Caps on a client's uploads in flight.
-    pub upload_caps: crate::ingest::UploadCaps,
-    /// Timeouts and head limits of the connections.
-    pub edge: EdgeLimits,
-}
-
-impl Gateway {
-    /// The limits in force for a plugin.
-    pub fn limits(&self, plugin: &str) -> Option<&EffectiveLimits> {
-        self.limits.get(plugin)
-    }
-}
 
 /// The router: every plugin route, `/_gateway/health`, and a fallback that lets the plugin
 /// owning the path prefix render 404s.

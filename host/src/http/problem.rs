@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::Gateway;
 use super::convert;
 use crate::auth::AuthFailure;
-use crate::plugins::Plugin;
+use crate::gateway::Gateway;
+use crate::ingest::IngestError;
 use crate::plugins::bindings::types::{self, Problem};
+use crate::plugins::{CallContext, Plugin};
 
 /// The WIT form of an authentication failure.
 pub fn auth_failure(f: AuthFailure) -> types::AuthFailure {
@@ -22,6 +23,33 @@ pub fn auth_failure(f: AuthFailure) -> types::AuthFailure {
         AuthFailure::MalformedCredentials => types::AuthFailure::MalformedCredentials,
         AuthFailure::InvalidCredentials => types::AuthFailure::InvalidCredentials,
         AuthFailure::ExpiredCredentials => types::AuthFailure::ExpiredCredentials,
+    }
+}
+
+/// What a client refused for having too many uploads in flight is told to wait: a place
+/// frees when one of them ends, which the server cannot foresee.
+const IN_FLIGHT_RETRY_SECONDS: u32 = 5;
+
+/// The provider-neutral problem an ingest failure is.
+pub fn of_ingest(e: &IngestError) -> Problem {
+    match e {
+        IngestError::QuotaExceeded => Problem::QuotaExceeded,
+        IngestError::QuotaUnavailable(_) => Problem::QuotaUnavailable,
+        IngestError::StorageUnavailable(_) => Problem::StorageUnavailable,
+        IngestError::StorageFailed(_) => Problem::StorageFailed,
+        IngestError::LengthMismatch { declared, received }
+        | IngestError::Interrupted {
+            declared, received, ..
+        } => Problem::LengthMismatch((*declared, *received)),
+        IngestError::TooLarge(n) => Problem::PayloadTooLarge(*n),
+        IngestError::TooManyUploads(n) => Problem::RateLimited(types::RateLimitState {
+            class: "uploads-in-flight".into(),
+            retry_after_seconds: IN_FLIGHT_RETRY_SECONDS,
+            limit: *n,
+            remaining: 0,
+            reset_at: u64::try_from(crate::store::now_micros()).unwrap_or(0)
+                + u64::from(IN_FLIGHT_RETRY_SECONDS) * 1_000_000,
+        }),
     }
 }
 
@@ -60,7 +88,7 @@ pub async fn render(
     req: &types::Request,
 ) -> Response {
     let org = req.principal.as_ref().map(|p| p.org.clone());
-    let ctx = super::call_context(gw, plugin, req);
+    let ctx = CallContext::for_request(plugin.name.clone(), gw.services.clone(), req);
     let (p, r) = (problem.clone(), req.clone());
     match plugin
         .call(ctx, move |prov, store| {

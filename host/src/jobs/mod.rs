@@ -3,7 +3,8 @@
 //! resource's file source).
 //!
 //! - [`store`]: the table, leases and transitions (SQLite and PostgreSQL);
-//! - [`worker`]: the pool of workers in every gateway node;
+//! - [`worker`]: the pool of workers in every gateway node, running captures (`capture.rs`)
+//!   and restores (`restore.rs`);
 //! - [`source`]: reading sources and writing restore targets.
 //!
 //! A job is claimed with a lease that its worker renews while it runs; a worker that dies
@@ -11,6 +12,8 @@
 //! idempotent: a capture records its backup with the job id (unique), and a retried job
 //! that finds its backup already committed completes with it instead of capturing again.
 
+mod capture;
+mod restore;
 pub mod source;
 pub mod store;
 pub mod worker;

@@ -9,21 +9,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{backups, clock, documents, ids, jobs, log, resources, types};
-use crate::store::{BackupQuery, BackupRecord, Db, DbError, Objects, ResourceRecord, now_micros};
-
-/// What the capabilities are implemented with.
-#[derive(Debug, Clone)]
-pub struct Services {
-    /// Metadata.
-    pub db: Db,
-    /// Backup bytes.
-    pub objects: Objects,
-    /// Wakes this node's idle job workers when a job is queued here (other nodes' workers
-    /// find it by polling).
-    pub jobs_queued: Arc<tokio::sync::Notify>,
-    /// Where resources that plugins create get their file source (`resources.create`).
-    pub volumes_dir: std::path::PathBuf,
-}
+use crate::services::Services;
+use crate::store::{BackupQuery, BackupRecord, Db, DbError, ResourceRecord, now_micros};
 
 /// Who a plugin call runs for.
 #[derive(Debug, Clone)]
@@ -40,6 +27,21 @@ pub struct CallContext {
     pub services: Option<Arc<Services>>,
     /// The runtime the (blocking) call is made from, to run async queries on.
     pub rt: Option<tokio::runtime::Handle>,
+}
+
+impl CallContext {
+    /// The context of a call made for `req` (its principal's org and subject, its request
+    /// id), on the current runtime.
+    pub fn for_request(plugin: Arc<str>, services: Arc<Services>, req: &types::Request) -> Self {
+        CallContext {
+            plugin,
+            org: req.principal.as_ref().map(|p| p.org.clone()),
+            subject: req.principal.as_ref().map(|p| p.subject.clone()),
+            request_id: req.request_id.clone(),
+            services: Some(services),
+            rt: Some(tokio::runtime::Handle::current()),
+        }
+    }
 }
 
 /// The data of one plugin instance's `Store`: an empty WASI context (no preopens, no
@@ -175,12 +177,7 @@ impl resources::Host for InstanceState {
         // the new resource's bytes live in a file the host names (never the plugin): an
         // empty file until a restore writes it
         let (org, services, _) = self.scope().ok_or(types::HostError::NotFound)?;
-        let path = services
-            .volumes_dir
-            .join(crate::ingest::key_segment(org))
-            .join(crate::ingest::key_segment(self.plugin()))
-            .join(crate::ingest::key_segment(&kind))
-            .join(crate::ingest::key_segment(&id));
+        let path = crate::keys::volume_path(&services.volumes_dir, org, self.plugin(), &kind, &id);
         let made = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
@@ -252,10 +249,7 @@ impl backups::Host for InstanceState {
             return Ok(false);
         };
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
-        rt.block_on(crate::ingest::delete_objects(
-            &services.objects,
-            &gone.objects,
-        ));
+        rt.block_on(services.objects.delete_unreferenced(&gone.objects));
         Ok(true)
     }
 
@@ -402,7 +396,7 @@ impl jobs::Host for InstanceState {
             resource_id: spec.resource_id,
             source_backup: spec.source_backup,
             subject,
-            filename: crate::ingest::clean_filename(&spec.filename),
+            filename: crate::keys::clean_filename(&spec.filename),
             media_type: spec.media_type,
             metadata: spec.metadata,
             exclusive: spec.exclusive,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::bindings::types;
 use crate::auth::Scheme;
+use crate::limits::{Quotas, RateSpec};
 
 /// Major and minor contract versions this host implements (`backup-gateway:provider@1.0.x`).
 pub const CONTRACT: (u64, u64) = (1, 0);
@@ -83,32 +84,6 @@ impl RouteSpec {
             })
             .collect()
     }
-}
-
-/// A validated rate-limit window.
-#[derive(Debug, Clone)]
-pub struct RateSpec {
-    /// Class name.
-    pub class: String,
-    /// Counted per org rather than per subject.
-    pub per_org: bool,
-    /// Window length.
-    pub window_seconds: u32,
-    /// Requests per window.
-    pub max_requests: u32,
-}
-
-/// Storage limits (0 = unlimited).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Quotas {
-    /// Org bytes.
-    pub org_bytes: u64,
-    /// Per upload.
-    pub upload_bytes: u64,
-    /// Per resource, count.
-    pub resource_slots: u32,
-    /// Per resource, bytes.
-    pub resource_bytes: u64,
 }
 
 /// A validated manifest.

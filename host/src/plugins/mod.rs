@@ -28,7 +28,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::config::RuntimeConfig;
-pub use host::{CallContext, InstanceState, Services};
+pub use host::{CallContext, InstanceState};
 pub use manifest::{BodyMode, ManifestError, PluginManifest, RouteSpec};
 
 use bindings::{Provider, ProviderPre};

@@ -4,7 +4,7 @@
 //! refusal carries the numbers providers put in `Retry-After` and `X-RateLimit-*`.
 
 use crate::auth::Principal;
-use crate::plugins::manifest::RateSpec;
+use crate::limits::RateSpec;
 use crate::store::Db;
 
 /// A refusal: which class, and when to come back.

@@ -317,6 +317,16 @@ impl Objects {
         }
     }
 
+    /// Delete objects a committed delete left unreferenced (logged when one cannot be: the
+    /// record is gone, so nothing reaches it any more).
+    pub async fn delete_unreferenced(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(e) = self.delete(key).await {
+                tracing::error!(key = %key, error = %e, "orphaned object after delete");
+            }
+        }
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
         match self.store.head(&Path::from(key)).await {

@@ -123,7 +123,7 @@ async fn chain_and_races(url: &str) {
     all.sort_by(|a, b| b.sha256.cmp(&a.sha256));
     for (n, r) in all.iter().enumerate() {
         let gone = db.delete_backup("acme", "p", &r.id).await.unwrap().unwrap();
-        ingest::delete_objects(&objects, &gone.objects).await;
+        objects.delete_unreferenced(&gone.objects).await;
         for left in &all[n + 1..] {
             assert!(content::exists(&db, &objects, left).await.unwrap());
         }
