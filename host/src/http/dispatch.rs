@@ -55,51 +55,15 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
     let plugin = &entry.plugin;
     let raw = RawPathParams::from_request_parts(&mut parts, &()).await;
     let mut call = convert::request(plugin, &entry.spec.operation, &parts, Vec::new(), &rid);
-    let params = match raw {
-        Ok(raw) => raw
-            .iter()
-            .filter_map(|(k, v)| {
-                let i: usize = k.strip_prefix('p')?.parse().ok()?;
-                Some((entry.params.get(i)?.clone(), v.to_owned()))
-            })
-            .collect(),
-        Err(_) => {
-            let p = Problem::Validation(vec![types::FieldError {
-                location: "path".into(),
-                code: "invalid_encoding".into(),
-                message: "a path parameter is not valid percent-encoded UTF-8".into(),
-                value: None,
-            }]);
-            return problem::render(&gw, plugin, p, &call).await;
-        }
-    };
-    call.params = params;
+    match path_params(&entry, raw) {
+        Ok(params) => call.params = params,
+        Err(p) => return problem::render(&gw, plugin, p, &call).await,
+    }
 
     // 1. authentication and 2. scope
-    let principal = if entry.spec.authenticated {
-        match gw
-            .credentials
-            .authenticate(&plugin.name, &plugin.manifest.auth, &parts.headers)
-        {
-            Ok(p) => Some(p),
-            Err(AuthError::Failed(f)) => {
-                let p = Problem::Unauthenticated(problem::auth_failure(f));
-                return problem::render(&gw, plugin, p, &call).await;
-            }
-            Err(AuthError::Ambiguous(header)) => {
-                let p = Problem::Validation(vec![types::FieldError {
-                    location: format!("header:{header}"),
-                    code: "ambiguous_credentials".into(),
-                    message: format!(
-                        "more than one credential in the request ({header}): send exactly one"
-                    ),
-                    value: None,
-                }]);
-                return problem::render(&gw, plugin, p, &call).await;
-            }
-        }
-    } else {
-        None
+    let principal = match authenticate(&gw, &entry, &parts.headers) {
+        Ok(p) => p,
+        Err(p) => return problem::render(&gw, plugin, p, &call).await,
     };
     call.principal = principal.as_ref().map(convert::principal);
     if let (Some(scope), Some(p)) = (&entry.spec.scope, &principal)
@@ -140,6 +104,56 @@ pub async fn dispatch(gw: Arc<Gateway>, entry: Arc<RouteEntry>, req: Request) ->
         .call(ctx, move |prov, store| prov.call_handle(store, &req))
         .await;
     respond(&gw, plugin, &call, result).await
+}
+
+/// The route's path parameters by name (axum names them `p0`, `p1`, … in the mounted path).
+fn path_params(
+    entry: &RouteEntry,
+    raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+) -> Result<Vec<(String, String)>, Problem> {
+    let Ok(raw) = raw else {
+        return Err(Problem::Validation(vec![types::FieldError {
+            location: "path".into(),
+            code: "invalid_encoding".into(),
+            message: "a path parameter is not valid percent-encoded UTF-8".into(),
+            value: None,
+        }]));
+    };
+    Ok(raw
+        .iter()
+        .filter_map(|(k, v)| {
+            let i: usize = k.strip_prefix('p')?.parse().ok()?;
+            Some((entry.params.get(i)?.clone(), v.to_owned()))
+        })
+        .collect())
+}
+
+/// The caller, on an authenticated route (`None` on an open one), or the problem that
+/// refuses it.
+fn authenticate(
+    gw: &Gateway,
+    entry: &RouteEntry,
+    headers: &http::HeaderMap,
+) -> Result<Option<Principal>, Problem> {
+    if !entry.spec.authenticated {
+        return Ok(None);
+    }
+    let plugin = &entry.plugin;
+    match gw
+        .credentials
+        .authenticate(&plugin.name, &plugin.manifest.auth, headers)
+    {
+        Ok(p) => Ok(Some(p)),
+        Err(AuthError::Failed(f)) => Err(Problem::Unauthenticated(problem::auth_failure(f))),
+        Err(AuthError::Ambiguous(header)) => Err(Problem::Validation(vec![types::FieldError {
+            location: format!("header:{header}"),
+            code: "ambiguous_credentials".into(),
+            message: format!(
+                "more than one credential in the request ({header}): send exactly one"
+            ),
+            value: None,
+        }])),
+    }
 }
 
 /// Turn a plugin call's outcome into the HTTP response, rendering faults and unusable
@@ -305,9 +319,45 @@ fn owner<'g>(gw: &'g Gateway, path: &str) -> Option<&'g Arc<Plugin>> {
 /// status): a 400 rendered by the plugin owning its path, else plain JSON; the connection
 /// closes after it.
 pub async fn refused_head(gw: Arc<Gateway>, refusal: Refusal) -> Response {
+    let p = refusal_problem(&gw.edge.head, &refusal.reason);
+    let rid = uuid::Uuid::now_v7().to_string();
+    let mut resp = match owner(&gw, &refusal.path) {
+        Some(plugin) => {
+            let method = refusal
+                .method
+                .as_deref()
+                .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
+                .unwrap_or(http::Method::GET);
+            let (mut parts, ()) = http::Request::builder()
+                .method(method)
+                .body(())
+                .unwrap_or_default()
+                .into_parts();
+            parts.headers.insert(
+                REQUEST_ID,
+                http::HeaderValue::from_str(&rid).unwrap_or(http::HeaderValue::from_static("-")),
+            );
+            let mut call = convert::request(plugin, "", &parts, Vec::new(), &rid);
+            call.path = refusal.path.clone();
+            problem::render(&gw, plugin, p, &call).await
+        }
+        None => problem::fallback(&p),
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(&rid) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// The 400 a refused request head gets: where, a code, and a message naming the limit.
+fn refusal_problem(limits: &super::HeadLimits, reason: &super::guard::Reason) -> Problem {
     use super::guard::Reason;
-    let limits = &gw.edge.head;
-    let (location, code, message) = match refusal.reason {
+    let (location, code, message) = match reason {
         Reason::Malformed => (
             "request",
             "malformed",
@@ -353,42 +403,10 @@ pub async fn refused_head(gw: Arc<Gateway>, refusal: Refusal) -> Response {
             "Transfer-Encoding must end in chunked, without Content-Length, on HTTP/1.1".to_owned(),
         ),
     };
-    let p = Problem::Validation(vec![types::FieldError {
+    Problem::Validation(vec![types::FieldError {
         location: location.into(),
         code: code.into(),
         message,
         value: None,
-    }]);
-    let rid = uuid::Uuid::now_v7().to_string();
-    let mut resp = match owner(&gw, &refusal.path) {
-        Some(plugin) => {
-            let method = refusal
-                .method
-                .as_deref()
-                .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
-                .unwrap_or(http::Method::GET);
-            let (mut parts, ()) = http::Request::builder()
-                .method(method)
-                .body(())
-                .unwrap_or_default()
-                .into_parts();
-            parts.headers.insert(
-                REQUEST_ID,
-                http::HeaderValue::from_str(&rid).unwrap_or(http::HeaderValue::from_static("-")),
-            );
-            let mut call = convert::request(plugin, "", &parts, Vec::new(), &rid);
-            call.path = refusal.path.clone();
-            problem::render(&gw, plugin, p, &call).await
-        }
-        None => problem::fallback(&p),
-    };
-    let headers = resp.headers_mut();
-    if let Ok(v) = http::HeaderValue::from_str(&rid) {
-        headers.insert(REQUEST_ID, v);
-    }
-    headers.insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
-    resp
+    }])
 }

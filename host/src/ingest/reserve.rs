@@ -3,7 +3,7 @@
 
 use crate::lease::Lease;
 use crate::limits::UploadCaps;
-use crate::store::{BackupRecord, Db, Objects};
+use crate::store::{BackupRecord, Db, ObjectError, Objects, TempObject};
 
 use super::{IngestError, Size, Target};
 
@@ -38,7 +38,7 @@ pub struct Reserved {
     pub(super) target: Target,
     pub(super) size: Size,
     pub(super) temp_key: String,
-    pub(super) temp: crate::store::TempObject,
+    pub(super) temp: TempObject,
     pub(super) reservation_durable: tokio::task::JoinHandle<Result<(), crate::store::DbError>>,
     pub(super) lease: Lease,
 }
@@ -111,29 +111,13 @@ pub async fn reserve(
         tokio::spawn(async move { db.sync().await })
     };
     let lease = keep_lease(db, &ingest_id);
-    let opened = match opened {
-        Some(opened) => opened,
-        None => objects.begin(&ingest_id, &target.key).await,
-    };
-    let temp = match opened {
+    let temp = match open_temp(db, objects, opened, &ingest_id, &target.key).await {
         Ok(t) => t,
         Err(e) => {
             release_reservation(db, &ingest_id).await;
-            return Err(IngestError::StorageUnavailable(e.to_string()));
+            return Err(IngestError::StorageUnavailable(e));
         }
     };
-    if let Some(upload) = temp.upload_id()
-        && let Err(e) = async {
-            db.set_ingest_upload(&ingest_id, upload).await?;
-            db.sync().await
-        }
-        .await
-    {
-        // no part is sent before the upload is recorded, so a crash never orphans bytes
-        temp.abort().await;
-        release_reservation(db, &ingest_id).await;
-        return Err(IngestError::StorageUnavailable(e.to_string()));
-    }
     Ok(Reserved {
         db: db.clone(),
         objects: objects.clone(),
@@ -160,6 +144,33 @@ impl Reserved {
         temp.abort().await;
         release_reservation(&db, &target.backup_id).await;
     }
+}
+
+/// The temporary object (opened now unless it was opened beside the reservation), its
+/// multipart upload recorded before any part is sent, so a crash never orphans bytes.
+async fn open_temp(
+    db: &Db,
+    objects: &Objects,
+    opened: Option<Result<TempObject, ObjectError>>,
+    ingest_id: &str,
+    key: &str,
+) -> Result<TempObject, String> {
+    let opened = match opened {
+        Some(opened) => opened,
+        None => objects.begin(ingest_id, key).await,
+    };
+    let temp = opened.map_err(|e| e.to_string())?;
+    if let Some(upload) = temp.upload_id()
+        && let Err(e) = async {
+            db.set_ingest_upload(ingest_id, upload).await?;
+            db.sync().await
+        }
+        .await
+    {
+        temp.abort().await;
+        return Err(e.to_string());
+    }
+    Ok(temp)
 }
 
 /// Renew the `ingests` row's lease every third of its length while the ingest runs; lost

@@ -225,67 +225,8 @@ impl PluginManifest {
                 version: m.contract,
             });
         }
-        let mut rate_limits = BTreeMap::new();
-        for r in m.rate_limits {
-            if r.window_seconds == 0 || r.max_requests == 0 {
-                return Err(invalid(format!(
-                    "rate limit {:?} needs a window and a maximum",
-                    r.class
-                )));
-            }
-            let spec = RateSpec {
-                class: r.class.clone(),
-                per_org: matches!(r.per, types::RateKey::Org),
-                window_seconds: r.window_seconds,
-                max_requests: r.max_requests,
-            };
-            if rate_limits.insert(r.class.clone(), spec).is_some() {
-                return Err(invalid(format!("rate limit {:?} declared twice", r.class)));
-            }
-        }
-        let mut operations = HashSet::new();
-        let mut routes = Vec::new();
-        for r in m.routes {
-            let segments = parse_template(&r.path).map_err(&invalid)?;
-            if r.operation.is_empty() || !operations.insert(r.operation.clone()) {
-                return Err(invalid(format!(
-                    "operation id {:?} is empty or repeats",
-                    r.operation
-                )));
-            }
-            for c in &r.rate_classes {
-                if !rate_limits.contains_key(c) {
-                    return Err(invalid(format!(
-                        "route {} names unknown rate class {c:?}",
-                        r.path
-                    )));
-                }
-            }
-            if r.scope.as_deref() == Some("") {
-                return Err(invalid(format!("route {} has an empty scope", r.path)));
-            }
-            if !r.authenticated && (r.scope.is_some() || matches!(r.body, types::BodyMode::Ingest))
-            {
-                return Err(invalid(format!(
-                    "public route {} cannot require a scope or ingest",
-                    r.path
-                )));
-            }
-            routes.push(RouteSpec {
-                method: method(r.method),
-                template: r.path,
-                segments,
-                operation: r.operation,
-                authenticated: r.authenticated,
-                scope: r.scope,
-                body: match r.body {
-                    types::BodyMode::None => BodyMode::None,
-                    types::BodyMode::Buffered => BodyMode::Buffered,
-                    types::BodyMode::Ingest => BodyMode::Ingest,
-                },
-                rate_classes: r.rate_classes,
-            });
-        }
+        let rate_limits = rate_limits(m.rate_limits).map_err(&invalid)?;
+        let routes = routes(m.routes, &rate_limits).map_err(&invalid)?;
         if routes.iter().any(|r| r.authenticated) && m.auth.is_empty() {
             return Err(invalid("authenticated routes but no auth scheme".into()));
         }
@@ -321,6 +262,79 @@ impl PluginManifest {
             openapi: m.openapi,
         })
     }
+}
+
+/// The declared rate classes, each with a window and a maximum, none twice.
+fn rate_limits(declared: Vec<types::RateLimit>) -> Result<BTreeMap<String, RateSpec>, String> {
+    let mut rate_limits = BTreeMap::new();
+    for r in declared {
+        if r.window_seconds == 0 || r.max_requests == 0 {
+            return Err(format!(
+                "rate limit {:?} needs a window and a maximum",
+                r.class
+            ));
+        }
+        let spec = RateSpec {
+            class: r.class.clone(),
+            per_org: matches!(r.per, types::RateKey::Org),
+            window_seconds: r.window_seconds,
+            max_requests: r.max_requests,
+        };
+        if rate_limits.insert(r.class.clone(), spec).is_some() {
+            return Err(format!("rate limit {:?} declared twice", r.class));
+        }
+    }
+    Ok(rate_limits)
+}
+
+/// The declared routes: parsed templates, unique operation ids, known rate classes, and no
+/// scope or ingest on a public route.
+fn routes(
+    declared: Vec<types::Route>,
+    rate_limits: &BTreeMap<String, RateSpec>,
+) -> Result<Vec<RouteSpec>, String> {
+    let mut operations = HashSet::new();
+    let mut routes = Vec::new();
+    for r in declared {
+        let segments = parse_template(&r.path)?;
+        if r.operation.is_empty() || !operations.insert(r.operation.clone()) {
+            return Err(format!(
+                "operation id {:?} is empty or repeats",
+                r.operation
+            ));
+        }
+        if let Some(c) = r
+            .rate_classes
+            .iter()
+            .find(|c| !rate_limits.contains_key(*c))
+        {
+            return Err(format!("route {} names unknown rate class {c:?}", r.path));
+        }
+        if r.scope.as_deref() == Some("") {
+            return Err(format!("route {} has an empty scope", r.path));
+        }
+        if !r.authenticated && (r.scope.is_some() || matches!(r.body, types::BodyMode::Ingest)) {
+            return Err(format!(
+                "public route {} cannot require a scope or ingest",
+                r.path
+            ));
+        }
+        routes.push(RouteSpec {
+            method: method(r.method),
+            template: r.path,
+            segments,
+            operation: r.operation,
+            authenticated: r.authenticated,
+            scope: r.scope,
+            body: match r.body {
+                types::BodyMode::None => BodyMode::None,
+                types::BodyMode::Buffered => BodyMode::Buffered,
+                types::BodyMode::Ingest => BodyMode::Ingest,
+            },
+            rate_classes: r.rate_classes,
+        });
+    }
+    Ok(routes)
 }
 
 /// Refuse two routes (of any plugins) that match the same method and path, naming both.
