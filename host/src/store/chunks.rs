@@ -14,6 +14,15 @@
 //! the `chunks` row and the other's copy is unreferenced pack space. A capture that reuses a
 //! chunk which a concurrent delete frees before the capture commits fails its commit with
 //! [`DbError::ChunkGone`] (the job retries), so no backup ever refers to a freed chunk.
+//!
+//! Why 16 KiB content-defined chunks: measured by `cargo bench --bench dedup` on a 64 MiB
+//! volume with 1% rewritten between backups in 16 random extents, FastCDC 4/16/64 KiB stores
+//! 1.6–2.0% per incremental, 8/32/128 KiB 2.4–2.8%, 16/64/256 KiB 3.8–4.3%, fixed 32 KiB
+//! blocks 1.7–2.2%; but fixed blocks lose everything after an insertion (67% stored after
+//! 1000 bytes inserted at a third of the volume, 0.05% with FastCDC). Why packs rather than
+//! an object per chunk: a 64 MiB volume is ~3 300 chunks, which would be thousands of fsyncs
+//! (or S3 PUTs) per backup. The index costs a row per chunk and position (~65 000 rows per
+//! GiB per backup); for multi-TiB volumes the next step is a manifest object per backup.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
