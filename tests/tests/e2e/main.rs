@@ -15,6 +15,7 @@ mod hostup;
 mod jsa;
 mod openapi;
 mod postgres;
+mod router;
 mod sandbox;
 mod scaleout;
 mod slow_clients;
