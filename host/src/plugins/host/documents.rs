@@ -1,0 +1,68 @@
+//! `documents`: the small JSON store for a plugin's own state, per org, with revisions for
+//! compare-and-swap.
+
+use super::{InstanceState, MAX_LIST};
+use crate::plugins::bindings::{documents, types};
+
+fn to_document(d: crate::store::DocumentRecord) -> documents::Document {
+    documents::Document {
+        key: d.key,
+        value: d.value,
+        revision: u64::try_from(d.revision).unwrap_or(0),
+    }
+}
+
+impl documents::Host for InstanceState {
+    fn get(&mut self, collection: String, key: String) -> Option<documents::Document> {
+        self.with_db(async |db, org, p| db.document(org, p, &collection, &key).await)
+            .ok()
+            .flatten()
+            .map(to_document)
+    }
+
+    fn put(
+        &mut self,
+        collection: String,
+        key: String,
+        value: String,
+        expected_revision: Option<u64>,
+    ) -> Result<documents::Document, types::HostError> {
+        if serde_json::from_str::<serde_json::Value>(&value).is_err() {
+            return Err(types::HostError::Invalid("value must be JSON".into()));
+        }
+        let expected = expected_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        let rev = self.with_db(async |db, org, p| {
+            db.put_document(org, p, &collection, &key, &value, expected)
+                .await
+        })?;
+        match rev {
+            Some(revision) => Ok(documents::Document {
+                key,
+                value,
+                revision: u64::try_from(revision).unwrap_or(0),
+            }),
+            None => Err(types::HostError::Conflict("revision mismatch".into())),
+        }
+    }
+
+    fn delete(&mut self, collection: String, key: String) -> Result<bool, types::HostError> {
+        self.with_db(async |db, org, p| db.delete_document(org, p, &collection, &key).await)
+    }
+
+    fn list(
+        &mut self,
+        collection: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Vec<documents::Document> {
+        let limit = i64::from(limit.min(MAX_LIST));
+        self.with_db(async |db, org, p| {
+            db.documents(org, p, &collection, after.as_deref(), limit)
+                .await
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(to_document)
+        .collect()
+    }
+}

@@ -1,0 +1,177 @@
+//! `jobs`: creating, reading, listing and cancelling the caller's org's jobs, checked as the
+//! host checks them (the resource exists, has a source, no exclusive job overlaps).
+
+use super::{InstanceState, MAX_LIST};
+use crate::plugins::bindings::{jobs, types};
+
+fn to_job(j: crate::jobs::JobRecord) -> jobs::Job {
+    use crate::jobs::{JobKind, JobStatus};
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    jobs::Job {
+        id: j.id,
+        seq: u(j.seq),
+        kind: match j.kind {
+            JobKind::Capture => jobs::JobKind::Capture,
+            JobKind::Restore => jobs::JobKind::Restore,
+        },
+        resource_kind: j.resource_kind,
+        resource_id: j.resource_id,
+        source_backup: j.source_backup,
+        status: match j.status {
+            JobStatus::Queued => jobs::JobStatus::Queued,
+            JobStatus::InProgress => jobs::JobStatus::InProgress,
+            JobStatus::Completed => jobs::JobStatus::Completed,
+            JobStatus::Failed => jobs::JobStatus::Failed,
+            JobStatus::Cancelled => jobs::JobStatus::Cancelled,
+        },
+        progress: jobs::Progress {
+            bytes_done: u(j.bytes_done),
+            bytes_total: j.bytes_total.map(u),
+            message: j.message,
+        },
+        attempts: u32::try_from(j.attempts).unwrap_or(u32::MAX),
+        backup_id: j.backup_id,
+        error: j.error,
+        subject: j.subject,
+        created_at: u(j.created_at),
+        started_at: j.started_at.map(u),
+        finished_at: j.finished_at.map(u),
+        metadata: j.metadata,
+    }
+}
+
+fn job_status(s: jobs::JobStatus) -> crate::jobs::JobStatus {
+    use crate::jobs::JobStatus;
+    match s {
+        jobs::JobStatus::Queued => JobStatus::Queued,
+        jobs::JobStatus::InProgress => JobStatus::InProgress,
+        jobs::JobStatus::Completed => JobStatus::Completed,
+        jobs::JobStatus::Failed => JobStatus::Failed,
+        jobs::JobStatus::Cancelled => JobStatus::Cancelled,
+    }
+}
+
+impl jobs::Host for InstanceState {
+    fn create(&mut self, spec: jobs::JobSpec) -> Result<jobs::Job, types::HostError> {
+        use crate::jobs::{JobKind, NewJob, store};
+        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&spec.metadata)
+            .is_err()
+        {
+            return Err(types::HostError::Invalid(
+                "metadata must be a JSON object".into(),
+            ));
+        }
+        let subject = self.ctx.subject.clone().unwrap_or_default();
+        let kind = match spec.kind {
+            jobs::JobKind::Capture => JobKind::Capture,
+            jobs::JobKind::Restore => JobKind::Restore,
+        };
+        let resource = self
+            .with_db(async |db, org, p| {
+                db.resource(org, p, &spec.resource_kind, &spec.resource_id)
+                    .await
+            })?
+            .ok_or(types::HostError::NotFound)?;
+        if resource.source.is_none() {
+            return Err(types::HostError::Invalid(
+                "the resource has no capture source".into(),
+            ));
+        }
+        if kind == JobKind::Restore {
+            let id = spec
+                .source_backup
+                .as_deref()
+                .ok_or_else(|| types::HostError::Invalid("a restore needs source-backup".into()))?;
+            self.with_db(async |db, org, p| db.backup(org, p, id).await)?
+                .ok_or(types::HostError::NotFound)?;
+        }
+        let new = NewJob {
+            org: String::new(),
+            provider: String::new(),
+            kind,
+            resource_kind: spec.resource_kind,
+            resource_id: spec.resource_id,
+            source_backup: spec.source_backup,
+            subject,
+            filename: crate::keys::clean_filename(&spec.filename),
+            media_type: spec.media_type,
+            metadata: spec.metadata,
+            exclusive: spec.exclusive,
+            deduplicate: spec.deduplicate && kind == JobKind::Capture,
+        };
+        let job = self.with_db(async |db, org, p| {
+            let new = NewJob {
+                org: org.to_owned(),
+                provider: p.to_owned(),
+                ..new
+            };
+            store::insert(db, &new).await
+        })?;
+        if job.is_some()
+            && let Some((_, services, _)) = self.scope()
+        {
+            services.jobs_queued.notify_one();
+        }
+        job.map(to_job).ok_or_else(|| {
+            types::HostError::Conflict("another job of this resource is queued or running".into())
+        })
+    }
+
+    fn get(&mut self, id: String) -> Option<jobs::Job> {
+        self.with_db(async |db, org, p| crate::jobs::store::get(db, org, p, &id).await)
+            .ok()
+            .flatten()
+            .map(to_job)
+    }
+
+    fn get_by_seq(&mut self, seq: u64) -> Option<jobs::Job> {
+        let seq = i64::try_from(seq).ok()?;
+        self.with_db(async |db, org, p| crate::jobs::store::get_by_seq(db, org, p, seq).await)
+            .ok()
+            .flatten()
+            .map(to_job)
+    }
+
+    fn list(&mut self, q: jobs::Query) -> Vec<jobs::Job> {
+        let statuses: Vec<_> = q.statuses.into_iter().map(job_status).collect();
+        let limit = i64::from(q.limit.min(MAX_LIST));
+        self.with_db(async |db, org, p| {
+            crate::jobs::store::list(
+                db,
+                org,
+                p,
+                (q.resource_kind.as_deref(), q.resource_id.as_deref()),
+                &statuses,
+                limit,
+            )
+            .await
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(to_job)
+        .collect()
+    }
+
+    fn cancel(&mut self, id: String) -> Result<jobs::Job, types::HostError> {
+        match self.with_db(async |db, org, p| crate::jobs::store::cancel(db, org, p, &id).await)? {
+            Ok(Some(job)) => Ok(to_job(job)),
+            Ok(None) => Err(types::HostError::NotFound),
+            Err(status) => Err(types::HostError::Conflict(format!(
+                "the job is {}",
+                status.as_str()
+            ))),
+        }
+    }
+
+    fn set_metadata(&mut self, id: String, metadata: String) -> Result<(), types::HostError> {
+        if serde_json::from_str::<serde_json::Value>(&metadata).is_err() {
+            return Err(types::HostError::Invalid("metadata must be JSON".into()));
+        }
+        match self.with_db(async |db, org, p| {
+            crate::jobs::store::set_metadata(db, org, p, &id, &metadata).await
+        })? {
+            true => Ok(()),
+            false => Err(types::HostError::NotFound),
+        }
+    }
+}

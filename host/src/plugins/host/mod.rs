@@ -1,0 +1,107 @@
+//! The capabilities a plugin may call (the world's imports), implemented over the metadata
+//! database and object storage. Every call is scoped to the org of the request's principal;
+//! with no principal (manifest loading, unauthenticated requests) they see nothing. One file
+//! per interface: `resources`, `backups`, `jobs`, `documents`, and `small` (`ids`, `clock`,
+//! `log`).
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::types;
+use crate::services::Services;
+use crate::store::{Db, DbError};
+
+mod backups;
+mod documents;
+mod jobs;
+mod resources;
+mod small;
+
+pub use backups::to_backup;
+pub use small::ulid_from;
+
+/// Who a plugin call runs for.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The plugin's provider name.
+    pub plugin: Arc<str>,
+    /// The principal's org, when authenticated.
+    pub org: Option<String>,
+    /// The principal's subject, when authenticated (recorded as a job's requester).
+    pub subject: Option<String>,
+    /// The request id, for logs.
+    pub request_id: String,
+    /// The services, absent while loading.
+    pub services: Option<Arc<Services>>,
+    /// The runtime the (blocking) call is made from, to run async queries on.
+    pub rt: Option<tokio::runtime::Handle>,
+}
+
+impl CallContext {
+    /// The context of a call made for `req` (its principal's org and subject, its request
+    /// id), on the current runtime.
+    pub fn for_request(plugin: Arc<str>, services: Arc<Services>, req: &types::Request) -> Self {
+        CallContext {
+            plugin,
+            org: req.principal.as_ref().map(|p| p.org.clone()),
+            subject: req.principal.as_ref().map(|p| p.subject.clone()),
+            request_id: req.request_id.clone(),
+            services: Some(services),
+            rt: Some(tokio::runtime::Handle::current()),
+        }
+    }
+}
+
+/// The data of one plugin instance's `Store`: an empty WASI context (no preopens, no
+/// environment, no network), the memory limiter and the call's scope.
+pub struct InstanceState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    pub(super) ctx: CallContext,
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The most bytes one `backups.read` returns.
+const MAX_READ: u64 = 1024 * 1024;
+/// The most items one list call returns.
+const MAX_LIST: u32 = 1000;
+
+impl InstanceState {
+    /// The org, services and runtime, when the call is scoped to an org.
+    fn scope(&self) -> Option<(&str, &Services, &tokio::runtime::Handle)> {
+        match (&self.ctx.org, &self.ctx.services, &self.ctx.rt) {
+            (Some(org), Some(s), Some(rt)) => Some((org.as_str(), s.as_ref(), rt)),
+            _ => None,
+        }
+    }
+
+    fn plugin(&self) -> &str {
+        &self.ctx.plugin
+    }
+
+    /// Run a database call for the caller's org, mapping failures to `unavailable`.
+    fn with_db<T>(
+        &self,
+        f: impl AsyncFnOnce(&Db, &str, &str) -> Result<T, DbError>,
+    ) -> Result<T, types::HostError> {
+        let (org, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
+        rt.block_on(f(&services.db, org, self.plugin())).map_err(|e| {
+            tracing::error!(plugin = self.plugin(), request_id = %self.ctx.request_id, error = %e, "capability call failed");
+            types::HostError::Unavailable
+        })
+    }
+}
+
+impl types::Host for InstanceState {}

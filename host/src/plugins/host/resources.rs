@@ -1,0 +1,105 @@
+//! `resources`: the resources of the caller's org (`get`, `list`, `create`, `set-state`); a
+//! created resource gets an empty file the host names.
+
+use super::{InstanceState, MAX_LIST};
+use crate::plugins::bindings::{resources, types};
+use crate::store::{ResourceRecord, now_micros};
+
+fn to_resource(r: ResourceRecord) -> resources::Resource {
+    resources::Resource {
+        kind: r.kind,
+        id: r.id,
+        name: r.name,
+        state: r.state,
+        attributes: r.attributes,
+        has_source: r.source.is_some(),
+        created_at: u64::try_from(r.created_at).unwrap_or(0),
+    }
+}
+
+impl resources::Host for InstanceState {
+    fn get(&mut self, kind: String, id: String) -> Option<resources::Resource> {
+        self.with_db(async |db, org, p| db.resource(org, p, &kind, &id).await)
+            .ok()
+            .flatten()
+            .map(to_resource)
+    }
+
+    fn list(
+        &mut self,
+        kind: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Vec<resources::Resource> {
+        let limit = i64::from(limit.min(MAX_LIST));
+        self.with_db(async |db, org, p| db.resources(org, p, &kind, after.as_deref(), limit).await)
+            .unwrap_or_default()
+            .into_iter()
+            .map(to_resource)
+            .collect()
+    }
+
+    fn set_state(
+        &mut self,
+        kind: String,
+        id: String,
+        state: String,
+    ) -> Result<(), types::HostError> {
+        match self
+            .with_db(async |db, org, p| db.set_resource_state(org, p, &kind, &id, &state).await)?
+        {
+            true => Ok(()),
+            false => Err(types::HostError::NotFound),
+        }
+    }
+
+    fn create(
+        &mut self,
+        kind: String,
+        id: String,
+        name: String,
+        attributes: String,
+    ) -> Result<resources::Resource, types::HostError> {
+        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&attributes).is_err()
+        {
+            return Err(types::HostError::Invalid(
+                "attributes must be a JSON object".into(),
+            ));
+        }
+        // the new resource's bytes live in a file the host names (never the plugin): an
+        // empty file until a restore writes it
+        let (org, services, _) = self.scope().ok_or(types::HostError::NotFound)?;
+        let path = crate::keys::volume_path(&services.volumes_dir, org, self.plugin(), &kind, &id);
+        let made = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map(drop)
+            });
+        if let Err(e) = made {
+            tracing::error!(path = %path.display(), error = %e, "cannot create a resource's file");
+            return Err(types::HostError::Unavailable);
+        }
+        let source = serde_json::to_string(&crate::config::SourceConfig::File(path))
+            .map_err(|_| types::HostError::Unavailable)?;
+        let rec = ResourceRecord {
+            kind,
+            id,
+            name,
+            state: "available".into(),
+            attributes,
+            source: Some(source),
+            created_at: now_micros(),
+        };
+        match self.with_db(async |db, org, p| db.insert_resource(org, p, &rec).await)? {
+            true => Ok(to_resource(rec)),
+            false => Err(types::HostError::Conflict(
+                "a resource with this id exists".into(),
+            )),
+        }
+    }
+}
