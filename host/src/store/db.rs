@@ -19,6 +19,7 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _, Row};
 
 use super::batch::{Batch, Param};
 use super::durability::Durability;
+use super::error::DbError;
 use super::now_micros;
 
 /// Which engine the pool talks to (for the few statements that differ).
@@ -28,24 +29,6 @@ pub enum Engine {
     Sqlite,
     /// PostgreSQL: shared by any number of nodes.
     Postgres,
-}
-
-/// A database failure (logged; clients see a provider-shaped 5xx).
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// The query failed or the database is unreachable.
-    #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    /// A job's backup was about to be committed, but the job is no longer running.
-    #[error("the job is no longer running")]
-    JobNotRunning,
-    /// A chunk a deduplicated capture reuses was freed before the capture committed
-    /// (a concurrent delete); the capture must be retried.
-    #[error("a shared chunk was freed meanwhile")]
-    ChunkGone,
-    /// The URL names an engine we do not support.
-    #[error("unsupported database url {0:?} (use sqlite:// or postgres://)")]
-    UnsupportedUrl(String),
 }
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -367,27 +350,6 @@ fn resource_from_row(r: &AnyRow) -> Result<ResourceRecord, sqlx::Error> {
     })
 }
 
-/// A PostgreSQL connection idle longer than this is pinged before it is handed out.
-const PING_IF_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Pool options for PostgreSQL: a connection is pinged before use only when it has been idle
-/// for [`PING_IF_IDLE`] (one that went stale during a server restart is then replaced
-/// before it fails a query), not on every checkout, which cost every query a second round
-/// trip (interleaved jobs bench runs on this VM's disk: 259–336 PostgreSQL jobs/s with the
-/// ping, 305–381 without).
-pub(super) fn postgres_pool_options() -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-}
-
 impl Db {
     /// Connect and bring the schema up to date.
     pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Db, DbError> {
@@ -413,7 +375,7 @@ impl Db {
                         Ok(())
                     })
                 }),
-                Engine::Postgres => postgres_pool_options().after_connect(|conn, _| {
+                Engine::Postgres => super::pool::postgres_options().after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::raw_sql("SET synchronous_commit = off")
                             .execute(conn)

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sqlx::AnyPool;
 
-use super::DbError;
+use super::error::DbError;
 
 /// How a flush is done.
 #[derive(Debug)]
@@ -141,7 +141,7 @@ impl Durability {
     /// their own with `synchronous_commit=on` (one round trip each), on rows of `sync_marks`
     /// starting from one picked at random, so nodes rarely queue on each other's rows.
     pub fn postgres(url: &str) -> Result<Durability, DbError> {
-        let pool = super::db::postgres_pool_options()
+        let pool = super::pool::postgres_options()
             .max_connections(MAX_FLUSHING as u32)
             .after_connect(|conn, _| {
                 Box::pin(async move {

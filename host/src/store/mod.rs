@@ -8,12 +8,15 @@ pub mod chunks;
 pub mod content;
 mod db;
 mod durability;
+mod error;
 mod objects;
+mod pool;
 
 pub use db::{
-    Admission, BackupQuery, BackupRecord, Db, DbError, Deleted, DocumentRecord, Engine,
-    Reservation, Reserved, ResourceRecord, StaleIngest,
+    Admission, BackupQuery, BackupRecord, Db, Deleted, DocumentRecord, Engine, Reservation,
+    Reserved, ResourceRecord, StaleIngest,
 };
+pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};
 
 /// Microseconds since the Unix epoch, now.
