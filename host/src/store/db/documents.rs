@@ -1,0 +1,127 @@
+//! Per-org sequences (`ids.next-in-sequence`) and the `documents` table: a plugin's small
+//! JSON records, with revisions for compare-and-swap.
+
+use sqlx::Row;
+
+use super::ingests::next_in_sequence;
+use super::*;
+
+impl Db {
+    /// The next value of a named per-org, per-provider counter.
+    pub async fn next_in_sequence(
+        &self,
+        org: &str,
+        provider: &str,
+        name: &str,
+    ) -> Result<i64, DbError> {
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
+        let v = next_in_sequence(&mut tx, org, provider, name).await?;
+        tx.commit().await?;
+        drop(conn);
+        self.sync().await?;
+        Ok(v)
+    }
+
+    /// A document.
+    pub async fn document(
+        &self,
+        org: &str,
+        provider: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<DocumentRecord>, DbError> {
+        let row = sqlx::query("SELECT key, value, revision FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4")
+            .bind(org)
+            .bind(provider)
+            .bind(collection)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok(DocumentRecord {
+                    key: r.try_get(0)?,
+                    value: r.try_get(1)?,
+                    revision: r.try_get(2)?,
+                })
+            })
+            .transpose()?)
+    }
+
+    /// Write a document, optionally only if its revision is `expected` (0: must not exist).
+    /// Returns the new revision, or None on a revision conflict.
+    pub async fn put_document(
+        &self,
+        org: &str,
+        provider: &str,
+        collection: &str,
+        key: &str,
+        value: &str,
+        expected: Option<i64>,
+    ) -> Result<Option<i64>, DbError> {
+        let row = match expected {
+            Some(0) => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING revision")
+                .bind(org).bind(provider).bind(collection).bind(key).bind(value)
+                .fetch_optional(&mut *self.write().await?).await?,
+            Some(rev) => sqlx::query("UPDATE documents SET value = $1, revision = revision + 1 WHERE org = $2 AND provider = $3 AND collection = $4 AND key = $5 AND revision = $6 RETURNING revision")
+                .bind(value).bind(org).bind(provider).bind(collection).bind(key).bind(rev)
+                .fetch_optional(&mut *self.write().await?).await?,
+            None => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (org, provider, collection, key) DO UPDATE SET value = excluded.value, revision = documents.revision + 1 RETURNING revision")
+                .bind(org).bind(provider).bind(collection).bind(key).bind(value)
+                .fetch_optional(&mut *self.write().await?).await?,
+        };
+        if row.is_some() {
+            self.sync().await?;
+        }
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Delete a document; false when it did not exist.
+    pub async fn delete_document(
+        &self,
+        org: &str,
+        provider: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<bool, DbError> {
+        let r = sqlx::query("DELETE FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4")
+            .bind(org)
+            .bind(provider)
+            .bind(collection)
+            .bind(key)
+            .execute(&mut *self.write().await?)
+            .await?;
+        self.sync().await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Documents of a collection by key after a cursor.
+    pub async fn documents(
+        &self,
+        org: &str,
+        provider: &str,
+        collection: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DocumentRecord>, DbError> {
+        let rows = sqlx::query("SELECT key, value, revision FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key > $4 ORDER BY key LIMIT $5")
+            .bind(org)
+            .bind(provider)
+            .bind(collection)
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(DocumentRecord {
+                    key: r.try_get(0)?,
+                    value: r.try_get(1)?,
+                    revision: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+}

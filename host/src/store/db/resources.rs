@@ -1,0 +1,132 @@
+//! The `resources` table: the resources of an org and provider, declared by configuration
+//! or created by plugins.
+
+use super::*;
+
+impl Db {
+    /// Insert or refresh a resource declared in the config (state is kept if present). Not
+    /// synced: the caller syncs once after declaring them all.
+    pub async fn upsert_resource(
+        &self,
+        org: &str,
+        provider: &str,
+        r: &ResourceRecord,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO resources (org, provider, kind, id, name, state, attributes, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (org, provider, kind, id) DO UPDATE SET name = excluded.name, \
+             attributes = excluded.attributes, source = excluded.source",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(&r.kind)
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.state)
+        .bind(&r.attributes)
+        .bind(&r.source)
+        .bind(r.created_at)
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// A resource of the org.
+    pub async fn resource(
+        &self,
+        org: &str,
+        provider: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<ResourceRecord>, DbError> {
+        let row = sqlx::query(
+            "SELECT kind, id, name, state, attributes, source, created_at FROM resources \
+             WHERE org = $1 AND provider = $2 AND kind = $3 AND id = $4",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(resource_from_row).transpose()?)
+    }
+
+    /// Resources of a kind, by id, after a cursor.
+    pub async fn resources(
+        &self,
+        org: &str,
+        provider: &str,
+        kind: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ResourceRecord>, DbError> {
+        let rows = sqlx::query(
+            "SELECT kind, id, name, state, attributes, source, created_at FROM resources \
+             WHERE org = $1 AND provider = $2 AND kind = $3 AND id > $4 ORDER BY id LIMIT $5",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(kind)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(resource_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Set a resource's state; false when it does not exist.
+    pub async fn set_resource_state(
+        &self,
+        org: &str,
+        provider: &str,
+        kind: &str,
+        id: &str,
+        state: &str,
+    ) -> Result<bool, DbError> {
+        let r = sqlx::query(
+            "UPDATE resources SET state = $1 WHERE org = $2 AND provider = $3 AND kind = $4 AND id = $5",
+        )
+        .bind(state)
+        .bind(org)
+        .bind(provider)
+        .bind(kind)
+        .bind(id)
+        .execute(&mut *self.write().await?)
+        .await?;
+        self.sync().await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Insert a new resource; false when one with that kind and id exists.
+    pub async fn insert_resource(
+        &self,
+        org: &str,
+        provider: &str,
+        r: &ResourceRecord,
+    ) -> Result<bool, DbError> {
+        let res = sqlx::query(
+            "INSERT INTO resources (org, provider, kind, id, name, state, attributes, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(&r.kind)
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.state)
+        .bind(&r.attributes)
+        .bind(&r.source)
+        .bind(r.created_at)
+        .execute(&mut *self.write().await?)
+        .await?;
+        self.sync().await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    // ---- backups -----------------------------------------------------------------------
+}
