@@ -29,12 +29,22 @@ pub fn all_resources(host: &impl Host, kind: &str) -> Vec<Resource> {
     by_cursor(|after| host.resources(kind, after, PAGE_LIMIT), |r| &r.id)
 }
 
-/// Visit resources of a kind in id order, page by page, until `visit` returns `false`.
-pub fn walk_resources(host: &impl Host, kind: &str, mut visit: impl FnMut(Resource) -> bool) {
-    let mut after: Option<String> = None;
+/// Visit the resources of a kind after the id `after` in id order, page by page, until
+/// `visit` returns `false` or none are left.
+pub fn walk_resources(
+    host: &impl Host,
+    kind: &str,
+    after: Option<&str>,
+    mut visit: impl FnMut(Resource) -> bool,
+) {
+    let mut after: Option<String> = after.map(str::to_string);
     loop {
         let page = host.resources(kind, after.as_deref(), PAGE_LIMIT);
         let Some(last) = page.last() else { return };
+        // A host that does not move past `after` would loop forever.
+        if after.as_deref().is_some_and(|a| last.id.as_str() <= a) {
+            return;
+        }
         after = Some(last.id.clone());
         for r in page {
             if !visit(r) {
@@ -52,7 +62,13 @@ fn by_cursor<T>(
     loop {
         let after = all.last().map(|t| key(t).clone());
         let next = page(after.as_deref());
-        if next.is_empty() {
+        // The end, or a host that does not move past `after` (which would loop forever).
+        let stuck = match (next.last(), &after) {
+            (Some(last), Some(a)) => key(last) <= a,
+            (None, _) => true,
+            _ => false,
+        };
+        if stuck {
             return all;
         }
         all.extend(next);
@@ -136,11 +152,17 @@ mod tests {
             .collect();
         assert_eq!(ids, ["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
         let mut seen = Vec::new();
-        walk_resources(&host, "vps", |r| {
+        walk_resources(&host, "vps", None, |r| {
             seen.push(r.id);
             seen.len() < 4
         });
         assert_eq!(seen, ["v0", "v1", "v2", "v3"]);
+        let mut rest = Vec::new();
+        walk_resources(&host, "vps", Some("v4"), |r| {
+            rest.push(r.id);
+            true
+        });
+        assert_eq!(rest, ["v5", "v6"]);
     }
 
     #[test]

@@ -55,12 +55,13 @@ pub enum Import {
     IdsNextInSequence,
 }
 
-/// A rule: fail the next `times` calls of an import (whose first argument is `on`, when
-/// given) with `error`.
+/// A rule: let `skip` matching calls through, then fail the next `times` calls of an import
+/// (whose first argument is `on`, when given) with `error`.
 #[derive(Debug, Clone)]
 struct Rule {
     import: Import,
     on: Option<String>,
+    skip: usize,
     times: usize,
     error: HostError,
 }
@@ -73,10 +74,17 @@ pub(super) struct Faults {
 }
 
 impl Faults {
-    pub(super) fn add(&mut self, import: Import, on: Option<&str>, times: usize, error: HostError) {
+    pub(super) fn add(
+        &mut self,
+        import: Import,
+        on: Option<&str>,
+        (skip, times): (usize, usize),
+        error: HostError,
+    ) {
         self.rules.push(Rule {
             import,
             on: on.map(str::to_string),
+            skip,
             times,
             error,
         });
@@ -89,9 +97,14 @@ impl Faults {
     /// Count a call; the error it must fail with, if a rule says so.
     pub(super) fn call(&mut self, import: Import, first_arg: &str) -> Option<HostError> {
         *self.calls.entry(import).or_default() += 1;
-        let rule = self.rules.iter_mut().find(|r| {
+        // The rule set last wins.
+        let rule = self.rules.iter_mut().rev().find(|r| {
             r.import == import && r.times > 0 && r.on.as_deref().is_none_or(|on| on == first_arg)
         })?;
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
         rule.times -= 1;
         Some(rule.error.clone())
     }

@@ -237,7 +237,7 @@ impl Host for FakeHost {
         self.state
             .borrow_mut()
             .reads
-            .push((id.into(), range.clone()));
+            .push((id.into(), range));
         self.scoped(Import::BackupsRead, id, |org, _| {
             let k = kept(org, id).ok_or(HostError::NotFound)?;
             let size = k.backup.size;

@@ -150,7 +150,16 @@ impl FakeHost {
         self.state
             .borrow_mut()
             .faults
-            .add(import, None, times, error);
+            .add(import, None, (0, times), error);
+    }
+
+    /// Let the next `ok` calls of `import` through, then fail `times` calls with `error`
+    /// (e.g. a listing whose second page fails).
+    pub fn fail_later(&self, import: Import, ok: usize, times: usize, error: HostError) {
+        self.state
+            .borrow_mut()
+            .faults
+            .add(import, None, (ok, times), error);
     }
 
     /// [`FakeHost::fail_next`] for calls whose first argument (a collection, a kind, an id)
@@ -159,7 +168,7 @@ impl FakeHost {
         self.state
             .borrow_mut()
             .faults
-            .add(import, Some(on), times, error);
+            .add(import, Some(on), (0, times), error);
     }
 
     /// Fail every call of `import` until [`FakeHost::heal`].
@@ -183,7 +192,7 @@ impl FakeHost {
             .borrow()
             .reads
             .iter()
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| *r)
             .collect()
     }
 
