@@ -9,8 +9,8 @@
 //! RESTORES.save(host, &mut r)?;   // conflict if someone wrote "7" since it was read
 //! ```
 //!
-//! A document that does not parse as the record type is logged (a warning naming the
-//! collection and key) and treated as absent, so one bad record never hides the others.
+//! A document that does not parse as the record type is logged (`unreadable record
+//! {collection}/{key}: …`) and treated as absent, so one bad record never hides the others.
 
 use std::marker::PhantomData;
 
@@ -115,7 +115,7 @@ impl<R: Serialize + DeserializeOwned> Collection<R> {
                 revision: doc.revision,
             }),
             Err(e) => {
-                host.warn(&format!("unreadable {} record {}: {e}", self.name, doc.key));
+                host.warn(&format!("unreadable record {}/{}: {e}", self.name, doc.key));
                 None
             }
         }
@@ -174,7 +174,7 @@ mod tests {
         let warnings = host.warnings();
         assert_eq!(warnings.len(), 2);
         assert!(
-            warnings[0].starts_with("unreadable notes record bad: "),
+            warnings[0].starts_with("unreadable record notes/bad: "),
             "{warnings:?}"
         );
     }

@@ -74,12 +74,10 @@ impl FakeHost {
         let Some((org, subject)) = state.caller.clone() else {
             return Err(HostError::NotFound);
         };
-        state.ids += 1;
         let ctx = Ctx {
             now: state.now,
             cap: state.page_cap,
             subject,
-            id: state.ids,
         };
         f(state.orgs.entry(org).or_default(), &ctx)
     }
@@ -90,17 +88,11 @@ struct Ctx {
     now: u64,
     cap: u32,
     subject: String,
-    /// A fresh number for an id this call may mint.
-    id: u64,
 }
 
 impl Ctx {
     fn limit(&self, asked: u32) -> usize {
         asked.min(self.cap) as usize
-    }
-
-    fn uuid_v7(&self) -> String {
-        format!("01900000-0000-7000-8000-{:012x}", self.id)
     }
 }
 
@@ -234,10 +226,7 @@ impl Host for FakeHost {
     }
 
     fn read_backup(&self, id: &str, range: ByteRange) -> Result<Vec<u8>, HostError> {
-        self.state
-            .borrow_mut()
-            .reads
-            .push((id.into(), range));
+        self.state.borrow_mut().reads.push((id.into(), range));
         self.scoped(Import::BackupsRead, id, |org, _| {
             let k = kept(org, id).ok_or(HostError::NotFound)?;
             let size = k.backup.size;
@@ -282,6 +271,7 @@ impl Host for FakeHost {
         if !is_object(&spec.metadata) {
             return Err(HostError::Invalid("metadata must be a JSON object".into()));
         }
+        let id = self.next_uuid_v7();
         self.scoped(Import::JobsCreate, &spec.resource_kind, |org, ctx| {
             let resource = org
                 .resources
@@ -313,7 +303,7 @@ impl Host for FakeHost {
             }
             org.job_seq += 1;
             let job = Job {
-                id: ctx.uuid_v7(),
+                id,
                 seq: org.job_seq,
                 kind: spec.kind,
                 resource_kind: spec.resource_kind.clone(),
@@ -488,8 +478,8 @@ impl Host for FakeHost {
 
     fn uuid_v4(&self) -> String {
         let mut state = self.state.borrow_mut();
-        state.ids += 1;
-        format!("00000000-0000-4000-8000-{:012x}", state.ids)
+        state.ids.v4 += 1;
+        format!("00000000-0000-4000-8000-{:012x}", state.ids.v4)
     }
 
     fn uuid_v7(&self) -> String {
@@ -498,8 +488,8 @@ impl Host for FakeHost {
 
     fn ulid(&self) -> String {
         let mut state = self.state.borrow_mut();
-        state.ids += 1;
-        format!("01J{:023}", state.ids)
+        state.ids.ulid += 1;
+        format!("01J{:023}", state.ids.ulid)
     }
 
     fn next_in_sequence(&self, name: &str) -> u64 {

@@ -51,10 +51,20 @@ struct State {
     faults: faults::Faults,
     now: u64,
     page_cap: u32,
-    ids: u64,
+    ids: Counters,
     logs: Vec<(Level, String)>,
     reads: Vec<(String, ByteRange)>,
     lookups: Vec<(String, String)>,
+}
+
+/// The fake's id counters: the `n`th UUIDv4 is `00000000-0000-4000-8000-{n:012x}`, the
+/// `n`th UUIDv7 (job and backup ids too) `01900000-0000-7000-8000-{n:012x}`, the `n`th ULID
+/// `01J` and `n` in 23 digits.
+#[derive(Debug, Default)]
+struct Counters {
+    v4: u64,
+    v7: u64,
+    ulid: u64,
 }
 
 /// One org's data.
@@ -106,7 +116,7 @@ impl FakeHost {
                 faults: faults::Faults::default(),
                 now: T0,
                 page_cap: crate::PAGE_LIMIT,
-                ids: 0,
+                ids: Counters::default(),
                 logs: Vec::new(),
                 reads: Vec::new(),
                 lookups: Vec::new(),
@@ -188,12 +198,7 @@ impl FakeHost {
 
     /// The ranges `backups.read` was called with, in order.
     pub fn reads(&self) -> Vec<ByteRange> {
-        self.state
-            .borrow()
-            .reads
-            .iter()
-            .map(|(_, r)| *r)
-            .collect()
+        self.state.borrow().reads.iter().map(|(_, r)| *r).collect()
     }
 
     /// The ids `resources.get` was called with, in order.
@@ -422,9 +427,9 @@ impl FakeHost {
         id
     }
 
-    fn next_uuid_v7(&self) -> String {
+    pub(super) fn next_uuid_v7(&self) -> String {
         let mut state = self.state.borrow_mut();
-        state.ids += 1;
-        format!("01900000-0000-7000-8000-{:012x}", state.ids)
+        state.ids.v7 += 1;
+        format!("01900000-0000-7000-8000-{:012x}", state.ids.v7)
     }
 }
