@@ -342,6 +342,11 @@ impl FakeHost {
         });
     }
 
+    /// Forget a job, as if the host had pruned it (later lookups find nothing).
+    pub fn forget_job(&self, id: &str) {
+        self.with_org(|org, _| org.jobs.retain(|r| r.job.id != id));
+    }
+
     /// A worker picked the job up (attempts + 1) and has processed `bytes_done`.
     pub fn start_job(&self, id: &str, bytes_done: u64) {
         let now = self.state.borrow().now;
