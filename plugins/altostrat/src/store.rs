@@ -49,11 +49,10 @@ fn walk_backups(
 
 /// Every backup of the site, newest first.
 pub fn site_backups(host: &impl Host, site: &Resource) -> Result<Vec<Backup>, HostError> {
-    let mut all = Vec::new();
-    walk_backups(host, site, |b| {
-        all.push(b);
-        true
-    })?;
+    let query = paging::backups_of(SITE_KIND, Some(&site.id), true);
+    let mut all =
+        paging::all_backups(host, &query).map_err(|e| logged(host, "listing backups", e))?;
+    all.retain(|b| of_site(b, site));
     Ok(all)
 }
 

@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_live_parent_keeps_its_new_child() {
-        let store = crate::testing::with_volumes(vec![volume(VOL, "available")]);
+        let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
         let (_, child) = parent_and_child(&store);
         assert_eq!(still_a_parent(&store, &child, "parent"), Ok(()));
         assert!(catalog::load(&store, "child").is_some());
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_child_of_a_parent_being_deleted_is_withdrawn() {
-        let store = crate::testing::with_volumes(vec![volume(VOL, "available")]);
+        let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
         let (mut parent, child) = parent_and_child(&store);
         parent.record.deleting = true;
         catalog::save(&store, &mut parent).expect("marked");

@@ -21,7 +21,7 @@ const VOL_2: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const ATTACHED: &str = "cccccccc-0000-4000-8000-000000000003";
 
 fn host() -> FakeHost {
-    crate::testing::with_volumes(vec![
+    FakeHost::with_resources(vec![
         volume(VOL, "available"),
         volume(VOL_2, "available"),
         volume(ATTACHED, "in-use"),

@@ -159,7 +159,7 @@ fn result(job: &Job, backup: Option<&Backup>, finished_at: Option<&str>) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{SHA, VPS, backup, backup_uuid, host_with, job, job_uuid, request, vps};
+    use crate::testing::{SHA, VPS, backup, backup_uuid, job, job_uuid, request, vps};
     use backup_gateway_sdk::testing::{FakeHost, Import};
 
     fn poll(store: &FakeHost, public: &str) -> Result<Value, ApiError> {
@@ -178,7 +178,7 @@ mod tests {
     }
 
     fn store_with(j: Job) -> FakeHost {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(j);
         store
     }
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn anything_but_a_vps_capture_job_is_not_found() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(job(1, VPS, JobKind::Restore, JobStatus::Queued));
         let mut volume = job(2, "vol-1", JobKind::Capture, JobStatus::Queued);
         volume.resource_kind = "volume".into();

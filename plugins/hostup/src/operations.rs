@@ -24,12 +24,13 @@ pub fn handle(store: &impl Host, req: &Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{VPS, host_with, request, vps};
+    use crate::testing::{VPS, request, vps};
+    use backup_gateway_sdk::testing::FakeHost;
     use serde_json::json;
 
     #[test]
     fn every_operation_is_dispatched() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let path = format!("/api/v2/vps/{VPS}/backups");
         let cases = [
             (LIST_VPS, 200),
@@ -47,7 +48,7 @@ mod tests {
 
     #[test]
     fn refusals_are_rendered_problems() {
-        let store = host_with(Vec::new());
+        let store = FakeHost::with_resources(Vec::new());
         let mut req = request(
             LIST_VPS_BACKUPS,
             &[("id", "vps_x")],

@@ -77,12 +77,13 @@ pub fn in_flight(host: &impl Host, vps_id: &str) -> InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{VPS, backup, host_with, job, vps};
+    use crate::testing::{VPS, backup, job, vps};
+    use backup_gateway_sdk::testing::FakeHost;
     use backup_gateway_sdk::testing::Import;
 
     #[test]
     fn vps_backups_pages_newest_first_and_stays_on_the_vps() {
-        let host = host_with(vec![vps(VPS)]);
+        let host = FakeHost::with_resources(vec![vps(VPS)]);
         for seq in 1..=7 {
             host.add_backup(backup(seq, VPS));
         }
@@ -96,7 +97,7 @@ mod tests {
 
     #[test]
     fn vps_backups_fails_on_any_page() {
-        let host = host_with(vec![vps(VPS)]);
+        let host = FakeHost::with_resources(vec![vps(VPS)]);
         host.fail_always(Import::BackupsList, HostError::Unavailable);
         assert!(matches!(
             vps_backups(&host, VPS),
@@ -111,7 +112,7 @@ mod tests {
 
     #[test]
     fn in_flight_distinguishes_captures_from_restores() {
-        let host = host_with(vec![vps(VPS)]);
+        let host = FakeHost::with_resources(vec![vps(VPS)]);
         assert_eq!(in_flight(&host, VPS), InFlight::default());
 
         host.add_job(job(1, VPS, JobKind::Restore, JobStatus::InProgress));

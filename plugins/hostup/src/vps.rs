@@ -163,7 +163,8 @@ fn matching_page(store: &impl Host, query: &ListQuery) -> (Vec<Resource>, bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{VPS, host_with, request, vps, vps_with};
+    use crate::testing::{VPS, request, vps, vps_with};
+    use backup_gateway_sdk::testing::FakeHost;
     use backup_gateway_sdk::testing::Import;
 
     fn list_request(query: &[(&str, &str)]) -> Request {
@@ -229,7 +230,7 @@ mod tests {
 
     #[test]
     fn default_page_and_cursor_walk() {
-        let store = host_with(fleet(45));
+        let store = FakeHost::with_resources(fleet(45));
         let first = list_vps(&store, &list_request(&[])).expect("page");
         assert_eq!(ids(&first).len(), 20);
         assert_eq!(ids(&first)[0], "vps_000");
@@ -246,11 +247,11 @@ mod tests {
 
     #[test]
     fn an_exactly_full_last_page_has_no_cursor() {
-        let store = host_with(fleet(10));
+        let store = FakeHost::with_resources(fleet(10));
         let body = list_vps(&store, &list_request(&[("limit", "10")])).expect("page");
         assert_eq!(ids(&body).len(), 10);
         assert_eq!(body["nextCursor"], Value::Null);
-        let empty = host_with(Vec::new());
+        let empty = FakeHost::with_resources(Vec::new());
         assert_eq!(
             list_vps(&empty, &list_request(&[])).expect("page"),
             json!({ "data": [], "nextCursor": null })
@@ -266,7 +267,7 @@ mod tests {
                 r.attributes = json!({ "primaryIp": format!("192.0.2.{i}") }).to_string();
             }
         }
-        let store = host_with(resources);
+        let store = FakeHost::with_resources(resources);
         store.set_page_cap(40);
         let body = list_vps(
             &store,
@@ -295,14 +296,14 @@ mod tests {
     fn other_kinds_do_not_leak() {
         let mut volume = vps("vps_001");
         volume.kind = "volume".into();
-        let store = host_with(vec![vps("vps_000"), volume]);
+        let store = FakeHost::with_resources(vec![vps("vps_000"), volume]);
         let body = list_vps(&store, &list_request(&[])).expect("page");
         assert_eq!(ids(&body), ["vps_000"]);
     }
 
     #[test]
     fn include_pending_maintenance() {
-        let store = host_with(vec![vps_with(
+        let store = FakeHost::with_resources(vec![vps_with(
             VPS,
             json!({ "pendingMaintenance": { "startsAt": "2026-05-01T00:00:00Z" }, "pendingMaintenanceHasDeadline": true }),
         )]);
@@ -325,7 +326,7 @@ mod tests {
 
     #[test]
     fn include_is_an_enum() {
-        let store = host_with(fleet(1));
+        let store = FakeHost::with_resources(fleet(1));
         for (pairs, pointer) in [
             (&[("include", "other")][..], "/include/0"),
             (&[("include", "")][..], "/include/0"),
@@ -348,7 +349,7 @@ mod tests {
 
     #[test]
     fn bad_limits_and_cursors_name_their_pointer() {
-        let store = host_with(fleet(3));
+        let store = FakeHost::with_resources(fleet(3));
         for limit in ["0", "101", "-1", "abc", "", "1.5", " 5", "99999999999"] {
             let error = list_vps(&store, &list_request(&[("limit", limit)])).expect_err(limit);
             assert_eq!(error.status, 400);

@@ -193,8 +193,9 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{VPS, backup, backup_uuid, host_with, job, request, vps, vps_with};
+    use crate::testing::{VPS, backup, backup_uuid, job, request, vps, vps_with};
     use backup_gateway_sdk::Body;
+    use backup_gateway_sdk::testing::FakeHost;
     use backup_gateway_sdk::testing::Import;
 
     const OTHER: &str = "vps_other";
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn create_queues_a_capture_and_answers_the_operation() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let resp =
             create(&store, &create_request(VPS, r#"{"note":"Before upgrade"}"#)).expect("queued");
         assert_eq!(resp.status, 202);
@@ -266,7 +267,7 @@ mod tests {
 
     #[test]
     fn create_without_a_body_records_a_null_note() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         assert_eq!(
             create(&store, &create_request(VPS, "")).map(|r| r.status),
             Ok(202)
@@ -280,7 +281,7 @@ mod tests {
 
     #[test]
     fn create_validates_before_looking_up_the_vps() {
-        let store = host_with(Vec::new());
+        let store = FakeHost::with_resources(Vec::new());
         let error =
             create(&store, &create_request(VPS, r#"{"mode":"suspend"}"#)).expect_err("invalid");
         assert_eq!(code(&error), (400, "invalid_request"));
@@ -294,20 +295,20 @@ mod tests {
         // No capture source.
         let mut sourceless = vps(VPS);
         sourceless.has_source = false;
-        let store = host_with(vec![sourceless]);
+        let store = FakeHost::with_resources(vec![sourceless]);
         let error = create(&store, &create_request(VPS, "")).expect_err("gate");
         assert_eq!(code(&error), (409, "backup_not_available"));
         assert_eq!(error.title, "Conflict");
 
         // A capture already queued (a restore alone does not block).
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(job(1, VPS, JobKind::Restore, JobStatus::InProgress));
         assert!(create(&store, &create_request(VPS, "")).is_ok());
         let error = create(&store, &create_request(VPS, "")).expect_err("gate");
         assert_eq!(code(&error), (409, "backup_in_progress"));
 
         // Quota: 2 allowed, 2 used.
-        let store = host_with(vec![vps_with(VPS, json!({ "backupQuota": 2 }))]);
+        let store = FakeHost::with_resources(vec![vps_with(VPS, json!({ "backupQuota": 2 }))]);
         store.add_backup(backup(1, VPS));
         store.add_backup(backup(2, VPS));
         store.add_backup(backup(3, OTHER));
@@ -334,12 +335,12 @@ mod tests {
             ),
         ];
         for (host_error, status, expected) in cases {
-            let store = host_with(vec![vps(VPS)]);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
             store.fail_always(Import::JobsCreate, host_error);
             let error = create(&store, &create_request(VPS, "")).expect_err("refused");
             assert_eq!(code(&error), (status, expected));
         }
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.fail_always(Import::BackupsList, HostError::Unavailable);
         let error = create(&store, &create_request(VPS, "")).expect_err("refused");
         assert_eq!(code(&error), (503, "service_unavailable"));
@@ -347,7 +348,7 @@ mod tests {
 
     #[test]
     fn list_shows_backups_quota_and_actions() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let mut noted = backup(2, VPS);
         noted.metadata = json!({ "note": "Before upgrade", "backupType": "scheduled" }).to_string();
         noted.size = 1_049_999_999;
@@ -405,7 +406,7 @@ mod tests {
 
     #[test]
     fn list_of_an_idle_vps_without_backups() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let body = list(&store, &list_request(VPS))
             .expect("listed")
             .body_json()
@@ -431,7 +432,7 @@ mod tests {
     fn list_reports_in_flight_jobs_and_missing_sources() {
         let mut sourceless = vps(OTHER);
         sourceless.has_source = false;
-        let store = host_with(vec![vps(VPS), sourceless]);
+        let store = FakeHost::with_resources(vec![vps(VPS), sourceless]);
         store.add_backup(backup(1, VPS));
         store.add_job(job(1, VPS, JobKind::Capture, JobStatus::InProgress));
         let body = list(&store, &list_request(VPS))
@@ -456,10 +457,10 @@ mod tests {
 
     #[test]
     fn list_refusals() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let error = list(&store, &list_request("vps_unknown")).expect_err("unknown");
         assert_eq!(code(&error), (404, "not_found"));
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.fail_always(Import::BackupsList, HostError::Unavailable);
         let error = list(&store, &list_request(VPS)).expect_err("down");
         assert_eq!(code(&error), (503, "service_unavailable"));
@@ -467,7 +468,7 @@ mod tests {
 
     #[test]
     fn delete_removes_the_vps_backup() {
-        let store = host_with(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_backup(backup(1, VPS));
         let resp = delete(&store, &delete_request(VPS, &public_backup(1))).expect("deleted");
         assert_eq!(resp.status, 204);
@@ -480,7 +481,7 @@ mod tests {
 
     #[test]
     fn delete_hides_foreign_missing_and_malformed_backups() {
-        let store = host_with(vec![vps(VPS), vps(OTHER)]);
+        let store = FakeHost::with_resources(vec![vps(VPS), vps(OTHER)]);
         store.add_backup(backup(1, OTHER));
         let mut volume_backup = backup(2, VPS);
         volume_backup.resource_kind = "volume".into();
@@ -509,13 +510,13 @@ mod tests {
             (HostError::Invalid("x".into()), 500, "internal_error"),
         ];
         for (host_error, status, expected) in cases {
-            let store = host_with(vec![vps(VPS)]);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
             store.add_backup(backup(1, VPS));
             store.fail_always(Import::BackupsDelete, host_error.clone());
             let error = delete(&store, &delete_request(VPS, &public_backup(1))).expect_err("x");
             assert_eq!(code(&error), (status, expected));
 
-            let store = host_with(vec![vps(VPS)]);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
             store.add_backup(backup(1, VPS));
             store.fail_always(Import::BackupsGet, host_error);
             let error = delete(&store, &delete_request(VPS, &public_backup(1))).expect_err("x");

@@ -124,6 +124,15 @@ impl FakeHost {
         }
     }
 
+    /// An empty host with these resources declared in the caller's org.
+    pub fn with_resources(resources: impl IntoIterator<Item = Resource>) -> FakeHost {
+        let host = FakeHost::new();
+        for r in resources {
+            host.add_resource(r);
+        }
+        host
+    }
+
     // ---- the caller, the clock, the cap ----
 
     /// Calls from now on run for this org and subject (seeding too).
