@@ -1,166 +1,16 @@
-//! The call sequences that hold the fake host equal to the real one (feature
-//! `conformance`): each runs a fixed series of imports against any [`Host`] and writes down
-//! what came back, without the values only one side can know (ids, times). The test plugin
-//! `tests/plugins/conformance` runs them inside the real host; the test
-//! `examples/harness/tests/fake_parity.rs` runs them against `testing::FakeHost` seeded with
-//! [`RESOURCES`] and compares the transcripts line by line.
-//!
-//! Run them in [`SEQUENCES`] order on one host: later ones see what earlier ones left.
+//! The six call sequences: documents (compare-and-swap, listing), resources (org scoping,
+//! states, creation), jobs (the checks of `jobs.create` in the host's order, exclusivity,
+//! cancelling, listing), backups (absent ones), ids, and every database import unscoped.
 
+use super::{Transcript, job, outcome, resource, spec};
 use crate::{
-    Host, HostError,
+    Host,
     backups::Query as BackupQuery,
-    jobs::{Job, JobKind, JobSpec, JobStatus, Query as JobQuery},
+    jobs::{JobKind, JobStatus, Query as JobQuery},
     resources::Resource,
 };
 
-/// The sequences, in the order they are run.
-pub const SEQUENCES: &[&str] = &[
-    "documents",
-    "resources",
-    "jobs",
-    "backups",
-    "ids",
-    "unscoped",
-];
-
-/// A resource both hosts are seeded with.
-#[derive(Debug, Clone, Copy)]
-pub struct Seed {
-    /// The org that owns it.
-    pub org: &'static str,
-    /// Kind.
-    pub kind: &'static str,
-    /// Id.
-    pub id: &'static str,
-    /// Display name.
-    pub name: &'static str,
-    /// Whether it has a capture source.
-    pub source: bool,
-}
-
-/// The org the sequences run as (the caller's).
-pub const ORG: &str = "acme";
-/// The subject they run as.
-pub const SUBJECT: &str = "runner";
-
-/// The resources both hosts are seeded with (state `active`, no attributes).
-pub const RESOURCES: &[Seed] = &[
-    Seed {
-        org: ORG,
-        kind: "disk",
-        id: "d1",
-        name: "Disk one",
-        source: true,
-    },
-    Seed {
-        org: ORG,
-        kind: "disk",
-        id: "d2",
-        name: "Disk two",
-        source: true,
-    },
-    Seed {
-        org: ORG,
-        kind: "disk",
-        id: "bare",
-        name: "No source",
-        source: false,
-    },
-    Seed {
-        org: "other",
-        kind: "disk",
-        id: "secret",
-        name: "Another org's",
-        source: true,
-    },
-];
-
-/// The transcript of sequence `name` (`None`: no such sequence). `unscoped` expects a host
-/// called with no principal; the others the caller [`ORG`]/[`SUBJECT`].
-pub fn run(host: &impl Host, name: &str) -> Option<Vec<String>> {
-    let mut t = Transcript(Vec::new());
-    match name {
-        "documents" => documents(host, &mut t),
-        "resources" => resources(host, &mut t),
-        "jobs" => jobs(host, &mut t),
-        "backups" | "unscoped" => backups(host, &mut t),
-        "ids" => ids(host, &mut t),
-        _ => return None,
-    }
-    if name == "unscoped" {
-        unscoped(host, &mut t);
-    }
-    Some(t.0)
-}
-
-struct Transcript(Vec<String>);
-
-impl Transcript {
-    fn say(&mut self, step: &str, outcome: impl Into<String>) {
-        self.0.push(format!("{step} -> {}", outcome.into()));
-    }
-}
-
-fn error(e: &HostError) -> String {
-    match e {
-        HostError::NotFound => "not-found".into(),
-        HostError::Conflict(m) => format!("conflict: {m}"),
-        HostError::QuotaExceeded => "quota-exceeded".into(),
-        HostError::Invalid(m) => format!("invalid: {m}"),
-        HostError::Unavailable => "unavailable".into(),
-    }
-}
-
-fn outcome<T>(r: &Result<T, HostError>, ok: impl FnOnce(&T) -> String) -> String {
-    match r {
-        Ok(v) => format!("ok {}", ok(v)),
-        Err(e) => error(e),
-    }
-}
-
-fn resource(r: &Resource) -> String {
-    format!(
-        "{}/{} {:?} state={} source={} attributes={}",
-        r.kind, r.id, r.name, r.state, r.has_source, r.attributes
-    )
-}
-
-fn job(j: &Job) -> String {
-    format!(
-        "{:?} {}/{} #{} {:?} attempts={} message={:?} subject={} source={:?} backup={:?} error={:?} started={} finished={} metadata={}",
-        j.kind,
-        j.resource_kind,
-        j.resource_id,
-        j.seq,
-        j.status,
-        j.attempts,
-        j.progress.message,
-        j.subject,
-        j.source_backup,
-        j.backup_id,
-        j.error,
-        j.started_at.is_some(),
-        j.finished_at.is_some(),
-        j.metadata
-    )
-}
-
-fn spec(kind: JobKind, resource_id: &str, exclusive: bool) -> JobSpec {
-    JobSpec {
-        kind,
-        resource_kind: "disk".into(),
-        resource_id: resource_id.into(),
-        source_backup: None,
-        deduplicate: false,
-        exclusive,
-        filename: "disk image.img".into(),
-        media_type: "application/octet-stream".into(),
-        metadata: r#"{"n":1}"#.into(),
-    }
-}
-
-fn documents(host: &impl Host, t: &mut Transcript) {
+pub(super) fn documents(host: &impl Host, t: &mut Transcript) {
     let doc = |d: &crate::documents::Document| format!("{} rev={} {}", d.key, d.revision, d.value);
     t.say(
         "get missing",
@@ -238,7 +88,7 @@ fn documents(host: &impl Host, t: &mut Transcript) {
     );
 }
 
-fn resources(host: &impl Host, t: &mut Transcript) {
+pub(super) fn resources(host: &impl Host, t: &mut Transcript) {
     t.say(
         "get d1",
         format!("{:?}", host.resource("disk", "d1").map(|r| resource(&r))),
@@ -312,7 +162,7 @@ fn resources(host: &impl Host, t: &mut Transcript) {
     t.say("list after create", ids(host.resources("disk", None, 10)));
 }
 
-fn jobs(host: &impl Host, t: &mut Transcript) {
+pub(super) fn jobs(host: &impl Host, t: &mut Transcript) {
     let mut bad = spec(JobKind::Capture, "d1", true);
     bad.metadata = "[1]".into();
     t.say(
@@ -454,7 +304,7 @@ fn jobs(host: &impl Host, t: &mut Transcript) {
     );
 }
 
-fn backups(host: &impl Host, t: &mut Transcript) {
+pub(super) fn backups(host: &impl Host, t: &mut Transcript) {
     let page = host.backups(&BackupQuery {
         resource_kind: Some("disk".into()),
         resource_id: None,
@@ -513,7 +363,7 @@ fn backups(host: &impl Host, t: &mut Transcript) {
     );
 }
 
-fn ids(host: &impl Host, t: &mut Transcript) {
+pub(super) fn ids(host: &impl Host, t: &mut Transcript) {
     t.say("next a", host.next_in_sequence("a").to_string());
     t.say("next a", host.next_in_sequence("a").to_string());
     t.say("next b", host.next_in_sequence("b").to_string());
@@ -545,7 +395,7 @@ fn ids(host: &impl Host, t: &mut Transcript) {
 }
 
 /// With no principal every database import sees nothing.
-fn unscoped(host: &impl Host, t: &mut Transcript) {
+pub(super) fn unscoped(host: &impl Host, t: &mut Transcript) {
     t.say(
         "resource",
         format!("{:?}", host.resource("disk", "d1").map(|r| resource(&r))),
