@@ -1,15 +1,21 @@
 //! The SDK's fake host against the real one: the conformance call sequences
 //! (`backup_gateway_sdk::conformance`) run natively on `testing::FakeHost`, and inside the
 //! real host through the `conformance` test plugin (built by `scripts/build-plugins` into
-//! `${CARGO_TARGET_DIR:-target}/test-plugins/`), on the same seeded resources. The fake's
+//! `${CARGO_TARGET_DIR:-target}/test-plugins/`), on the same seeded resources; before the
+//! `captures` sequence one real worker runs the queued jobs, and the test plays that worker
+//! on the fake (`start_job`, `complete_capture`). The fake's
 //! transcript is the scenario's expectation, so any line where the two hosts answer
 //! differently fails the step with both answers side by side.
 
 use std::path::{Path, PathBuf};
 
 use backup_gateway_sdk::conformance::{self, ORG, RESOURCES, SEQUENCES, SUBJECT};
+use backup_gateway_sdk::jobs::JobStatus;
 use backup_gateway_sdk::resources::Resource;
 use backup_gateway_sdk::testing::{FakeHost, T0};
+
+/// Every source's content.
+const DISK: &[u8] = b"disk";
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -44,6 +50,15 @@ fn fake_transcripts() -> Vec<(&'static str, Vec<String>)> {
         .map(|&name| {
             if name == "unscoped" {
                 fake.set_unauthenticated();
+            }
+            if name == "captures" {
+                // As the host's one worker does: oldest first, each source 4 bytes.
+                for job in fake.all_jobs() {
+                    if job.status == JobStatus::Queued {
+                        fake.start_job(&job.id, 0);
+                        fake.complete_capture(&job.id, DISK.len() as u64, DISK.len() as u64);
+                    }
+                }
             }
             let lines = conformance::run(&fake, name).unwrap_or_default();
             (name, lines)
@@ -80,6 +95,17 @@ fn scenario(transcripts: &[(&str, Vec<String>)]) -> String {
             format!("/conformance/{name}")
         };
         let expected = serde_json::to_string(lines).unwrap_or_default();
+        if *name == "captures" {
+            // One worker runs the queued jobs to the end first.
+            s.push_str(
+                "[[steps]]
+name = \"run the jobs\"
+start_jobs = 1
+wait_jobs = true
+
+",
+            );
+        }
         s.push_str(&format!(
             "[[steps]]\nname = \"{name}\"\nmethod = \"GET\"\npath = \"{path}\"\nbearer = \"conformance-token\"\n\
              expect.status = 200\nexpect.json_text = '''{expected}'''\n\n"
@@ -103,7 +129,7 @@ fn the_fake_host_answers_every_sequence_as_the_real_host_does() {
         "{transcripts:?}"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("disk.img"), b"disk").expect("fixture");
+    std::fs::write(dir.path().join("disk.img"), DISK).expect("fixture");
     let path = dir.path().join("parity.toml");
     std::fs::write(&path, scenario(&transcripts)).expect("writing the scenario");
     let options = harness::Options {
@@ -115,5 +141,5 @@ fn the_fake_host_answers_every_sequence_as_the_real_host_does() {
         report.passed(),
         "the fake host and the real one differ:\n{report}"
     );
-    assert_eq!(report.steps.len(), SEQUENCES.len(), "{report}");
+    assert_eq!(report.steps.len(), SEQUENCES.len() + 1, "{report}");
 }

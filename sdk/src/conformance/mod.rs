@@ -9,7 +9,7 @@
 
 mod sequences;
 
-use sequences::{backups, documents, ids, jobs, resources, unscoped};
+use sequences::{backups, captures, documents, ids, jobs, resources, unscoped};
 
 use crate::{
     Host, HostError,
@@ -24,6 +24,7 @@ pub const SEQUENCES: &[&str] = &[
     "jobs",
     "backups",
     "ids",
+    "captures",
     "unscoped",
 ];
 
@@ -80,7 +81,8 @@ pub const RESOURCES: &[Seed] = &[
 ];
 
 /// The transcript of sequence `name` (`None`: no such sequence). `unscoped` expects a host
-/// called with no principal; the others the caller [`ORG`]/[`SUBJECT`].
+/// called with no principal; the others the caller [`ORG`]/[`SUBJECT`]. `captures` expects
+/// the host's workers to have run the jobs the earlier sequences queued, oldest first.
 pub fn run(host: &impl Host, name: &str) -> Option<Vec<String>> {
     let mut t = Transcript(Vec::new());
     match name {
@@ -89,6 +91,7 @@ pub fn run(host: &impl Host, name: &str) -> Option<Vec<String>> {
         "jobs" => jobs(host, &mut t),
         "backups" | "unscoped" => backups(host, &mut t),
         "ids" => ids(host, &mut t),
+        "captures" => captures(host, &mut t),
         _ => return None,
     }
     if name == "unscoped" {
@@ -142,7 +145,7 @@ fn job(j: &Job) -> String {
         j.attempts,
         j.progress.message,
         j.subject,
-        j.source_backup,
+        j.source_backup.is_some(),
         j.backup_id,
         j.error,
         j.started_at.is_some(),

@@ -429,6 +429,8 @@ impl FakeHost {
             row.job.backup_id = Some(id.clone());
             row.job.finished_at = Some(now);
             row.job.progress.bytes_done = size;
+            // A source of known size: the worker records the total it expected.
+            row.job.progress.bytes_total = Some(size);
             row.job.progress.message = "completed".into();
             org.backups.push(Kept {
                 backup,
