@@ -1,6 +1,6 @@
-//! The fake host's imports: [`Host`] for [`FakeHost`], following `host/src/plugins/host.rs`
-//! and the job and document stores call by call — the order of the checks, the errors and
-//! their wording.
+//! The fake host's imports: [`Host`] for [`FakeHost`], following the host's own
+//! (`host/src/plugins/host`) and its job and document stores call by call — the order of the
+//! checks, the errors and their wording.
 
 use serde_json::{Map, Value};
 
