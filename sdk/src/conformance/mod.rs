@@ -7,9 +7,11 @@
 //!
 //! Run them in [`SEQUENCES`] order on one host: later ones see what earlier ones left.
 
+mod captures;
 mod sequences;
 
-use sequences::{backups, captures, documents, ids, jobs, resources, unscoped};
+use captures::captures;
+use sequences::{backups, documents, ids, jobs, resources, unscoped};
 
 use crate::{
     Host, HostError,
