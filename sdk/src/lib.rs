@@ -1,16 +1,34 @@
 //! Guest-side SDK for backup-gateway provider plugins.
 //!
 //! This crate owns the one `wit_bindgen::generate!` for the `backup-gateway:provider@1.0.0`
-//! world, so plugins don't each repeat it, and adds a few helpers that every provider needs:
-//! reading headers, parameters and query strings, and building JSON responses.
+//! world, so plugins don't each repeat it, and everything a provider needs besides its own
+//! routes and wording:
 //!
-//! A plugin implements [`Guest`] and exports it:
+//! - [`Provider`]: the exports, with the host passed to the handlers and defaults for the
+//!   ingest pair (the provider's 404 and 500; see [`provider`]);
+//! - [`Host`]: every import behind one trait; [`WasmHost`] calls the real ones;
+//! - [`Collection`] and [`Stored`]: typed JSON records with compare-and-swap;
+//! - [`paging`]: one walk through the host's list cap;
+//! - `testing::FakeHost` (feature `testing`): the host in memory, for native tests, held
+//!   equal to the real one by a shared conformance test (feature `conformance`);
+//! - request accessors and response builders ([`Request::header`], [`Response::json`], …).
 //!
 //! ```ignore
-//! use backup_gateway_sdk::{Guest, Manifest, Request, Response, Problem};
+//! use backup_gateway_sdk::{Host, Manifest, Problem, Provider, Request, Response};
 //! struct MyProvider;
-//! impl Guest for MyProvider { /* manifest, handle, prepare_ingest, complete_ingest, render_problem */ }
+//! impl Provider for MyProvider {
+//!     fn manifest() -> Manifest { /* routes, auth, limits */ }
+//!     fn handle(host: &impl Host, req: Request) -> Response { /* one arm per operation */ }
+//!     fn render_problem(problem: Problem, req: &Request) -> Response { /* your error format */ }
+//! }
 //! backup_gateway_sdk::export_provider!(MyProvider);
+//! ```
+//!
+//! In a native test the same handler runs against the fake host:
+//!
+//! ```ignore
+//! let host = backup_gateway_sdk::testing::FakeHost::new();
+//! let resp = MyProvider::handle(&host, backup_gateway_sdk::testing::request("greet", "/", &[]));
 //! ```
 
 pub mod bindings {
@@ -25,7 +43,15 @@ pub mod bindings {
     });
 }
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod host;
 mod http;
+pub mod paging;
+pub mod provider;
+mod records;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bindings::IngestPlan;
 pub use bindings::backup_gateway::provider::types::{
@@ -37,7 +63,11 @@ pub use bindings::backup_gateway::provider::{
     backups, clock, documents, ids, jobs, log, resources,
 };
 pub use bindings::{Guest, export_provider};
+pub use host::{Host, WasmHost};
 pub use http::*;
+pub use paging::PAGE_LIMIT;
+pub use provider::Provider;
+pub use records::{Collection, Stored};
 
 /// The contract version this SDK implements; put it in `Manifest::contract`.
 pub const CONTRACT_VERSION: &str = "1.0.0";

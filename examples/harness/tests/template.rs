@@ -41,6 +41,10 @@ crate-type = ["cdylib"]
 backup-gateway-sdk = {{ path = "{sdk}" }}
 serde_json = {{ version = "1", features = ["preserve_order"] }}
 
+# Native unit tests on the SDK's fake host.
+[dev-dependencies]
+backup-gateway-sdk = {{ path = "{sdk}", features = ["testing"] }}
+
 # The size profile the gateway's plugins use.
 [profile.plugin]
 inherits = "release"

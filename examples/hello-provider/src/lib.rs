@@ -6,15 +6,16 @@
 //! - every error → `{"error": {"status": 404, "reason": "not_found", "message": "…"}}`
 //!
 //! Copy this crate to start a provider: rename it, declare your routes in `manifest`, answer
-//! them in `handle`, render the host's problems in your provider's format in
+//! them in `handle` (the host's capabilities come in as `host`, so native tests pass the
+//! SDK's fake host), render the host's problems in your provider's format in
 //! `render_problem`, and describe it all in `src/openapi.json`, which the manifest carries
 //! (`manifest.openapi`): the harness's strict mode checks every response against it, and
-//! `backup-gateway check` that it lists exactly the manifest's routes. See
+//! `backup-gateway check` that it lists exactly the manifest's routes. Without upload routes
+//! the SDK's defaults answer `prepare_ingest`/`complete_ingest` (your 404 and 500). See
 //! `examples/README.md`.
 
 use backup_gateway_sdk::{
-    AuthScheme, Guest, IngestPlan, Manifest, Method, Problem, Request, Response, Route,
-    backups::Backup,
+    AuthScheme, Host, Manifest, Method, Problem, Provider, Request, Response, Route, log::Level,
 };
 use serde_json::json;
 
@@ -23,7 +24,7 @@ struct Hello;
 /// The provider's OpenAPI document: every route, success body and error, in one file.
 const OPENAPI: &str = include_str!("openapi.json");
 
-impl Guest for Hello {
+impl Provider for Hello {
     fn manifest() -> Manifest {
         let mut manifest = Manifest::new(
             "hello",
@@ -38,14 +39,17 @@ impl Guest for Hello {
         manifest
     }
 
-    fn handle(req: Request) -> Response {
+    fn handle(host: &impl Host, req: Request) -> Response {
         match req.operation.as_str() {
             "greet" => {
                 let name = req.param("name").unwrap_or_default();
                 Response::json(200, &json!({ "greeting": format!("Hello, {name}!") }))
             }
             "echo" => match req.json_body() {
-                Ok(Some(body)) => Response::json(200, &json!({ "echo": body })),
+                Ok(Some(body)) => {
+                    host.log(Level::Debug, &format!("echoing {} bytes", req.body.len()));
+                    Response::json(200, &json!({ "echo": body }))
+                }
                 Ok(None) => error(400, "invalid_body", "a JSON body is required"),
                 Err(e) => error(400, "invalid_body", &format!("the body is not JSON: {e}")),
             },
@@ -53,15 +57,7 @@ impl Guest for Hello {
         }
     }
 
-    fn prepare_ingest(_req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
-        Err(error(404, "not_found", "this provider takes no uploads"))
-    }
-
-    fn complete_ingest(_req: Request, _stored: Backup) -> Response {
-        error(404, "not_found", "this provider takes no uploads")
-    }
-
-    fn render_problem(problem: Problem, _req: Request) -> Response {
+    fn render_problem(problem: Problem, _req: &Request) -> Response {
         let (status, reason, message) = match problem {
             Problem::Unauthenticated(_) => {
                 (401, "unauthenticated", "valid credentials are required")
@@ -97,3 +93,59 @@ fn error(status: u16, reason: &str, message: &str) -> Response {
 }
 
 backup_gateway_sdk::export_provider!(Hello);
+
+/// Native unit tests: the handlers against the SDK's fake host (`cargo test -p hello-provider`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backup_gateway_sdk::testing::{FakeHost, request};
+
+    fn greet(name: &str) -> Request {
+        let mut req = request(
+            "greet",
+            &format!("/hello/greetings/{name}"),
+            &["hello:read"],
+        );
+        req.params.push(("name".into(), name.into()));
+        req
+    }
+
+    #[test]
+    fn greets_by_name() {
+        let resp = Hello::handle(&FakeHost::new(), greet("Ada"));
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body_json(), Some(json!({ "greeting": "Hello, Ada!" })));
+    }
+
+    #[test]
+    fn echoes_json_and_logs_through_the_host() {
+        let host = FakeHost::new();
+        let mut req = request("echo", "/hello/echo", &["hello:write"]);
+        req.body = br#"{"a":1}"#.to_vec();
+        let resp = Hello::handle(&host, req.clone());
+        assert_eq!(resp.body_json(), Some(json!({ "echo": { "a": 1 } })));
+        assert_eq!(host.logs(), [(Level::Debug, "echoing 7 bytes".to_string())]);
+
+        req.body = b"{".to_vec();
+        let refused = Hello::handle(&host, req);
+        assert_eq!(refused.status, 400);
+        assert_eq!(
+            refused.body_json().map(|b| b["error"]["reason"].clone()),
+            Some(json!("invalid_body"))
+        );
+    }
+
+    #[test]
+    fn uploads_are_refused_in_the_providers_format() {
+        let host = FakeHost::new();
+        let refused = Hello::prepare_ingest(&host, greet("x"), String::new());
+        assert_eq!(refused.err().map(|r| r.status), Some(404));
+        let stored = backup_gateway_sdk::testing::backup("thing", "t1", "b1");
+        let answer = Hello::complete_ingest(&host, greet("x"), stored);
+        assert_eq!(answer.status, 500);
+        assert_eq!(
+            answer.body_json().map(|b| b["error"]["reason"].clone()),
+            Some(json!("internal"))
+        );
+    }
+}

@@ -11,13 +11,11 @@
 //! Every error, including every host refusal, is `{"type", "code", "message", "doc_url"}`.
 //!
 //! Module map: [`manifest`] (routes, scopes, OpenAPI), [`operations`] (the handlers), [`store`]
-//! (host calls behind a trait), [`names`] (unique `<unix seconds>.rsc` filenames), [`format`]
+//! (what the host knows of a site), [`names`] (unique `<unix seconds>.rsc` filenames), [`format`]
 //! (BackupFile fields), [`routeros`] (export parser), [`net`] (CIDR arithmetic), [`subnets`] (discovery), [`highlight`] (HTML rendering),
 //! [`errors`] (error codes and problem rendering). This file only wires the exports to them.
 
 mod errors;
-#[cfg(test)]
-mod fake;
 mod format;
 mod highlight;
 mod manifest;
@@ -27,35 +25,28 @@ mod operations;
 mod routeros;
 mod store;
 mod subnets;
+#[cfg(test)]
+mod testing;
 
-use backup_gateway_sdk::{
-    Guest, IngestPlan, Manifest, Problem, Request, Response, backups::Backup,
-};
+use backup_gateway_sdk::{Host, Manifest, Problem, Provider, Request, Response};
 
 /// The exported provider.
 struct Altostrat;
 
-impl Guest for Altostrat {
+impl Provider for Altostrat {
     fn manifest() -> Manifest {
         manifest::manifest()
     }
 
-    fn handle(req: Request) -> Response {
-        operations::handle(&store::HostCalls, &req)
+    fn handle(host: &impl Host, req: Request) -> Response {
+        operations::handle(host, &req)
     }
 
-    /// No route ingests; the host never calls this. Answered as an unknown route.
-    fn prepare_ingest(req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
-        Err(errors::render(Problem::NotFound, &req))
-    }
+    // No route ingests: the SDK's defaults answer a stray ingest call with Altostrat's 404
+    // (prepare) and 500 (complete).
 
-    /// No route ingests; the host never calls this. Answered as an unknown route.
-    fn complete_ingest(req: Request, _stored: Backup) -> Response {
-        errors::render(Problem::NotFound, &req)
-    }
-
-    fn render_problem(problem: Problem, req: Request) -> Response {
-        errors::render(problem, &req)
+    fn render_problem(problem: Problem, req: &Request) -> Response {
+        errors::render(problem, req)
     }
 }
 

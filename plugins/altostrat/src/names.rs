@@ -12,11 +12,11 @@
 //! with no such document yet (backups taken before it existed) starts after its newest
 //! backup's name.
 
-use backup_gateway_sdk::{HostError, resources::Resource};
+use backup_gateway_sdk::{Host, HostError, resources::Resource};
 use serde_json::{Value, json};
 
 use crate::errors::{ApiError, Code};
-use crate::store::{self, Host};
+use crate::store;
 
 /// Document collection of the last second named, per site.
 pub const COLLECTION: &str = "filenames";
@@ -55,7 +55,14 @@ pub fn reserve(host: &impl Host, site: &Resource, received_at: u64) -> Result<St
         match host.put_document(COLLECTION, &site.id, &value, Some(revision)) {
             Ok(_) => return Ok(filename(seconds)),
             Err(HostError::Conflict(_)) => continue,
-            Err(e) => return Err(on_host_error(&e)),
+            Err(e) => {
+                let e = store::logged(
+                    host,
+                    &format!("writing document {COLLECTION}/{}", site.id),
+                    e,
+                );
+                return Err(on_host_error(&e));
+            }
         }
     }
     Err(ApiError::new(
@@ -80,7 +87,8 @@ fn newest_name(host: &impl Host, site: &Resource) -> Result<Option<u64>, HostErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeHost, SITE, site};
+    use crate::testing::{SITE, WithBackup, site, two_sites};
+    use backup_gateway_sdk::testing::Import;
 
     const T: u64 = 1_732_567_800;
 
@@ -107,7 +115,7 @@ mod tests {
 
     #[test]
     fn the_same_second_gets_the_next_free_one() {
-        let host = FakeHost::new();
+        let host = two_sites();
         let s = site(SITE);
         assert_eq!(reserve(&host, &s, at(T)).ok(), Some(filename(T)));
         assert_eq!(reserve(&host, &s, at(T)).ok(), Some(filename(T + 1)));
@@ -117,34 +125,42 @@ mod tests {
         // An earlier one (a slow node clock) still gets a new name.
         assert_eq!(reserve(&host, &s, at(T + 5)).ok(), Some(filename(T + 11)));
         // Sites count apart.
-        let other = site(crate::fake::EMPTY_SITE);
+        let other = site(crate::testing::EMPTY_SITE);
         assert_eq!(reserve(&host, &other, at(T)).ok(), Some(filename(T)));
     }
 
     #[test]
     fn a_site_with_older_backups_starts_after_its_newest_name() {
-        let host = FakeHost::new()
+        let host = two_sites()
             .with_backup(SITE, T - 100, b"a")
             .with_backup(SITE, T, b"b");
         let s = site(SITE);
         assert_eq!(reserve(&host, &s, at(T)).ok(), Some(filename(T + 1)));
-        let host = FakeHost::new().with_backup(SITE, T - 100, b"a");
+        let host = two_sites().with_backup(SITE, T - 100, b"a");
         assert_eq!(reserve(&host, &s, at(T)).ok(), Some(filename(T)));
     }
 
     #[test]
     fn a_lost_race_tries_again_and_gives_up_with_409() {
-        let host = FakeHost::new();
+        let host = two_sites();
         let s = site(SITE);
-        host.put_conflicts.set(3);
+        host.fail_next(
+            Import::DocumentsPut,
+            3,
+            HostError::Conflict("revision mismatch".into()),
+        );
         assert_eq!(reserve(&host, &s, at(T)).ok(), Some(filename(T)));
-        host.put_conflicts.set(ATTEMPTS);
+        host.fail_next(
+            Import::DocumentsPut,
+            ATTEMPTS,
+            HostError::Conflict("revision mismatch".into()),
+        );
         let e = reserve(&host, &s, at(T)).expect_err("gives up");
         assert_eq!(e.code, Code::Conflict);
         assert!(e.message.contains("Try again"), "{}", e.message);
         // Any other host failure is the host's error, not a name.
-        let mut host = FakeHost::new();
-        host.list_error = Some(HostError::Unavailable);
+        let host = two_sites();
+        host.fail_always(Import::BackupsList, HostError::Unavailable);
         let e = reserve(&host, &s, at(T)).expect_err("unavailable");
         assert_eq!(e.code, Code::ServiceUnavailable);
     }

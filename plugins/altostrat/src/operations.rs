@@ -7,7 +7,7 @@
 //! - `listSiteSubnets`: the subnets configured in the site's latest backup.
 
 use backup_gateway_sdk::{
-    Body, Problem, Request, Response,
+    Body, Host, Problem, Request, Response,
     backups::Backup,
     jobs::{JobKind, JobSpec},
     resources::Resource,
@@ -20,7 +20,7 @@ use crate::format::{attachment_name, backup_file, human_size};
 use crate::highlight::highlight;
 use crate::manifest::{GET_BACKUP, LIST_BACKUPS, LIST_SUBNETS, REQUEST_BACKUP};
 use crate::names;
-use crate::store::{self, Host, LoadError, SITE_KIND};
+use crate::store::{self, LoadError, SITE_KIND};
 use crate::subnets;
 
 /// Largest backup loaded for the JSON, `X-View` and `X-Highlight` representations (larger
@@ -78,8 +78,10 @@ fn request_backup(host: &impl Host, req: &Request) -> Answer {
         media_type: SCRIPT_MEDIA_TYPE.into(),
         metadata: "{}".into(),
     };
-    host.create_job(&spec)
-        .map_err(|e| ApiError::from_host(&e, ApiError::site_not_found(&site.id)))?;
+    host.create_job(&spec).map_err(|e| {
+        let e = store::logged(host, &format!("creating a capture of site {}", site.id), e);
+        ApiError::from_host(&e, ApiError::site_not_found(&site.id))
+    })?;
     Ok(Response::json(
         202,
         &json!({ "message": "Backup requested" }),

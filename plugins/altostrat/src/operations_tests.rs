@@ -5,7 +5,9 @@ use backup_gateway_sdk::{Body, ByteRange, HostError, Method, Principal, jobs::Jo
 use serde_json::{Value, json};
 
 use super::*;
-use crate::fake::{EMPTY_SITE, FakeHost, SITE};
+use crate::testing::{EMPTY_SITE, SITE, WithBackup, backup_id, two_sites};
+use backup_gateway_sdk::resources::Resource;
+use backup_gateway_sdk::testing::{FakeHost, Import};
 
 const HQ: &str = include_str!("../tests/fixtures/hq-rb5009.rsc");
 const DC: &str = include_str!("../tests/fixtures/dc-ccr-ipv6.rsc");
@@ -86,7 +88,7 @@ fn assert_error(resp: &Response, status: u16, kind: &str, code: &str) -> String 
 
 #[test]
 fn request_backup_queues_a_capture() {
-    let host = FakeHost::new();
+    let host = two_sites();
     let resp = handle(&host, &on_site(REQUEST_BACKUP, SITE));
     assert_eq!(resp.status, 202);
     assert_eq!(resp.header("content-type"), Some("application/json"));
@@ -94,7 +96,7 @@ fn request_backup_queues_a_capture() {
         resp.body_json(),
         Some(json!({ "message": "Backup requested" }))
     );
-    let jobs = host.jobs.borrow();
+    let jobs = host.specs();
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
     assert_eq!(job.kind, JobKind::Capture);
@@ -109,16 +111,11 @@ fn request_backup_queues_a_capture() {
 
 #[test]
 fn backups_requested_in_the_same_second_get_distinct_names() {
-    let host = FakeHost::new();
+    let host = two_sites();
     for _ in 0..3 {
         assert_eq!(handle(&host, &on_site(REQUEST_BACKUP, SITE)).status, 202);
     }
-    let names: Vec<String> = host
-        .jobs
-        .borrow()
-        .iter()
-        .map(|j| j.filename.clone())
-        .collect();
+    let names: Vec<String> = host.specs().iter().map(|j| j.filename.clone()).collect();
     assert_eq!(
         names,
         ["1732567800.rsc", "1732567801.rsc", "1732567802.rsc"]
@@ -129,24 +126,28 @@ fn backups_requested_in_the_same_second_get_distinct_names() {
         .expect("document");
     assert_eq!(doc.value, r#"{"last":1732567802}"#);
     // A request that cannot reserve a name (it keeps losing races) queues nothing.
-    host.put_conflicts.set(usize::MAX);
+    host.fail_next(
+        Import::DocumentsPut,
+        usize::MAX,
+        HostError::Conflict("revision mismatch".into()),
+    );
     let resp = handle(&host, &on_site(REQUEST_BACKUP, SITE));
     assert_error(&resp, 409, "invalid_request_error", "conflict");
-    assert_eq!(host.jobs.borrow().len(), 3);
+    assert_eq!(host.specs().len(), 3);
 }
 
 #[test]
 fn site_ids_are_case_insensitive() {
-    let host = FakeHost::new();
+    let host = two_sites();
     let upper = SITE.to_ascii_uppercase();
     let resp = handle(&host, &on_site(REQUEST_BACKUP, &upper));
     assert_eq!(resp.status, 202);
     // Looked up (and captured) under the stored, lower-case id.
-    assert_eq!(host.jobs.borrow()[0].resource_id, SITE);
-    assert_eq!(host.lookups.borrow().as_slice(), [SITE]);
+    assert_eq!(host.specs()[0].resource_id, SITE);
+    assert_eq!(host.lookups().as_slice(), [SITE]);
     // A site stored with upper-case letters is still found as given.
-    let mut host = FakeHost::new();
-    host.sites = vec![crate::fake::site(&upper)];
+    let host = FakeHost::new();
+    host.add_resource(crate::testing::site(&upper));
     assert_eq!(handle(&host, &on_site(LIST_BACKUPS, &upper)).status, 200);
     assert_eq!(handle(&host, &on_site(LIST_BACKUPS, SITE)).status, 404);
 }
@@ -168,7 +169,7 @@ fn site_ids_must_be_uuids() {
     ];
     for id in bad {
         for op in [REQUEST_BACKUP, LIST_BACKUPS, LIST_SUBNETS] {
-            let host = FakeHost::new();
+            let host = two_sites();
             let message = assert_error(
                 &handle(&host, &on_site(op, id)),
                 400,
@@ -176,10 +177,10 @@ fn site_ids_must_be_uuids() {
                 "invalid_site_id",
             );
             assert!(message.starts_with("Invalid site ID"), "{message}");
-            assert!(host.lookups.borrow().is_empty(), "{op} {id}");
-            assert!(host.jobs.borrow().is_empty());
+            assert!(host.lookups().is_empty(), "{op} {id}");
+            assert!(host.specs().is_empty());
         }
-        let host = FakeHost::new();
+        let host = two_sites();
         let req = request(GET_BACKUP, &[("siteId", id), ("filename", "1.rsc")], &[]);
         assert_error(
             &handle(&host, &req),
@@ -192,7 +193,7 @@ fn site_ids_must_be_uuids() {
     assert!(is_uuid("00000000-0000-0000-0000-000000000000"));
     assert!(is_uuid("A1B2C3D4-E5F6-7890-1234-567890ABCDEF"));
     // A missing parameter is treated as empty.
-    let host = FakeHost::new();
+    let host = two_sites();
     assert_error(
         &handle(&host, &request(LIST_BACKUPS, &[], &[])),
         400,
@@ -214,7 +215,7 @@ fn site_ids_must_be_uuids() {
 fn unknown_sites_are_404_for_every_operation() {
     let other = "11111111-2222-4333-8444-555555555555";
     for op in [REQUEST_BACKUP, LIST_BACKUPS, LIST_SUBNETS] {
-        let host = FakeHost::new().with_backup(other, UNIX, b"x");
+        let host = two_sites().with_backup(other, UNIX, b"x");
         let message = assert_error(
             &handle(&host, &on_site(op, other)),
             404,
@@ -222,9 +223,9 @@ fn unknown_sites_are_404_for_every_operation() {
             "resource_not_found",
         );
         assert_eq!(message, format!("No such site: '{other}'."));
-        assert!(host.jobs.borrow().is_empty());
+        assert!(host.specs().is_empty());
     }
-    let host = FakeHost::new();
+    let host = two_sites();
     let req = request(
         GET_BACKUP,
         &[("siteId", other), ("filename", "1732567800.rsc")],
@@ -240,8 +241,11 @@ fn unknown_sites_are_404_for_every_operation() {
 
 #[test]
 fn a_site_without_a_source_cannot_be_backed_up() {
-    let mut host = FakeHost::new();
-    host.sites[0].has_source = false;
+    let host = two_sites();
+    host.add_resource(Resource {
+        has_source: false,
+        ..crate::testing::site(SITE)
+    });
     let message = assert_error(
         &handle(&host, &on_site(REQUEST_BACKUP, SITE)),
         409,
@@ -252,7 +256,7 @@ fn a_site_without_a_source_cannot_be_backed_up() {
         message,
         format!("Site '{SITE}' has no configuration source to back up yet.")
     );
-    assert!(host.jobs.borrow().is_empty());
+    assert!(host.specs().is_empty());
 }
 
 #[test]
@@ -290,8 +294,8 @@ fn job_failures_map_to_errors() {
         ),
     ];
     for (error, status, kind, code) in cases {
-        let mut host = FakeHost::new();
-        host.job_error = Some(error);
+        let host = two_sites();
+        host.fail_always(Import::JobsCreate, error);
         let message = assert_error(
             &handle(&host, &on_site(REQUEST_BACKUP, SITE)),
             status,
@@ -309,7 +313,7 @@ fn job_failures_map_to_errors() {
 
 #[test]
 fn list_is_newest_first_with_formatted_fields() {
-    let host = FakeHost::new()
+    let host = two_sites()
         .with_backup(SITE, UNIX, &[b'a'; 12_595])
         .with_backup(EMPTY_SITE, UNIX + 50, b"other site")
         .with_backup(SITE, 1_761_742_200, &[b'b'; 3]);
@@ -336,16 +340,16 @@ fn list_is_newest_first_with_formatted_fields() {
         ]))
     );
     // Nothing was read to list.
-    assert!(host.reads.borrow().is_empty());
+    assert!(host.reads().is_empty());
 }
 
 #[test]
 fn list_pages_through_the_host() {
-    let mut host = FakeHost::new();
+    let mut host = two_sites();
     for i in 0..7 {
         host = host.with_backup(SITE, UNIX + i, b"x");
     }
-    host.page_cap = 2;
+    host.set_page_cap(2);
     let body = handle(&host, &on_site(LIST_BACKUPS, SITE))
         .body_json()
         .expect("JSON");
@@ -371,7 +375,7 @@ fn list_pages_through_the_host() {
 
 #[test]
 fn an_empty_site_lists_nothing() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, b"x");
+    let host = two_sites().with_backup(SITE, UNIX, b"x");
     let resp = handle(&host, &on_site(LIST_BACKUPS, EMPTY_SITE));
     assert_eq!((resp.status, resp.body_json()), (200, Some(json!([]))));
 }
@@ -382,8 +386,8 @@ fn list_failures_map_to_errors() {
         (HostError::Unavailable, 503, "service_unavailable"),
         (HostError::Invalid("limit".into()), 500, "internal_error"),
     ] {
-        let mut host = FakeHost::new();
-        host.list_error = Some(error);
+        let host = two_sites();
+        host.fail_always(Import::BackupsList, error);
         for op in [LIST_BACKUPS, LIST_SUBNETS] {
             assert_error(
                 &handle(&host, &on_site(op, SITE)),
@@ -405,7 +409,7 @@ fn list_failures_map_to_errors() {
 
 #[test]
 fn get_defaults_to_json_with_content() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
     let resp = handle(&host, &get("1732567800.rsc", &[]));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("application/json"));
@@ -425,7 +429,7 @@ fn get_defaults_to_json_with_content() {
 
 #[test]
 fn x_view_is_the_raw_script() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
     let resp = handle(&host, &get("1732567800.rsc", &[("x-view", "true")]));
     assert_eq!(resp.status, 200);
     assert_eq!(
@@ -437,7 +441,7 @@ fn x_view_is_the_raw_script() {
 
 #[test]
 fn x_highlight_is_an_html_fragment() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
     let resp = handle(&host, &get("1732567800.rsc", &[("x-highlight", "true")]));
     assert_eq!(resp.status, 200);
     assert_eq!(
@@ -456,7 +460,7 @@ fn x_highlight_is_an_html_fragment() {
 
 #[test]
 fn x_download_streams_the_stored_bytes() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
     let resp = handle(&host, &get("1732567800.rsc", &[("x-download", "true")]));
     assert_eq!(resp.status, 200);
     match &resp.body {
@@ -476,12 +480,12 @@ fn x_download_streams_the_stored_bytes() {
     );
     assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
     // The host streams it; the plugin read nothing.
-    assert!(host.reads.borrow().is_empty());
+    assert!(host.reads().is_empty());
 }
 
 #[test]
 fn representation_precedence() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, b"/ip address\n");
+    let host = two_sites().with_backup(SITE, UNIX, b"/ip address\n");
     let kind = |headers: &[(&str, &str)]| {
         let resp = handle(&host, &get("1732567800.rsc", headers));
         match resp.body {
@@ -509,7 +513,7 @@ fn representation_precedence() {
 
 #[test]
 fn representation_headers_that_are_not_booleans_are_400() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, b"/ip address\n");
+    let host = two_sites().with_backup(SITE, UNIX, b"/ip address\n");
     for (name, value) in [
         ("x-view", "1"),
         ("x-view", "yes"),
@@ -546,9 +550,10 @@ fn representation_headers_that_are_not_booleans_are_400() {
 
 #[test]
 fn get_finds_only_the_sites_own_filenames() {
-    let host = FakeHost::new()
-        .with_backup(SITE, UNIX, b"mine")
-        .with_backup(EMPTY_SITE, UNIX + 1, b"not mine");
+    let host =
+        two_sites()
+            .with_backup(SITE, UNIX, b"mine")
+            .with_backup(EMPTY_SITE, UNIX + 1, b"not mine");
     for filename in [
         "1732567801.rsc",
         "1732567800",
@@ -568,7 +573,7 @@ fn get_finds_only_the_sites_own_filenames() {
 
 #[test]
 fn the_newest_of_two_same_named_backups_wins() {
-    let host = FakeHost::new()
+    let host = two_sites()
         .with_backup(SITE, UNIX, b"older")
         .with_backup(SITE, UNIX, b"newer");
     let resp = handle(&host, &get("1732567800.rsc", &[("x-view", "true")]));
@@ -578,14 +583,13 @@ fn the_newest_of_two_same_named_backups_wins() {
 #[test]
 fn content_is_read_in_one_mib_pieces() {
     let content = "# big\n".repeat(2 * MIB / 6 + MIB / 12); // about 2.5 MiB
-    let host = FakeHost::new().with_backup(SITE, UNIX, content.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, content.as_bytes());
     let resp = handle(&host, &get("1732567800.rsc", &[("x-view", "true")]));
     assert_eq!(body_text(&resp), content);
     let size = content.len() as u64;
     let mib = MIB as u64;
     let reads: Vec<(u64, Option<u64>)> = host
-        .reads
-        .borrow()
+        .reads()
         .iter()
         .map(|r: &ByteRange| (r.offset, r.length))
         .collect();
@@ -601,16 +605,16 @@ fn content_is_read_in_one_mib_pieces() {
 
 #[test]
 fn an_object_shorter_than_its_record_ends_the_read() {
-    let mut host = FakeHost::new().with_backup(SITE, UNIX, b"short");
-    host.backups[0].0.size = 5000;
+    let host = two_sites().with_backup(SITE, UNIX, b"short");
+    host.update_backup(&backup_id(1), |b| b.size = 5000);
     let resp = handle(&host, &get("1732567800.rsc", &[("x-view", "true")]));
     assert_eq!(body_text(&resp), "short");
-    assert_eq!(host.reads.borrow().len(), 2);
+    assert_eq!(host.reads().len(), 2);
 }
 
 #[test]
 fn invalid_utf8_is_replaced() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, b"# caf\xe9\n/ip address\n");
+    let host = two_sites().with_backup(SITE, UNIX, b"# caf\xe9\n/ip address\n");
     let resp = handle(&host, &get("1732567800.rsc", &[]));
     assert_eq!(
         resp.body_json().expect("JSON")["content"],
@@ -621,7 +625,7 @@ fn invalid_utf8_is_replaced() {
 #[test]
 fn large_backups_are_download_only() {
     let big = vec![b'#'; INLINE_LIMIT as usize + 1];
-    let host = FakeHost::new().with_backup(SITE, UNIX, &big);
+    let host = two_sites().with_backup(SITE, UNIX, &big);
     for headers in [
         &[][..],
         &[("x-view", "true")][..],
@@ -640,11 +644,11 @@ fn large_backups_are_download_only() {
         );
     }
     // Nothing was read before refusing; the download still works.
-    assert!(host.reads.borrow().is_empty());
+    assert!(host.reads().is_empty());
     let resp = handle(&host, &get("1732567800.rsc", &[("x-download", "true")]));
     assert!(matches!(resp.body, Body::Backup(_)));
     // Exactly at the limit is fine.
-    let host = FakeHost::new().with_backup(SITE, UNIX, &big[1..]);
+    let host = two_sites().with_backup(SITE, UNIX, &big[1..]);
     assert_eq!(
         handle(&host, &get("1732567800.rsc", &[("x-view", "true")])).status,
         200
@@ -655,7 +659,7 @@ fn large_backups_are_download_only() {
 fn renderings_over_the_response_budget_are_refused() {
     // Highlighting multiplies the size of a dense script ...
     let dense = "add x=1\n".repeat(MIB / 8);
-    let host = FakeHost::new().with_backup(SITE, UNIX, dense.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, dense.as_bytes());
     let message = assert_error(
         &handle(&host, &get("1732567800.rsc", &[("x-highlight", "true")])),
         422,
@@ -666,7 +670,7 @@ fn renderings_over_the_response_budget_are_refused() {
     assert_eq!(handle(&host, &get("1732567800.rsc", &[])).status, 200);
     // ... and JSON escapes control characters six-fold.
     let control = vec![1u8; 2 * MIB];
-    let host = FakeHost::new().with_backup(SITE, UNIX, &control);
+    let host = two_sites().with_backup(SITE, UNIX, &control);
     assert_error(
         &handle(&host, &get("1732567800.rsc", &[])),
         422,
@@ -695,8 +699,8 @@ fn read_failures_map_to_errors() {
             "service_unavailable",
         ),
     ] {
-        let mut host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
-        host.read_error = Some(error);
+        let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
+        host.fail_always(Import::BackupsRead, error);
         assert_error(
             &handle(&host, &get("1732567800.rsc", &[])),
             status,
@@ -716,7 +720,7 @@ fn read_failures_map_to_errors() {
 
 #[test]
 fn subnets_come_from_the_latest_backup() {
-    let host = FakeHost::new()
+    let host = two_sites()
         .with_backup(SITE, UNIX - 86_400, DC.as_bytes())
         .with_backup(SITE, UNIX, HQ.as_bytes());
     let resp = handle(&host, &on_site(LIST_SUBNETS, SITE));
@@ -754,7 +758,7 @@ fn subnets_come_from_the_latest_backup() {
 
 #[test]
 fn subnets_of_an_export_without_addresses_are_empty() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, b"# empty\n/system identity\nset name=x\n");
+    let host = two_sites().with_backup(SITE, UNIX, b"# empty\n/system identity\nset name=x\n");
     let body = handle(&host, &on_site(LIST_SUBNETS, SITE))
         .body_json()
         .expect("JSON");
@@ -763,7 +767,7 @@ fn subnets_of_an_export_without_addresses_are_empty() {
 
 #[test]
 fn subnets_need_a_backup() {
-    let host = FakeHost::new().with_backup(SITE, UNIX, HQ.as_bytes());
+    let host = two_sites().with_backup(SITE, UNIX, HQ.as_bytes());
     let message = assert_error(
         &handle(&host, &on_site(LIST_SUBNETS, EMPTY_SITE)),
         404,
@@ -781,8 +785,8 @@ fn subnets_need_a_backup() {
 
 #[test]
 fn subnets_of_a_huge_backup_are_refused() {
-    let mut host = FakeHost::new().with_backup(SITE, UNIX, b"x");
-    host.backups[0].0.size = SUBNET_SCAN_LIMIT + 1;
+    let host = two_sites().with_backup(SITE, UNIX, b"x");
+    host.update_backup(&backup_id(1), |b| b.size = SUBNET_SCAN_LIMIT + 1);
     let message = assert_error(
         &handle(&host, &on_site(LIST_SUBNETS, SITE)),
         422,
@@ -793,14 +797,14 @@ fn subnets_of_a_huge_backup_are_refused() {
         message.contains("more than the 8.0MB that subnet discovery reads"),
         "{message}"
     );
-    assert!(host.reads.borrow().is_empty());
+    assert!(host.reads().is_empty());
 }
 
 // ---- routing ----
 
 #[test]
 fn unknown_operations_are_404() {
-    let host = FakeHost::new();
+    let host = two_sites();
     let resp = handle(&host, &request("deleteSiteBackup", &[], &[]));
     let message = assert_error(&resp, 404, "invalid_request_error", "resource_not_found");
     assert_eq!(message, "The requested resource does not exist.");

@@ -1,14 +1,8 @@
-//! What the operations need from the host (sites, backup records and bytes, capture jobs),
-//! behind a small trait so the operations are tested natively against an in-memory fake;
-//! [`HostCalls`] is the real one. Also the paging and chunked-read helpers built on it.
+//! What the operations read from the host about a site — the site itself, its backups
+//! newest first, a backup's bytes in 1 MiB reads — over the SDK's [`Host`].
 
 use backup_gateway_sdk::{
-    ByteRange, HostError,
-    backups::{self, Backup, Page, Query},
-    documents::{self, Document},
-    jobs::{self, Job, JobSpec},
-    log,
-    resources::{self, Resource},
+    ByteRange, Host, HostError, backups::Backup, paging, resources::Resource,
 };
 
 /// Resource kind of an Altostrat site; its id is the site UUID.
@@ -17,81 +11,10 @@ pub const SITE_KIND: &str = "site";
 /// Most bytes one `backups.read` returns.
 pub const READ_CHUNK: u64 = 1024 * 1024;
 
-/// Largest page the host serves.
-const PAGE_LIMIT: u32 = 1000;
-
-/// The host capabilities this plugin uses.
-pub trait Host {
-    /// A resource of the caller's org.
-    fn resource(&self, kind: &str, id: &str) -> Option<Resource>;
-    /// A page of the org's backups.
-    fn list_backups(&self, query: &Query) -> Result<Page, HostError>;
-    /// Up to [`READ_CHUNK`] bytes of a backup.
-    fn read_backup(&self, id: &str, range: ByteRange) -> Result<Vec<u8>, HostError>;
-    /// Queue a job.
-    fn create_job(&self, spec: &JobSpec) -> Result<Job, HostError>;
-    /// A document of the caller's org.
-    fn document(&self, collection: &str, key: &str) -> Option<Document>;
-    /// Write a document, if its revision is still `expected` (0: it must not exist yet).
-    fn put_document(
-        &self,
-        collection: &str,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-    ) -> Result<Document, HostError>;
-}
-
-/// The host's capabilities. Failures are logged here; clients see only the provider's wording.
-pub struct HostCalls;
-
-impl Host for HostCalls {
-    fn resource(&self, kind: &str, id: &str) -> Option<Resource> {
-        resources::get(kind, id)
-    }
-
-    fn list_backups(&self, query: &Query) -> Result<Page, HostError> {
-        backups::list(query).inspect_err(|e| warn(&format!("listing backups failed: {e:?}")))
-    }
-
-    fn read_backup(&self, id: &str, range: ByteRange) -> Result<Vec<u8>, HostError> {
-        backups::read(id, range)
-            .inspect_err(|e| warn(&format!("reading backup {id} failed: {e:?}")))
-    }
-
-    fn create_job(&self, spec: &JobSpec) -> Result<Job, HostError> {
-        jobs::create(spec).inspect_err(|e| {
-            warn(&format!(
-                "creating a capture of site {} failed: {e:?}",
-                spec.resource_id
-            ))
-        })
-    }
-
-    fn document(&self, collection: &str, key: &str) -> Option<Document> {
-        documents::get(collection, key)
-    }
-
-    fn put_document(
-        &self,
-        collection: &str,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-    ) -> Result<Document, HostError> {
-        documents::put(collection, key, value, expected).inspect_err(|e| {
-            if !matches!(e, HostError::Conflict(_)) {
-                warn(&format!(
-                    "writing document {collection}/{key} failed: {e:?}"
-                ));
-            }
-        })
-    }
-}
-
-/// Log a host failure into the host's trace.
-fn warn(message: &str) {
-    log::log(log::Level::Warn, message);
+/// A failed host call, logged into the host's trace (clients see only the provider's wording).
+pub fn logged(host: &impl Host, what: &str, e: HostError) -> HostError {
+    host.warn(&format!("{what} failed: {e:?}"));
+    e
 }
 
 /// The site a path's `siteId` names, if the caller's org has it. UUIDs are compared without
@@ -117,35 +40,19 @@ fn walk_backups(
     site: &Resource,
     mut visit: impl FnMut(Backup) -> bool,
 ) -> Result<(), HostError> {
-    let mut offset = 0u64;
-    loop {
-        let page = host.list_backups(&Query {
-            resource_kind: Some(SITE_KIND.into()),
-            resource_id: Some(site.id.clone()),
-            newest_first: true,
-            offset,
-            limit: PAGE_LIMIT,
-        })?;
-        let fetched = page.items.len() as u64;
-        for backup in page.items {
-            if of_site(&backup, site) && !visit(backup) {
-                return Ok(());
-            }
-        }
-        offset += fetched;
-        if fetched == 0 || offset >= page.total {
-            return Ok(());
-        }
-    }
+    let query = paging::backups_of(SITE_KIND, Some(&site.id), true);
+    paging::walk_backups(host, &query, |backup| {
+        !of_site(&backup, site) || visit(backup)
+    })
+    .map_err(|e| logged(host, "listing backups", e))
 }
 
 /// Every backup of the site, newest first.
 pub fn site_backups(host: &impl Host, site: &Resource) -> Result<Vec<Backup>, HostError> {
-    let mut all = Vec::new();
-    walk_backups(host, site, |b| {
-        all.push(b);
-        true
-    })?;
+    let query = paging::backups_of(SITE_KIND, Some(&site.id), true);
+    let mut all =
+        paging::all_backups(host, &query).map_err(|e| logged(host, "listing backups", e))?;
+    all.retain(|b| of_site(b, site));
     Ok(all)
 }
 
@@ -205,7 +112,9 @@ pub fn load(host: &impl Host, backup: &Backup, limit: u64) -> Result<Vec<u8>, Lo
                     length: Some(READ_CHUNK.min(size - offset)),
                 },
             )
-            .map_err(LoadError::Host)?;
+            .map_err(|e| {
+                LoadError::Host(logged(host, &format!("reading backup {}", backup.id), e))
+            })?;
         if chunk.is_empty() {
             break;
         }

@@ -11,40 +11,43 @@
 //! `{"code", "message", "data"}`.
 //!
 //! Module map: [`manifest`] (routes, limits, OpenAPI), [`names`] (filename, extension and id
-//! rules), [`operations`] (the handlers), [`store`] (backup records), [`errors`] (envelope and
+//! rules), [`operations`] (the handlers, over the SDK's `Host`), [`errors`] (envelope and
 //! problem rendering). This file only wires the exports to them.
 
 mod errors;
 mod manifest;
 mod names;
 mod operations;
-mod store;
 
 use backup_gateway_sdk::{
-    Guest, IngestPlan, Manifest, Problem, Request, Response, backups::Backup,
+    Host, IngestPlan, Manifest, Problem, Provider, Request, Response, backups::Backup,
 };
 
 /// The exported provider.
 struct ApplianceCollect;
 
-impl Guest for ApplianceCollect {
+impl Provider for ApplianceCollect {
     fn manifest() -> Manifest {
         manifest::manifest()
     }
 
-    fn handle(req: Request) -> Response {
-        operations::handle(&store::HostStore, &req)
+    fn handle(host: &impl Host, req: Request) -> Response {
+        operations::handle(host, &req)
     }
 
-    fn prepare_ingest(req: Request, backup_id: String) -> Result<IngestPlan, Response> {
+    fn prepare_ingest(
+        _host: &impl Host,
+        req: Request,
+        backup_id: String,
+    ) -> Result<IngestPlan, Response> {
         operations::prepare_ingest(&req, &backup_id)
     }
 
-    fn complete_ingest(_req: Request, stored: Backup) -> Response {
+    fn complete_ingest(_host: &impl Host, _req: Request, stored: Backup) -> Response {
         operations::complete_ingest(&stored)
     }
 
-    fn render_problem(problem: Problem, req: Request) -> Response {
+    fn render_problem(problem: Problem, req: &Request) -> Response {
         errors::render(problem, &req.operation)
     }
 }

@@ -3,7 +3,7 @@
 //! the principal's subject (its system key) is the resource id of everything it stores and sees.
 
 use backup_gateway_sdk::{
-    AuthFailure, HostError, IngestPlan, Request, Response, backups::Backup, rfc3339,
+    AuthFailure, Host, HostError, IngestPlan, Request, Response, backups::Backup, paging, rfc3339,
 };
 use serde_json::{Value, json};
 
@@ -11,7 +11,9 @@ use crate::errors::{
     self, BACKUP_NOT_FOUND, DELETE_FAILED, FETCH_FAILED, ID_REQUIRED, INVALID_ID, LIST_FAILED,
 };
 use crate::names::{BackupId, UploadName, sanitize_filename};
-use crate::store::{SYSTEM_KIND, Store, belongs_to, system_backups};
+
+/// Resource kind every collect backup belongs to; its id is the uploading system's key.
+pub const SYSTEM_KIND: &str = "system";
 
 /// Media type recorded when the upload names none.
 const DEFAULT_MEDIA_TYPE: &str = "application/octet-stream";
@@ -20,11 +22,11 @@ const DEFAULT_MEDIA_TYPE: &str = "application/octet-stream";
 type Answer = Result<Response, Response>;
 
 /// Serve a routed request (every route but the ingest one).
-pub fn handle(store: &impl Store, req: &Request) -> Response {
+pub fn handle(host: &impl Host, req: &Request) -> Response {
     let answer = match req.operation.as_str() {
-        "list" => list(store, req),
-        "download" => download(store, req),
-        "delete" => delete(store, req),
+        "list" => list(host, req),
+        "download" => download(host, req),
+        "delete" => delete(host, req),
         "download-empty" | "delete-empty" => Err(errors::error(400, ID_REQUIRED)),
         _ => Err(errors::error(404, "not found")),
     };
@@ -59,10 +61,10 @@ pub fn complete_ingest(stored: &Backup) -> Response {
 
 /// `GET /api/systems/backups`: the calling system's backups, newest first. A storage failure on
 /// any page fails the whole listing (never a partial one).
-fn list(store: &impl Store, req: &Request) -> Answer {
+fn list(host: &impl Host, req: &Request) -> Answer {
     let system = system_key(req)?;
-    let backups: Vec<Value> = system_backups(store, system)
-        .map_err(|e| errors::storage_failure(&e, LIST_FAILED))?
+    let backups: Vec<Value> = system_backups(host, system)
+        .map_err(|e| failure(host, "listing backups", &e, LIST_FAILED))?
         .iter()
         .map(backup_metadata)
         .collect();
@@ -74,8 +76,8 @@ fn list(store: &impl Store, req: &Request) -> Answer {
 }
 
 /// `GET /api/systems/backups/{id}`: the bytes, streamed by the host, as an attachment.
-fn download(store: &impl Store, req: &Request) -> Answer {
-    let (_, backup) = owned_backup(store, req, FETCH_FAILED)?;
+fn download(host: &impl Host, req: &Request) -> Answer {
+    let (_, backup) = owned_backup(host, req, FETCH_FAILED)?;
     let mut resp = Response::backup(&backup.id, None)
         .with_header("content-type", "application/octet-stream")
         .with_header("x-content-type-options", "nosniff");
@@ -91,16 +93,16 @@ fn download(store: &impl Store, req: &Request) -> Answer {
 }
 
 /// `DELETE /api/systems/backups/{id}`.
-fn delete(store: &impl Store, req: &Request) -> Answer {
-    let (given, backup) = owned_backup(store, req, DELETE_FAILED)?;
-    match store.delete(&backup.id) {
+fn delete(host: &impl Host, req: &Request) -> Answer {
+    let (given, backup) = owned_backup(host, req, DELETE_FAILED)?;
+    match host.delete_backup(&backup.id) {
         Ok(true) => Ok(errors::envelope(
             200,
             "backup deleted",
             json!({ "id": given }),
         )),
         Ok(false) | Err(HostError::NotFound) => Err(errors::error(404, BACKUP_NOT_FOUND)),
-        Err(e) => Err(errors::storage_failure(&e, DELETE_FAILED)),
+        Err(e) => Err(failure(host, "deleting a backup", &e, DELETE_FAILED)),
     }
 }
 
@@ -108,7 +110,7 @@ fn delete(store: &impl Store, req: &Request) -> Answer {
 /// owns it. An id with an extension must carry the one the backup was stored with. A storage
 /// failure while looking it up is answered with `failed` (the operation's wording) or 503.
 fn owned_backup<'r>(
-    store: &impl Store,
+    host: &impl Host,
     req: &'r Request,
     failed: &str,
 ) -> Result<(&'r str, Backup), Response> {
@@ -118,13 +120,32 @@ fn owned_backup<'r>(
         return Err(errors::error(400, ID_REQUIRED));
     }
     let id = BackupId::parse(given).ok_or_else(|| errors::error(400, INVALID_ID))?;
-    match store.get(&id.uuid) {
+    match host.backup(&id.uuid) {
         Ok(Some(b)) if belongs_to(&b, system) && id.matches_extension(&b.extension) => {
             Ok((given, b))
         }
         Ok(_) | Err(HostError::NotFound) => Err(errors::error(404, BACKUP_NOT_FOUND)),
-        Err(e) => Err(errors::storage_failure(&e, failed)),
+        Err(e) => Err(failure(host, "reading a backup", &e, failed)),
     }
+}
+
+/// A storage failure, logged into the host's trace (the client sees only the wording).
+fn failure(host: &impl Host, what: &str, e: &HostError, wording: &str) -> Response {
+    host.warn(&format!("{what} failed: {e:?}"));
+    errors::storage_failure(e, wording)
+}
+
+/// Whether a backup was uploaded by the system `subject`.
+fn belongs_to(backup: &Backup, subject: &str) -> bool {
+    backup.resource_kind == SYSTEM_KIND && backup.resource_id == subject
+}
+
+/// Every backup of the system `subject`, newest first. The first host error ends the listing.
+fn system_backups(host: &impl Host, subject: &str) -> Result<Vec<Backup>, HostError> {
+    let mut all = paging::all_backups(host, &paging::backups_of(SYSTEM_KIND, Some(subject), true))?;
+    // The host filters already; never show another system's backup even if it did not.
+    all.retain(|b| belongs_to(b, subject));
+    Ok(all)
 }
 
 /// The calling system's key (the principal's subject); every collect route is authenticated,
@@ -149,12 +170,8 @@ fn backup_metadata(backup: &Backup) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::{Cell, RefCell};
-
-    use backup_gateway_sdk::{
-        Body, Method, Principal,
-        backups::{Page, Query},
-    };
+    use backup_gateway_sdk::testing::{FakeHost, Import};
+    use backup_gateway_sdk::{Body, Method, Principal};
 
     use super::*;
     use crate::errors::STORAGE_UNAVAILABLE;
@@ -163,83 +180,14 @@ mod tests {
     const OTHER: &str = "NETH-FFFF-0000";
     const SHA: &str = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b";
 
-    /// An in-memory store that serves at most `page_cap` backups per list call and can be told
-    /// to fail.
-    struct FakeStore {
-        backups: RefCell<Vec<Backup>>,
-        page_cap: usize,
-        list_calls: Cell<usize>,
-        /// Returned by every list call after the first `list_ok_calls`.
-        list_error: Option<HostError>,
-        list_ok_calls: usize,
-        get_error: Option<HostError>,
-        delete_error: Option<HostError>,
-    }
-
-    impl FakeStore {
-        fn new(backups: Vec<Backup>) -> FakeStore {
-            FakeStore {
-                backups: RefCell::new(backups),
-                page_cap: 1000,
-                list_calls: Cell::new(0),
-                list_error: None,
-                list_ok_calls: 0,
-                get_error: None,
-                delete_error: None,
-            }
+    /// The fake host storing these backups.
+    fn host_with(backups: Vec<Backup>) -> FakeHost {
+        let host = FakeHost::new();
+        host.set_caller("org-1", SYSTEM);
+        for b in backups {
+            host.add_backup(b);
         }
-    }
-
-    impl Store for FakeStore {
-        fn list(&self, q: &Query) -> Result<Page, HostError> {
-            self.list_calls.set(self.list_calls.get() + 1);
-            if let Some(e) = &self.list_error
-                && self.list_calls.get() > self.list_ok_calls
-            {
-                return Err(e.clone());
-            }
-            let mut matched: Vec<Backup> = self
-                .backups
-                .borrow()
-                .iter()
-                .filter(|b| {
-                    q.resource_kind
-                        .as_ref()
-                        .is_none_or(|k| *k == b.resource_kind)
-                })
-                .filter(|b| q.resource_id.as_ref().is_none_or(|i| *i == b.resource_id))
-                .cloned()
-                .collect();
-            matched.sort_by_key(|b| b.seq);
-            if q.newest_first {
-                matched.reverse();
-            }
-            let total = matched.len() as u64;
-            let take = (q.limit as usize).min(self.page_cap);
-            let items = matched
-                .into_iter()
-                .skip(q.offset as usize)
-                .take(take)
-                .collect();
-            Ok(Page { items, total })
-        }
-
-        fn get(&self, id: &str) -> Result<Option<Backup>, HostError> {
-            if let Some(e) = &self.get_error {
-                return Err(e.clone());
-            }
-            Ok(self.backups.borrow().iter().find(|b| b.id == id).cloned())
-        }
-
-        fn delete(&self, id: &str) -> Result<bool, HostError> {
-            if let Some(e) = &self.delete_error {
-                return Err(e.clone());
-            }
-            let mut backups = self.backups.borrow_mut();
-            let before = backups.len();
-            backups.retain(|b| b.id != id);
-            Ok(backups.len() < before)
-        }
+        host
     }
 
     /// The UUIDv7 of backup number `seq`.
@@ -390,12 +338,12 @@ mod tests {
 
     #[test]
     fn list_shows_only_the_callers_backups_newest_first() {
-        let store = FakeStore::new(vec![
+        let host = host_with(vec![
             backup(1, SYSTEM, ".gpg"),
             backup(2, OTHER, ".gpg"),
             backup(3, SYSTEM, ".tar.gz"),
         ]);
-        let resp = handle(&store, &request("list", &[], &[]));
+        let resp = handle(&host, &request("list", &[], &[]));
         assert_eq!(resp.status, 200);
         let body = resp.body_json().expect("JSON body");
         assert_eq!(body["code"], 200);
@@ -414,8 +362,8 @@ mod tests {
 
     #[test]
     fn list_of_nothing_is_an_empty_array() {
-        let store = FakeStore::new(Vec::new());
-        let body = handle(&store, &request("list", &[], &[]))
+        let host = host_with(Vec::new());
+        let body = handle(&host, &request("list", &[], &[]))
             .body_json()
             .expect("JSON body");
         assert_eq!(body["data"], json!({ "backups": [] }));
@@ -423,16 +371,16 @@ mod tests {
 
     #[test]
     fn list_pages_through_the_host_cap() {
-        let mut store = FakeStore::new((1..=7).map(|s| backup(s, SYSTEM, ".gpg")).collect());
-        store.page_cap = 3;
-        let body = handle(&store, &request("list", &[], &[]))
+        let host = host_with((1..=7).map(|s| backup(s, SYSTEM, ".gpg")).collect());
+        host.set_page_cap(3);
+        let body = handle(&host, &request("list", &[], &[]))
             .body_json()
             .expect("JSON body");
         let backups = body["data"]["backups"].as_array().expect("array");
         assert_eq!(backups.len(), 7);
         assert_eq!(backups[0]["id"], format!("{}.gpg", uuid(7)));
         assert_eq!(backups[6]["id"], format!("{}.gpg", uuid(1)));
-        assert_eq!(store.list_calls.get(), 3);
+        assert_eq!(host.calls(Import::BackupsList), 3);
     }
 
     #[test]
@@ -443,35 +391,40 @@ mod tests {
         ];
         cases.extend(failing_host_errors().map(|e| (e, 502, LIST_FAILED)));
         for (error, status, text) in cases {
-            let mut store = FakeStore::new(vec![backup(1, SYSTEM, ".gpg")]);
-            store.list_error = Some(error.clone());
-            let resp = handle(&store, &request("list", &[], &[]));
+            let host = host_with(vec![backup(1, SYSTEM, ".gpg")]);
+            host.fail_always(Import::BackupsList, error.clone());
+            let resp = handle(&host, &request("list", &[], &[]));
             assert_error(&resp, status, text);
-            assert_eq!(store.list_calls.get(), 1, "{error:?}");
+            assert_eq!(host.calls(Import::BackupsList), 1, "{error:?}");
+            assert_eq!(host.warnings().len(), 1, "{error:?}");
         }
     }
 
     #[test]
     fn list_failing_on_a_later_page_fails_the_whole_listing() {
-        let mut store = FakeStore::new((1..=7).map(|s| backup(s, SYSTEM, ".gpg")).collect());
-        store.page_cap = 3;
-        store.list_ok_calls = 1;
-        store.list_error = Some(HostError::Unavailable);
-        let resp = handle(&store, &request("list", &[], &[]));
+        let host = host_with((1..=7).map(|s| backup(s, SYSTEM, ".gpg")).collect());
+        host.set_page_cap(3);
+        host.fail_later(Import::BackupsList, 1, usize::MAX, HostError::Unavailable);
+        let resp = handle(&host, &request("list", &[], &[]));
         assert_error(&resp, 503, STORAGE_UNAVAILABLE);
-        assert_eq!(store.list_calls.get(), 2);
+        assert_eq!(host.calls(Import::BackupsList), 2);
 
-        store.list_calls.set(0);
-        store.list_error = Some(HostError::Invalid("offset".into()));
-        let resp = handle(&store, &request("list", &[], &[]));
+        host.heal(Import::BackupsList);
+        host.fail_later(
+            Import::BackupsList,
+            1,
+            usize::MAX,
+            HostError::Invalid("offset".into()),
+        );
+        let resp = handle(&host, &request("list", &[], &[]));
         assert_error(&resp, 502, LIST_FAILED);
     }
 
     #[test]
     fn download_streams_the_backup_as_an_attachment() {
-        let store = FakeStore::new(vec![backup(5, SYSTEM, ".tar.gz")]);
+        let host = host_with(vec![backup(5, SYSTEM, ".tar.gz")]);
         let id = format!("{}.TAR.GZ", uuid(5).to_uppercase());
-        let resp = handle(&store, &with_id("download", &id));
+        let resp = handle(&host, &with_id("download", &id));
         assert_eq!(resp.status, 200);
         assert!(
             matches!(&resp.body, Body::Backup((id, None)) if *id == uuid(5)),
@@ -488,7 +441,7 @@ mod tests {
             Some("attachment; filename=\"daily-5.tar.gz\"")
         );
         // By UUID alone too.
-        let bare = handle(&store, &with_id("download", &uuid(5)));
+        let bare = handle(&host, &with_id("download", &uuid(5)));
         assert_eq!(bare.status, 200);
     }
 
@@ -500,9 +453,9 @@ mod tests {
         ];
         cases.extend(failing_host_errors().map(|e| (e, 502, FETCH_FAILED)));
         for (error, status, text) in cases {
-            let mut store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg")]);
-            store.get_error = Some(error);
-            let resp = handle(&store, &with_id("download", &format!("{}.gpg", uuid(5))));
+            let host = host_with(vec![backup(5, SYSTEM, ".gpg")]);
+            host.fail_always(Import::BackupsGet, error);
+            let resp = handle(&host, &with_id("download", &format!("{}.gpg", uuid(5))));
             assert_error(&resp, status, text);
             assert!(!matches!(resp.body, Body::Backup(_)));
         }
@@ -512,8 +465,8 @@ mod tests {
     fn download_sanitises_the_recorded_filename() {
         let mut stored = backup(5, SYSTEM, ".gpg");
         stored.filename = "evil\"\r\nname.gpg".into();
-        let store = FakeStore::new(vec![stored]);
-        let resp = handle(&store, &with_id("download", &uuid(5)));
+        let host = host_with(vec![stored]);
+        let resp = handle(&host, &with_id("download", &uuid(5)));
         assert_eq!(
             resp.header("content-disposition"),
             Some("attachment; filename=\"evil___name.gpg\"")
@@ -522,28 +475,28 @@ mod tests {
 
     #[test]
     fn download_and_delete_refuse_bad_ids() {
-        let store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg")]);
+        let host = host_with(vec![backup(5, SYSTEM, ".gpg")]);
         for op in ["download", "delete"] {
-            let bad = handle(&store, &with_id(op, "../../etc/passwd"));
+            let bad = handle(&host, &with_id(op, "../../etc/passwd"));
             assert_eq!((bad.status, message(&bad)), (400, INVALID_ID.to_string()));
-            let empty = handle(&store, &with_id(op, ""));
+            let empty = handle(&host, &with_id(op, ""));
             assert_eq!(
                 (empty.status, message(&empty)),
                 (400, ID_REQUIRED.to_string())
             );
-            let route = handle(&store, &request(&format!("{op}-empty"), &[], &[]));
+            let route = handle(&host, &request(&format!("{op}-empty"), &[], &[]));
             assert_eq!(
                 (route.status, message(&route)),
                 (400, ID_REQUIRED.to_string())
             );
             assert_eq!(route.body_json().expect("JSON body")["data"], Value::Null);
         }
-        assert_eq!(store.backups.borrow().len(), 1);
+        assert_eq!(host.stored_backups().len(), 1);
     }
 
     #[test]
     fn download_and_delete_hide_missing_and_foreign_backups() {
-        let store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg"), backup(6, OTHER, ".gpg")]);
+        let host = host_with(vec![backup(5, SYSTEM, ".gpg"), backup(6, OTHER, ".gpg")]);
         let cases = [
             uuid(9),                       // unknown
             format!("{}.gpg", uuid(6)),    // another system's
@@ -551,7 +504,7 @@ mod tests {
         ];
         for op in ["download", "delete"] {
             for id in &cases {
-                let resp = handle(&store, &with_id(op, id));
+                let resp = handle(&host, &with_id(op, id));
                 assert_eq!(resp.status, 404, "{op} {id}");
                 assert_eq!(
                     resp.body_json(),
@@ -559,21 +512,21 @@ mod tests {
                 );
             }
         }
-        assert_eq!(store.backups.borrow().len(), 2);
+        assert_eq!(host.stored_backups().len(), 2);
     }
 
     #[test]
     fn delete_removes_the_backup_and_echoes_the_id() {
-        let store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg")]);
+        let host = host_with(vec![backup(5, SYSTEM, ".gpg")]);
         let id = format!("{}.GPG", uuid(5));
-        let resp = handle(&store, &with_id("delete", &id));
+        let resp = handle(&host, &with_id("delete", &id));
         assert_eq!(resp.status, 200);
         assert_eq!(
             resp.body_json(),
             Some(json!({ "code": 200, "message": "backup deleted", "data": { "id": id } }))
         );
-        assert!(store.backups.borrow().is_empty());
-        let again = handle(&store, &with_id("delete", &id));
+        assert!(host.stored_backups().is_empty());
+        let again = handle(&host, &with_id("delete", &id));
         assert_eq!(again.status, 404);
     }
 
@@ -585,9 +538,9 @@ mod tests {
         ];
         cases.extend(failing_host_errors().map(|e| (e, 502, DELETE_FAILED)));
         for (error, status, text) in cases {
-            let mut store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg")]);
-            store.delete_error = Some(error);
-            let resp = handle(&store, &with_id("delete", &uuid(5)));
+            let host = host_with(vec![backup(5, SYSTEM, ".gpg")]);
+            host.fail_always(Import::BackupsDelete, error);
+            let resp = handle(&host, &with_id("delete", &uuid(5)));
             assert_error(&resp, status, text);
         }
     }
@@ -600,19 +553,19 @@ mod tests {
         ];
         cases.extend(failing_host_errors().map(|e| (e, 502, DELETE_FAILED)));
         for (error, status, text) in cases {
-            let mut store = FakeStore::new(vec![backup(5, SYSTEM, ".gpg")]);
-            store.get_error = Some(error);
-            let resp = handle(&store, &with_id("delete", &uuid(5)));
+            let host = host_with(vec![backup(5, SYSTEM, ".gpg")]);
+            host.fail_always(Import::BackupsGet, error);
+            let resp = handle(&host, &with_id("delete", &uuid(5)));
             assert_error(&resp, status, text);
             // Nothing was deleted without a successful lookup.
-            assert_eq!(store.backups.borrow().len(), 1);
+            assert_eq!(host.stored_backups().len(), 1);
         }
     }
 
     #[test]
     fn unknown_operation_is_404() {
-        let store = FakeStore::new(Vec::new());
-        let resp = handle(&store, &request("nope", &[], &[]));
+        let host = host_with(Vec::new());
+        let resp = handle(&host, &request("nope", &[], &[]));
         assert_eq!(
             (resp.status, message(&resp)),
             (404, "not found".to_string())

@@ -12,6 +12,7 @@
 //! stored backup and the record → 202 with no body. A delete that fails half-way leaves the
 //! backup `deleting`; repeating the DELETE finishes it.
 
+use backup_gateway_sdk::Host;
 use backup_gateway_sdk::{
     HostError, Request, Response,
     jobs::{JobKind, JobSpec},
@@ -22,7 +23,7 @@ use crate::catalog;
 use crate::errors::ApiError;
 use crate::listing::{self, ListQuery};
 use crate::record::{self, BackupRecord, COLLECTION, Entry, Fields, Status, StoredRecord};
-use crate::store::{self, Store, VOLUME_KIND};
+use crate::store::{self, VOLUME_KIND};
 use crate::validate;
 use crate::volumes::{self, BACKUP_REFUSED};
 
@@ -33,7 +34,7 @@ pub const IMAGE_MEDIA_TYPE: &str = "application/octet-stream";
 pub const NO_PARENT: &str = "No backups available to do an incremental backup.";
 
 /// The record `{backup_id}` names; 404 when the caller's org has none.
-pub fn find(store: &impl Store, req: &Request) -> Result<StoredRecord, ApiError> {
+pub fn find(store: &impl Host, req: &Request) -> Result<StoredRecord, ApiError> {
     let raw = req.param("backup_id").unwrap_or_default();
     validate::uuid(raw)
         .and_then(|id| catalog::load(store, &id))
@@ -41,10 +42,10 @@ pub fn find(store: &impl Store, req: &Request) -> Result<StoredRecord, ApiError>
 }
 
 /// `POST /v1/backups` → 202 `{backup}`.
-pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = validate::create_body(req)?;
     let volume = store
-        .volume(&body.volume_id)
+        .resource(VOLUME_KIND, &body.volume_id)
         .ok_or_else(|| ApiError::volume_not_found(&body.volume_id))?;
     volumes::check_backup(&volume, body.force)?;
     let parent_id = if body.incremental {
@@ -88,15 +89,15 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         .create_job(&spec)
         .map_err(|e| capture_refused(store, &volume.id, &e))?;
 
-    let mut stored = StoredRecord {
-        record: BackupRecord {
+    let mut stored = record::stored(
+        BackupRecord {
             fields,
             job_id: job.id.clone(),
             updated_at: req.received_at,
             ..BackupRecord::default()
         },
-        revision: 0,
-    };
+        0,
+    );
     if let Err(e) = catalog::save(store, &mut stored) {
         store.warn(&format!(
             "recording backup {} failed, cancelling its capture: {e:?}",
@@ -125,7 +126,7 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 
 /// The parent of a new incremental backup of `volume_id`: its newest backup whose data
 /// exists (`available`, or `restoring` from); 400 when it has none.
-fn parent_of(store: &impl Store, volume_id: &str) -> Result<String, ApiError> {
+fn parent_of(store: &impl Host, volume_id: &str) -> Result<String, ApiError> {
     let active = catalog::active_jobs(store);
     let index: catalog::BackupIndex = store::volume_backups(store, Some(volume_id))
         .map_err(|e| ApiError::from_host(&e))?
@@ -152,7 +153,7 @@ fn parent_of(store: &impl Store, volume_id: &str) -> Result<String, ApiError> {
 
 /// After recording an incremental backup: if its parent started being deleted meanwhile
 /// (the delete checked for dependents before this record existed), withdraw it → 409.
-fn still_a_parent(store: &impl Store, child: &StoredRecord, parent: &str) -> Result<(), ApiError> {
+fn still_a_parent(store: &impl Host, child: &StoredRecord, parent: &str) -> Result<(), ApiError> {
     let alive = catalog::load(store, parent).is_some_and(|p| !p.record.deleting);
     if alive {
         return Ok(());
@@ -176,7 +177,7 @@ fn still_a_parent(store: &impl Store, child: &StoredRecord, parent: &str) -> Res
 }
 
 /// A refused capture job: the host's conflict is another capture or restore of the volume.
-fn capture_refused(store: &impl Store, volume_id: &str, error: &HostError) -> ApiError {
+fn capture_refused(store: &impl Host, volume_id: &str, error: &HostError) -> ApiError {
     match error {
         HostError::Conflict(_) => ApiError::conflict(
             BACKUP_REFUSED,
@@ -193,7 +194,7 @@ fn capture_refused(store: &impl Store, volume_id: &str, error: &HostError) -> Ap
 }
 
 /// `GET /v1/backups` → `{backups, meta, links}`.
-pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req)?;
     let active = catalog::active_jobs(store);
     let mut entries = catalog::resolve_all(store, &active)?;
@@ -212,7 +213,7 @@ pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/backups/{backup_id}` → `{backup}`.
-pub fn get(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let stored = find(store, req)?;
     let active = catalog::active_jobs(store);
     let entry = catalog::resolve(store, stored, &active, None)?;
@@ -235,7 +236,7 @@ fn has_dependents(id: &str) -> ApiError {
 }
 
 /// `DELETE /v1/backups/{backup_id}` → 202.
-pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let stored = find(store, req)?;
     let active = catalog::active_jobs(store);
     let entry = catalog::resolve(store, stored, &active, None)?;
@@ -307,23 +308,18 @@ pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeStore, T0, record, volume};
+    use crate::testing::{T0, record, volume};
     use backup_gateway_sdk::jobs::JobStatus;
+    use backup_gateway_sdk::testing::FakeHost;
 
     const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 
     /// A parent record, and a child whose capture is queued and whose record is saved.
-    fn parent_and_child(store: &FakeStore) -> (StoredRecord, StoredRecord) {
-        let mut parent = StoredRecord {
-            record: record("parent", VOL, T0),
-            revision: 0,
-        };
+    fn parent_and_child(store: &FakeHost) -> (StoredRecord, StoredRecord) {
+        let mut parent = record::stored(record("parent", VOL, T0), 0);
         catalog::save(store, &mut parent).expect("saved");
-        let job = store.insert_job(JobKind::Capture, VOL, None, JobStatus::Queued);
-        let mut child = StoredRecord {
-            record: record("child", VOL, T0 + 1),
-            revision: 0,
-        };
+        let job = crate::testing::insert_job(store, JobKind::Capture, VOL, None, JobStatus::Queued);
+        let mut child = record::stored(record("child", VOL, T0 + 1), 0);
         child.record.job_id = job.id;
         child.record.fields.parent_id = Some("parent".into());
         catalog::save(store, &mut child).expect("saved");
@@ -332,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_live_parent_keeps_its_new_child() {
-        let store = FakeStore::with_volumes(vec![volume(VOL, "available")]);
+        let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
         let (_, child) = parent_and_child(&store);
         assert_eq!(still_a_parent(&store, &child, "parent"), Ok(()));
         assert!(catalog::load(&store, "child").is_some());
@@ -340,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_child_of_a_parent_being_deleted_is_withdrawn() {
-        let store = FakeStore::with_volumes(vec![volume(VOL, "available")]);
+        let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
         let (mut parent, child) = parent_and_child(&store);
         parent.record.deleting = true;
         catalog::save(&store, &mut parent).expect("marked");
@@ -352,7 +348,7 @@ mod tests {
         );
         assert!(catalog::load(&store, "child").is_none());
         assert_eq!(
-            store.job_by_id(&child.record.job_id).map(|j| j.status),
+            store.job(&child.record.job_id).map(|j| j.status),
             Some(JobStatus::Cancelled)
         );
         // A parent that is gone altogether withdraws it too.

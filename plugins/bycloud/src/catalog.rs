@@ -9,66 +9,42 @@
 use std::collections::{HashMap, HashSet};
 
 use backup_gateway_sdk::{
-    HostError,
+    Host, HostError, PAGE_LIMIT,
     backups::Backup,
     jobs::{Job, JobStatus, Query as JobQuery},
 };
 
 use crate::errors::ApiError;
-use crate::record::{self, BackupRecord, COLLECTION, Entry, Status, StoredRecord};
-use crate::store::{self, HOST_PAGE_LIMIT, Store};
+use crate::record::{self, Entry, RECORDS, Status, StoredRecord};
+use crate::store;
 
 /// Stored backups by host id.
 pub type BackupIndex = HashMap<String, Backup>;
 
-/// A record from a document (`None`, logged, when it does not parse).
-fn parse(store: &impl Store, key: &str, value: &str, revision: u64) -> Option<StoredRecord> {
-    match serde_json::from_str::<BackupRecord>(value) {
-        Ok(record) => Some(StoredRecord { record, revision }),
-        Err(e) => {
-            store.warn(&format!("unreadable backup record {key}: {e}"));
-            None
-        }
-    }
+/// The record of backup `id` (`None`, logged, when it does not parse).
+pub fn load(store: &impl Host, id: &str) -> Option<StoredRecord> {
+    RECORDS.load(store, id)
 }
 
-/// The record of backup `id`.
-pub fn load(store: &impl Store, id: &str) -> Option<StoredRecord> {
-    let doc = store.document(COLLECTION, id)?;
-    parse(store, &doc.key, &doc.value, doc.revision)
-}
-
-/// Every record.
-pub fn load_all(store: &impl Store) -> Vec<StoredRecord> {
-    store::all_documents(store, COLLECTION)
-        .into_iter()
-        .filter_map(|d| parse(store, &d.key, &d.value, d.revision))
-        .collect()
+/// Every readable record.
+pub fn load_all(store: &impl Host) -> Vec<StoredRecord> {
+    RECORDS.load_all(store)
 }
 
 /// Write a record over the revision it was read at (0: it must not exist yet); on success
 /// `stored.revision` is the new one.
-pub fn save(store: &impl Store, stored: &mut StoredRecord) -> Result<(), HostError> {
-    let value = serde_json::to_string(&stored.record)
-        .map_err(|e| HostError::Invalid(format!("record does not serialise: {e}")))?;
-    let doc = store.put_document(
-        COLLECTION,
-        &stored.record.fields.id,
-        &value,
-        Some(stored.revision),
-    )?;
-    stored.revision = doc.revision;
-    Ok(())
+pub fn save(store: &impl Host, stored: &mut StoredRecord) -> Result<(), HostError> {
+    RECORDS.save(store, stored)
 }
 
 /// The org's queued and running jobs of this plugin (captures and restores).
-pub fn active_jobs(store: &impl Store) -> Vec<Job> {
+pub fn active_jobs(store: &impl Host) -> Vec<Job> {
     store
         .jobs(&JobQuery {
             resource_kind: None,
             resource_id: None,
             statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-            limit: HOST_PAGE_LIMIT,
+            limit: PAGE_LIMIT,
         })
         .into_iter()
         .filter(record::job_active)
@@ -76,7 +52,7 @@ pub fn active_jobs(store: &impl Store) -> Vec<Job> {
 }
 
 /// Every stored volume backup, by host id.
-pub fn backup_index(store: &impl Store) -> Result<BackupIndex, ApiError> {
+pub fn backup_index(store: &impl Host) -> Result<BackupIndex, ApiError> {
     let all = store::volume_backups(store, None).map_err(|e| {
         store.warn(&format!("listing stored backups failed: {e:?}"));
         ApiError::from_host(&e)
@@ -87,7 +63,7 @@ pub fn backup_index(store: &impl Store) -> Result<BackupIndex, ApiError> {
 /// A stored backup by host id: from the index when it has it, else from the host (a capture
 /// may have completed after the index was read).
 fn stored_backup(
-    store: &impl Store,
+    store: &impl Host,
     index: Option<&BackupIndex>,
     id: &str,
 ) -> Result<Option<Backup>, ApiError> {
@@ -103,7 +79,7 @@ fn stored_backup(
 /// Resolve one record: look up what its status depends on, derive it, and write a settled
 /// capture's outcome back (best effort).
 pub fn resolve(
-    store: &impl Store,
+    store: &impl Host,
     mut stored: StoredRecord,
     active: &[Job],
     index: Option<&BackupIndex>,
@@ -156,7 +132,7 @@ pub fn resolve(
 }
 
 /// Every record, resolved.
-pub fn resolve_all(store: &impl Store, active: &[Job]) -> Result<Vec<Entry>, ApiError> {
+pub fn resolve_all(store: &impl Host, active: &[Job]) -> Result<Vec<Entry>, ApiError> {
     let index = backup_index(store)?;
     load_all(store)
         .into_iter()
@@ -176,7 +152,7 @@ pub fn live_parents(entries: &[Entry]) -> HashSet<&str> {
 
 /// Whether another backup that is not in `error` builds on `id` (resolving only the records
 /// that name it as their parent).
-pub fn find_dependents(store: &impl Store, id: &str, active: &[Job]) -> Result<bool, ApiError> {
+pub fn find_dependents(store: &impl Host, id: &str, active: &[Job]) -> Result<bool, ApiError> {
     for stored in load_all(store) {
         if stored.record.fields.parent_id.as_deref() != Some(id) {
             continue;
@@ -191,38 +167,31 @@ pub fn find_dependents(store: &impl Store, id: &str, active: &[Job]) -> Result<b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeStore, T0, record, stored_backup};
+    use crate::record::COLLECTION;
     use crate::record::reasons;
+    use crate::testing::{T0, record, stored_backup};
     use backup_gateway_sdk::jobs::JobKind;
+    use backup_gateway_sdk::testing::{FakeHost, Import};
 
     const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 
     /// A record whose capture job exists in `store` with `status`.
-    fn with_job(store: &FakeStore, id: &str, status: JobStatus) -> StoredRecord {
-        let job = store.insert_job(JobKind::Capture, VOL, None, status);
+    fn with_job(store: &FakeHost, id: &str, status: JobStatus) -> StoredRecord {
+        let job = crate::testing::insert_job(store, JobKind::Capture, VOL, None, status);
         let mut r = record(id, VOL, T0);
         r.job_id = job.id;
-        let mut stored = StoredRecord {
-            record: r,
-            revision: 0,
-        };
+        let mut stored = record::stored(r, 0);
         save(store, &mut stored).expect("saved");
         stored
     }
 
     #[test]
     fn save_is_compare_and_swap() {
-        let store = FakeStore::new();
-        let mut a = StoredRecord {
-            record: record("id-1", VOL, T0),
-            revision: 0,
-        };
+        let store = FakeHost::new();
+        let mut a = record::stored(record("id-1", VOL, T0), 0);
         save(&store, &mut a).expect("created");
         assert_eq!(a.revision, 1);
-        let mut stale = StoredRecord {
-            record: record("id-1", VOL, T0),
-            revision: 0,
-        };
+        let mut stale = record::stored(record("id-1", VOL, T0), 0);
         assert!(matches!(
             save(&store, &mut stale),
             Err(HostError::Conflict(_))
@@ -234,18 +203,18 @@ mod tests {
 
     #[test]
     fn unreadable_records_are_skipped_and_logged() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         store
             .put_document(COLLECTION, "bad", "[1,2]", None)
             .expect("put");
         assert!(load(&store, "bad").is_none());
         assert!(load_all(&store).is_empty());
-        assert!(store.warnings.borrow()[0].contains("unreadable backup record bad"));
+        assert!(store.warnings()[0].contains("unreadable record backups/bad"));
     }
 
     #[test]
     fn a_completed_capture_is_settled_once() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let stored = with_job(&store, "id-1", JobStatus::InProgress);
         let entry = resolve(&store, stored.clone(), &[], None).expect("resolved");
         assert_eq!(entry.status, Status::Creating);
@@ -263,15 +232,15 @@ mod tests {
         assert_eq!(reloaded.record.backup_id.as_deref(), Some(host.as_str()));
 
         // Settled records need no job lookup.
-        let calls = store.job_calls.get();
+        let calls = store.calls(Import::JobsGet);
         let entry = resolve(&store, reloaded, &[], None).expect("resolved");
         assert_eq!(entry.status, Status::Available);
-        assert_eq!(store.job_calls.get(), calls);
+        assert_eq!(store.calls(Import::JobsGet), calls);
     }
 
     #[test]
     fn a_lost_write_back_is_logged_and_the_status_still_shown() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let stored = with_job(&store, "id-1", JobStatus::InProgress);
         store.complete_capture(&stored.record.job_id, 10, 10);
         let mut stale = stored.clone();
@@ -281,8 +250,7 @@ mod tests {
         assert_eq!(entry.stored.record.backup_id, None, "not written");
         assert!(
             store
-                .warnings
-                .borrow()
+                .warnings()
                 .iter()
                 .any(|w| w.contains("writing back the outcome of backup id-1"))
         );
@@ -290,7 +258,7 @@ mod tests {
 
     #[test]
     fn the_index_is_used_and_missed_captures_are_looked_up() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let stored = with_job(&store, "id-1", JobStatus::InProgress);
         let index = backup_index(&store).expect("index");
         let host = store.complete_capture(&stored.record.job_id, 10, 10);
@@ -301,18 +269,18 @@ mod tests {
 
     #[test]
     fn pruned_data_and_failed_lookups() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let stored = with_job(&store, "id-1", JobStatus::InProgress);
         let host = store.complete_capture(&stored.record.job_id, 10, 10);
-        store.backups.borrow_mut().retain(|b| b.id != host);
+        assert_eq!(store.delete_backup(&host).ok(), Some(true));
         let entry = resolve(&store, stored.clone(), &[], None).expect("resolved");
         assert_eq!(entry.status, Status::Error);
         assert_eq!(entry.fail_reason.as_deref(), Some(reasons::DATA_GONE));
 
-        let mut broken = FakeStore::new();
+        let broken = FakeHost::new();
         let stored = with_job(&broken, "id-2", JobStatus::Completed);
         broken.add_backup(stored_backup("b", VOL, 1, 1));
-        broken.backup_error = Some(HostError::Unavailable);
+        broken.fail_always(Import::BackupsGet, HostError::Unavailable);
         broken.complete_capture(&stored.record.job_id, 1, 1);
         let error = resolve(&broken, stored, &[], None).expect_err("unavailable");
         assert_eq!(error.status, 503);
@@ -320,10 +288,16 @@ mod tests {
 
     #[test]
     fn restores_show_and_dependents_count_unless_in_error() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let parent = with_job(&store, "parent", JobStatus::InProgress);
         let host = store.complete_capture(&parent.record.job_id, 10, 10);
-        let restore = store.insert_job(JobKind::Restore, VOL, Some(&host), JobStatus::Queued);
+        let restore = crate::testing::insert_job(
+            &store,
+            JobKind::Restore,
+            VOL,
+            Some(&host),
+            JobStatus::Queued,
+        );
         let active = active_jobs(&store);
         assert_eq!(active.len(), 1);
         let entry = resolve(&store, parent.clone(), &active, None).expect("resolved");

@@ -271,7 +271,7 @@ fn field_errors(errors: &[FieldError]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::request;
+    use crate::testing::request;
     use backup_gateway_sdk::RateLimitState;
 
     fn req() -> Request {

@@ -3,30 +3,32 @@
 //! surface.
 
 use backup_gateway_sdk::{
-    HostError, Method, Request, Response,
+    Host, HostError, Method, Request, Response,
     jobs::{JobKind, JobStatus},
 };
 use serde_json::{Value, json};
 
-use crate::fake::{FakeStore, T0, request, volume};
 use crate::manifest::{CREATE_BACKUP, DELETE_BACKUP, GET_BACKUP, LIST_BACKUPS, RESTORE_BACKUP};
 use crate::operations;
 use crate::record::GIB;
-use crate::store::Store;
+use crate::store::VOLUME_KIND;
+use crate::testing::{T0, request, volume};
+use backup_gateway_sdk::paging::all_resources;
+use backup_gateway_sdk::testing::{FakeHost, Import};
 
 const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const VOL_2: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const ATTACHED: &str = "cccccccc-0000-4000-8000-000000000003";
 
-fn host() -> FakeStore {
-    FakeStore::with_volumes(vec![
+fn host() -> FakeHost {
+    FakeHost::with_resources(vec![
         volume(VOL, "available"),
         volume(VOL_2, "available"),
         volume(ATTACHED, "in-use"),
     ])
 }
 
-fn call(store: &FakeStore, req: &Request) -> (u16, Value) {
+fn call(store: &FakeHost, req: &Request) -> (u16, Value) {
     let resp: Response = operations::handle(store, req);
     let body = resp.body_json().unwrap_or(Value::Null);
     if resp.status >= 400 {
@@ -39,14 +41,14 @@ fn call(store: &FakeStore, req: &Request) -> (u16, Value) {
     (resp.status, body)
 }
 
-fn create(store: &FakeStore, body: Value) -> (u16, Value) {
+fn create(store: &FakeHost, body: Value) -> (u16, Value) {
     let mut r = request(CREATE_BACKUP, "/v1/backups");
     r.method = Method::Post;
     r.body = body.to_string().into_bytes();
     call(store, &r)
 }
 
-fn get(store: &FakeStore, id: &str) -> (u16, Value) {
+fn get(store: &FakeHost, id: &str) -> (u16, Value) {
     let r = Request {
         params: vec![("backup_id".into(), id.into())],
         ..request(GET_BACKUP, &format!("/v1/backups/{id}"))
@@ -54,7 +56,7 @@ fn get(store: &FakeStore, id: &str) -> (u16, Value) {
     call(store, &r)
 }
 
-fn list(store: &FakeStore, query: &[(&str, &str)]) -> (u16, Value) {
+fn list(store: &FakeHost, query: &[(&str, &str)]) -> (u16, Value) {
     let mut r = request(LIST_BACKUPS, "/v1/backups");
     r.query = query
         .iter()
@@ -63,7 +65,7 @@ fn list(store: &FakeStore, query: &[(&str, &str)]) -> (u16, Value) {
     call(store, &r)
 }
 
-fn delete(store: &FakeStore, id: &str) -> (u16, Value) {
+fn delete(store: &FakeHost, id: &str) -> (u16, Value) {
     let r = Request {
         method: Method::Delete,
         params: vec![("backup_id".into(), id.into())],
@@ -72,7 +74,7 @@ fn delete(store: &FakeStore, id: &str) -> (u16, Value) {
     call(store, &r)
 }
 
-fn restore(store: &FakeStore, id: &str, body: Option<Value>) -> (u16, Value) {
+fn restore(store: &FakeHost, id: &str, body: Option<Value>) -> (u16, Value) {
     let r = Request {
         method: Method::Post,
         params: vec![("backup_id".into(), id.into())],
@@ -83,7 +85,7 @@ fn restore(store: &FakeStore, id: &str, body: Option<Value>) -> (u16, Value) {
 }
 
 /// Create a backup and play its capture to completion; returns its id.
-fn available(store: &FakeStore, body: Value, size: u64, stored_bytes: u64) -> String {
+fn available(store: &FakeHost, body: Value, size: u64, stored_bytes: u64) -> String {
     let (status, created) = create(store, body);
     assert_eq!(status, 202, "{created}");
     let id = created["backup"]["id"].as_str().expect("id").to_string();
@@ -92,13 +94,8 @@ fn available(store: &FakeStore, body: Value, size: u64, stored_bytes: u64) -> St
 }
 
 /// The capture job of the last create.
-fn last_job_id(store: &FakeStore) -> String {
-    store
-        .jobs
-        .borrow()
-        .last()
-        .map(|(j, _)| j.id.clone())
-        .expect("a job")
+fn last_job_id(store: &FakeHost) -> String {
+    store.last_job().map(|j| j.id).expect("a job")
 }
 
 fn details(body: &Value) -> &str {
@@ -174,7 +171,7 @@ fn the_capture_settles_the_status() {
         3 * GIB + 1,
         3 * GIB + 1,
     );
-    store.clock.set(T0 + 60_000_000);
+    store.set_now(T0 + 60_000_000);
     let (_, body) = get(&store, &id);
     assert_eq!(body["backup"]["status"], "available");
     assert_eq!(body["backup"]["size"], 4);
@@ -210,7 +207,7 @@ fn create_refusals() {
         body["error"]["message"],
         "Volume is not in a state that allows backup"
     );
-    assert!(store.created.borrow().is_empty());
+    assert!(store.specs().is_empty());
 
     let (status, _) = create(&store, json!({ "volume_id": ATTACHED, "force": true }));
     assert_eq!(status, 202);
@@ -221,7 +218,11 @@ fn create_refusals() {
         details(&body),
         format!("Volume '{ATTACHED}' has a backup or restore in progress.")
     );
-    assert_eq!(store.documents.borrow().len(), 1, "no record for refusals");
+    assert_eq!(
+        store.documents(crate::record::COLLECTION, None, 1000).len(),
+        1,
+        "no record for refusals"
+    );
 }
 
 #[test]
@@ -236,29 +237,33 @@ fn create_maps_host_failures() {
         ),
     ];
     for (error, status) in cases {
-        let mut store = host();
-        store.create_error = Some(error.clone());
+        let store = host();
+        store.fail_always(Import::JobsCreate, error.clone());
         let (got, body) = create(&store, json!({ "volume_id": VOL }));
         assert_eq!(got, status, "{error:?}");
         assert!(
             !details(&body).contains("deduplicated"),
             "internal detail stays in the log"
         );
-        assert!(store.documents.borrow().is_empty());
+        assert!(
+            store
+                .documents(crate::record::COLLECTION, None, 1000)
+                .is_empty()
+        );
     }
-    let mut store = host();
-    store.create_error = Some(HostError::Invalid("boom".into()));
+    let store = host();
+    store.fail_always(Import::JobsCreate, HostError::Invalid("boom".into()));
     create(&store, json!({ "volume_id": VOL }));
-    assert!(store.warnings.borrow()[0].contains("queueing a capture of volume"));
+    assert!(store.warnings()[0].contains("queueing a capture of volume"));
 
     // The record cannot be written: the capture is cancelled.
-    let mut store = host();
-    store.put_error = Some(HostError::Unavailable);
+    let store = host();
+    store.fail_always(Import::DocumentsPut, HostError::Unavailable);
     let (status, _) = create(&store, json!({ "volume_id": VOL }));
     assert_eq!(status, 503);
-    let job = store.jobs.borrow()[0].0.clone();
+    let job = store.all_jobs()[0].clone();
     assert_eq!(
-        store.job_by_id(&job.id).map(|j| j.status),
+        store.job(&job.id).map(|j| j.status),
         Some(JobStatus::Cancelled)
     );
 }
@@ -283,7 +288,7 @@ fn incremental_chain_parents_and_sizes() {
     // A failed backup and another volume's backup are never parents.
     let (_, other) = create(&store, json!({ "volume_id": VOL_2 }));
     store.complete_capture(&last_job_id(&store), GIB, GIB);
-    store.clock.set(T0 + 1_000_000);
+    store.set_now(T0 + 1_000_000);
     let mut r = request(CREATE_BACKUP, "/v1/backups");
     r.received_at = T0 + 1_000_000;
     r.body = json!({ "volume_id": VOL }).to_string().into_bytes();
@@ -388,7 +393,7 @@ fn get_and_delete_unknown_ids() {
 
 #[test]
 fn delete_refuses_busy_backups_and_finishes_after_a_failure() {
-    let mut store = host();
+    let store = host();
     let (_, created) = create(&store, json!({ "volume_id": VOL }));
     let id = created["backup"]["id"].as_str().expect("id").to_string();
     let (status, body) = delete(&store, &id);
@@ -399,7 +404,7 @@ fn delete_refuses_busy_backups_and_finishes_after_a_failure() {
     );
     let host_id = store.complete_capture(&last_job_id(&store), 10, 10);
 
-    store.delete_error = Some(HostError::Unavailable);
+    store.fail_always(Import::BackupsDelete, HostError::Unavailable);
     assert_eq!(delete(&store, &id).0, 503);
     let (_, body) = get(&store, &id);
     assert_eq!(body["backup"]["status"], "deleting");
@@ -410,11 +415,15 @@ fn delete_refuses_busy_backups_and_finishes_after_a_failure() {
     let (status, _) = create(&store, json!({ "volume_id": VOL, "incremental": true }));
     assert_eq!(status, 400);
 
-    store.delete_error = None;
+    store.heal(Import::BackupsDelete);
     let (status, body) = delete(&store, &id);
     assert_eq!((status, body), (202, Value::Null));
-    assert!(store.backups.borrow().iter().all(|b| b.id != host_id));
-    assert!(store.documents.borrow().is_empty());
+    assert!(store.stored_backups().iter().all(|b| b.id != host_id));
+    assert!(
+        store
+            .documents(crate::record::COLLECTION, None, 1000)
+            .is_empty()
+    );
     assert_eq!(delete(&store, &id).0, 404);
 }
 
@@ -434,8 +443,8 @@ fn error_backups_can_be_deleted() {
 fn restore_into_an_existing_volume() {
     let store = host();
     let id = available(&store, json!({ "volume_id": VOL }), 10, 10);
-    let host_id = store.backups.borrow()[0].id.clone();
-    store.clock.set(T0 + 30_000_000);
+    let host_id = store.stored_backups()[0].id.clone();
+    store.set_now(T0 + 30_000_000);
     let (status, body) = restore(&store, &id, Some(json!({ "volume_id": VOL_2 })));
     assert_eq!((status, body), (202, json!({ "volume_id": VOL_2 })));
     let spec = store.last_spec().expect("restore job");
@@ -461,7 +470,7 @@ fn restore_into_an_existing_volume() {
     );
 
     store.set_job_status(&last_job_id(&store), JobStatus::Completed);
-    let restore_job = store.jobs.borrow()[1].0.id.clone();
+    let restore_job = store.all_jobs()[1].id.clone();
     store.set_job_status(&restore_job, JobStatus::Completed);
     let (_, body) = get(&store, &id);
     assert_eq!(body["backup"]["status"], "available");
@@ -520,7 +529,7 @@ fn restore_without_a_volume_creates_one() {
     let (status, body) = restore(&store, &id, None);
     assert_eq!(status, 202);
     let new_id = body["volume_id"].as_str().expect("volume id").to_string();
-    let created = store.volume(&new_id).expect("created");
+    let created = store.resource(VOLUME_KIND, &new_id).expect("created");
     assert_eq!(created.name, format!("restore_backup_{id}"));
     let attributes: Value = serde_json::from_str(&created.attributes).expect("JSON");
     assert_eq!(
@@ -533,23 +542,36 @@ fn restore_without_a_volume_creates_one() {
     let (status, body) = restore(&store, &id, Some(json!({ "name": "copy" })));
     assert_eq!(status, 202);
     let named = body["volume_id"].as_str().expect("volume id");
-    assert_eq!(store.volume(named).map(|v| v.name).as_deref(), Some("copy"));
+    assert_eq!(
+        store
+            .resource(VOLUME_KIND, named)
+            .map(|v| v.name)
+            .as_deref(),
+        Some("copy")
+    );
 }
 
 #[test]
 fn a_new_volume_the_host_cannot_restore_into_is_marked_error() {
-    let mut store = host();
-    store.created_volumes_have_source = false;
+    let store = host();
     let id = available(&store, json!({ "volume_id": VOL }), 10, 10);
+    // The host refuses the restore job into the volume it just created.
+    store.fail_next(
+        Import::JobsCreate,
+        1,
+        HostError::Invalid("the resource has no capture source".into()),
+    );
     let (status, body) = restore(&store, &id, None);
     assert_eq!(status, 500);
     assert_eq!(body["error"]["message"], "Internal server error");
-    let new_volume = store.volumes.borrow().last().cloned().expect("created");
+    let new_volume = all_resources(&store, VOLUME_KIND)
+        .into_iter()
+        .find(|v| ![VOL, VOL_2, ATTACHED].contains(&v.id.as_str()))
+        .expect("created");
     assert_eq!(new_volume.state, "error");
     assert!(
         store
-            .warnings
-            .borrow()
+            .warnings()
             .iter()
             .any(|w| w.contains("queueing a restore"))
     );
@@ -602,7 +624,7 @@ fn list_pages_through_backups_with_filters() {
     let (status, _) = list(&store, &[("limit", "0")]);
     assert_eq!(status, 400);
 
-    let mut broken = host();
-    broken.backups_error = Some(HostError::Unavailable);
+    let broken = host();
+    broken.fail_always(Import::BackupsList, HostError::Unavailable);
     assert_eq!(list(&broken, &[]).0, 503);
 }

@@ -59,8 +59,6 @@ mod backups;
 mod catalog;
 mod errors;
 #[cfg(test)]
-mod fake;
-#[cfg(test)]
 mod flows;
 mod listing;
 mod manifest;
@@ -68,37 +66,30 @@ mod operations;
 mod record;
 mod restore;
 mod store;
+#[cfg(test)]
+mod testing;
 mod validate;
 mod volumes;
 
-use backup_gateway_sdk::{
-    Guest, IngestPlan, Manifest, Problem, Request, Response, backups::Backup,
-};
+use backup_gateway_sdk::{Host, Manifest, Problem, Provider, Request, Response};
 
 /// The exported provider.
 struct ByCloud;
 
-impl Guest for ByCloud {
+impl Provider for ByCloud {
     fn manifest() -> Manifest {
         manifest::manifest()
     }
 
-    fn handle(req: Request) -> Response {
-        operations::handle(&store::HostStore, &req)
+    fn handle(host: &impl Host, req: Request) -> Response {
+        operations::handle(host, &req)
     }
 
-    /// ByCloud has no upload routes; the host never asks, and a stray call is refused.
-    fn prepare_ingest(req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
-        Err(errors::problem_error(&Problem::NotFound).render(&req))
-    }
+    // No upload routes: the SDK's defaults answer a stray ingest call with ByCloud's 404
+    // (prepare) and 500 (complete).
 
-    /// Never called (no ingest routes); answers 500 rather than pretend success.
-    fn complete_ingest(req: Request, _stored: Backup) -> Response {
-        errors::problem_error(&Problem::Internal).render(&req)
-    }
-
-    fn render_problem(problem: Problem, req: Request) -> Response {
-        errors::render_problem(&problem, &req)
+    fn render_problem(problem: Problem, req: &Request) -> Response {
+        errors::render_problem(&problem, req)
     }
 }
 

@@ -252,8 +252,7 @@ pub fn page<'a>(query: &ListQuery, all: &'a [Entry]) -> Result<Page<'a>, ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{T0, record, request};
-    use crate::record::StoredRecord;
+    use crate::testing::{T0, record, request};
 
     const VOL_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
     const VOL_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -263,10 +262,7 @@ mod tests {
         let mut r = record(&id(n), volume, T0 + n * 1_000_000);
         r.fields.name = name.map(str::to_string);
         Entry {
-            stored: StoredRecord {
-                record: r,
-                revision: 1,
-            },
+            stored: crate::record::stored(r, 1),
             status,
             backup: None,
             fail_reason: None,

@@ -14,6 +14,7 @@
 //! effort, compare-and-swap), so later reads skip the job.
 
 use backup_gateway_sdk::{
+    Collection, Stored,
     backups::Backup,
     jobs::{Job, JobKind, JobStatus},
     rfc3339,
@@ -78,13 +79,19 @@ pub struct BackupRecord {
     pub updated_at: u64,
 }
 
-/// A record and its document revision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRecord {
-    /// The record.
-    pub record: BackupRecord,
-    /// Revision for compare-and-swap.
-    pub revision: u64,
+/// A record and its document revision (key: the backup id).
+pub type StoredRecord = Stored<BackupRecord>;
+
+/// The collection of backup records.
+pub const RECORDS: Collection<BackupRecord> = Collection::new(COLLECTION);
+
+/// A record at `revision` (0: not written yet), keyed by its backup id.
+pub fn stored(record: BackupRecord, revision: u64) -> StoredRecord {
+    Stored {
+        key: record.fields.id.clone(),
+        record,
+        revision,
+    }
 }
 
 /// A backup's status.
@@ -302,7 +309,7 @@ pub fn to_json(entry: &Entry, has_dependent_backups: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{T0, job, record, stored_backup};
+    use crate::testing::{T0, job, record, stored_backup};
 
     fn entry(status: Status, backup: Option<Backup>) -> Entry {
         let mut r = record("11111111-1111-4111-8111-111111111111", "vol", T0);
@@ -312,10 +319,7 @@ mod tests {
             .cloned()
             .unwrap_or_default();
         Entry {
-            stored: StoredRecord {
-                record: r,
-                revision: 1,
-            },
+            stored: stored(r, 1),
             status,
             backup,
             fail_reason: None,

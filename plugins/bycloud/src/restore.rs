@@ -9,6 +9,7 @@
 //! volume is queued or running. The backup shows `restoring` until the job finishes. Restoring
 //! an incremental backup needs nothing more: the host reassembles its chunks.
 
+use backup_gateway_sdk::Host;
 use backup_gateway_sdk::{
     HostError, Request, Response,
     jobs::{JobKind, JobSpec},
@@ -19,7 +20,7 @@ use crate::backups::find;
 use crate::catalog;
 use crate::errors::ApiError;
 use crate::record::{Entry, GIB, Status};
-use crate::store::{Store, VOLUME_KIND};
+use crate::store::VOLUME_KIND;
 use crate::validate;
 use crate::volumes::{self, RESTORE_REFUSED};
 
@@ -27,7 +28,7 @@ use crate::volumes::{self, RESTORE_REFUSED};
 pub const BACKUP_NOT_RESTORABLE: &str = "Backup is not in a state that allows restore";
 
 /// `POST /v1/backups/{backup_id}/restore` → 202 `{volume_id}`.
-pub fn restore(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn restore(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = validate::restore_body(req)?;
     let stored = find(store, req)?;
     let active = catalog::active_jobs(store);
@@ -49,7 +50,7 @@ pub fn restore(store: &impl Store, req: &Request) -> Result<Response, ApiError> 
     let (volume_id, created) = match &body.volume_id {
         Some(id) => {
             let volume = store
-                .volume(id)
+                .resource(VOLUME_KIND, id)
                 .ok_or_else(|| ApiError::volume_not_found(id))?;
             volumes::check_restore_target(&volume)?;
             (volume.id, false)
@@ -71,7 +72,9 @@ pub fn restore(store: &impl Store, req: &Request) -> Result<Response, ApiError> 
     let job = match store.create_job(&spec) {
         Ok(job) => job,
         Err(e) => {
-            if created && let Err(state) = store.set_volume_state(&volume_id, "error") {
+            if created
+                && let Err(state) = store.set_resource_state(VOLUME_KIND, &volume_id, "error")
+            {
                 store.warn(&format!(
                     "marking new volume {volume_id} as error failed: {state:?}"
                 ));
@@ -94,7 +97,7 @@ pub fn restore(store: &impl Store, req: &Request) -> Result<Response, ApiError> 
 }
 
 /// Create the volume a restore without `volume_id` writes to.
-fn new_volume(store: &impl Store, entry: &Entry, name: Option<&str>) -> Result<String, ApiError> {
+fn new_volume(store: &impl Host, entry: &Entry, name: Option<&str>) -> Result<String, ApiError> {
     let id = store.uuid_v4();
     let name = name.map_or_else(|| format!("restore_backup_{}", entry.id()), str::to_string);
     let size = entry.backup.as_ref().map_or(0, |b| b.size.div_ceil(GIB));
@@ -104,7 +107,7 @@ fn new_volume(store: &impl Store, entry: &Entry, name: Option<&str>) -> Result<S
         "restored_from_backup_id": entry.id(),
     });
     let volume = store
-        .create_volume(&id, &name, &attributes.to_string())
+        .create_resource(VOLUME_KIND, &id, &name, &attributes.to_string())
         .map_err(|e| {
             store.warn(&format!("creating a volume to restore into failed: {e:?}"));
             ApiError::from_host(&e)
@@ -114,7 +117,7 @@ fn new_volume(store: &impl Store, entry: &Entry, name: Option<&str>) -> Result<S
 
 /// A refused restore job.
 fn restore_refused(
-    store: &impl Store,
+    store: &impl Host,
     entry: &Entry,
     volume_id: &str,
     error: &HostError,

@@ -239,7 +239,7 @@ pub fn restore_body(req: &Request) -> Result<RestoreBody, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::request;
+    use crate::testing::request;
     use serde_json::json;
 
     const VOL: &str = "550e8400-e29b-41d4-a716-446655440000";

@@ -103,7 +103,7 @@ pub fn check_restore_target(volume: &Resource) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::volume;
+    use crate::testing::volume;
     use serde_json::json;
 
     const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";

@@ -2,7 +2,7 @@
 //! polling (`{success, timestamp, requestId, data}`), mapped from the host's capture job.
 
 use backup_gateway_sdk::{
-    HostError, Request, Response,
+    Host, HostError, Request, Response,
     backups::Backup,
     jobs::{Job, JobKind, JobStatus},
     rfc3339,
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::ids::{self, BACKUP_PREFIX, JOB_PREFIX};
 use crate::problem::ApiError;
-use crate::store::{Store, VPS_KIND};
+use crate::store::VPS_KIND;
 
 /// `queueType` of every VPS backup job.
 const QUEUE_TYPE: &str = "vps-backup";
@@ -49,7 +49,7 @@ fn phase(status: JobStatus) -> Phase {
 }
 
 /// `GET /api/jobs/{jobId}`. Anything but a `job_…` id of a capture job on a VPS is 404.
-pub fn get_job(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn get_job(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let public = req.param("jobId").unwrap_or_default();
     let job = ids::host_id(JOB_PREFIX, public)
         .and_then(|id| store.job(&id))
@@ -159,9 +159,10 @@ fn result(job: &Job, backup: Option<&Backup>, finished_at: Option<&str>) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeStore, SHA, VPS, backup, backup_uuid, job, job_uuid, request, vps};
+    use crate::testing::{SHA, VPS, backup, backup_uuid, job, job_uuid, request, vps};
+    use backup_gateway_sdk::testing::{FakeHost, Import};
 
-    fn poll(store: &FakeStore, public: &str) -> Result<Value, ApiError> {
+    fn poll(store: &FakeHost, public: &str) -> Result<Value, ApiError> {
         let path = format!("/api/jobs/{public}");
         let mut req = request("getJob", &[("jobId", public)], &path);
         req.request_id = "01563e3a-b5d3-d676-4c61-efb99302bd5b".into();
@@ -176,8 +177,8 @@ mod tests {
         ids::public_id(JOB_PREFIX, &job_uuid(seq)).expect("UUID")
     }
 
-    fn store_with(j: Job) -> FakeStore {
-        let store = FakeStore::new(vec![vps(VPS)]);
+    fn store_with(j: Job) -> FakeHost {
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(j);
         store
     }
@@ -291,7 +292,7 @@ mod tests {
         );
 
         // The backup deleted since: still named, without size and digest.
-        store.backups.borrow_mut().clear();
+        assert_eq!(store.delete_backup(&backup_uuid(7)).ok(), Some(true));
         let data = poll(&store, &public_job(1)).expect("found")["data"].clone();
         assert_eq!(
             data["result"]["result"],
@@ -307,11 +308,12 @@ mod tests {
     fn a_completed_job_when_storage_is_down() {
         let mut j = job(1, VPS, JobKind::Capture, JobStatus::Completed);
         j.backup_id = Some(backup_uuid(7));
-        let mut store = store_with(j);
-        store.backup_error = Some(HostError::Unavailable);
+        let store = store_with(j);
+        store.fail_always(Import::BackupsGet, HostError::Unavailable);
         let error = poll(&store, &public_job(1)).expect_err("down");
         assert_eq!(error.status, 503);
-        store.backup_error = Some(HostError::NotFound);
+        store.heal(Import::BackupsGet);
+        store.fail_always(Import::BackupsGet, HostError::NotFound);
         assert!(poll(&store, &public_job(1)).is_ok());
     }
 
@@ -349,7 +351,7 @@ mod tests {
 
     #[test]
     fn anything_but_a_vps_capture_job_is_not_found() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(job(1, VPS, JobKind::Restore, JobStatus::Queued));
         let mut volume = job(2, "vol-1", JobKind::Capture, JobStatus::Queued);
         volume.resource_kind = "volume".into();

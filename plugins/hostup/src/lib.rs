@@ -12,7 +12,7 @@
 //! Public ids (`job_…`, `bkp_…`, `req_…`) are the host's UUIDs re-encoded as ULIDs.
 //!
 //! Module map: [`manifest`] (routes, limits, OpenAPI), [`ids`] and [`cursor`] (id and cursor
-//! codecs), [`problem`] (error format), [`store`] (host calls behind a trait), [`gates`]
+//! codecs), [`problem`] (error format), [`store`] (what the host knows of a VPS), [`gates`]
 //! (quota and action gates), [`validation`] (the create body), [`vps`], [`vps_backups`] and
 //! [`job_poll`] (the handlers), [`operations`] (dispatch). This file only wires the exports.
 
@@ -30,34 +30,25 @@ mod validation;
 mod vps;
 mod vps_backups;
 
-use backup_gateway_sdk::{
-    Guest, IngestPlan, Manifest, Problem, Request, Response, backups::Backup,
-};
+use backup_gateway_sdk::{Host, Manifest, Problem, Provider, Request, Response};
 
 /// The exported provider.
 struct HostUp;
 
-impl Guest for HostUp {
+impl Provider for HostUp {
     fn manifest() -> Manifest {
         manifest::manifest()
     }
 
-    fn handle(req: Request) -> Response {
-        operations::handle(&store::HostStore, &req)
+    fn handle(host: &impl Host, req: Request) -> Response {
+        operations::handle(host, &req)
     }
 
-    /// HostUp has no upload routes; the host never asks, and a stray call is refused.
-    fn prepare_ingest(req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
-        Err(problem::ApiError::not_found().render(&req))
-    }
+    // No upload routes: the SDK's defaults answer a stray ingest call with HostUp's 404
+    // (prepare) and 500 (complete).
 
-    /// Never called (no ingest routes); answers 500 rather than pretend success.
-    fn complete_ingest(req: Request, _stored: Backup) -> Response {
-        problem::ApiError::internal().render(&req)
-    }
-
-    fn render_problem(problem: Problem, req: Request) -> Response {
-        problem::render_problem(&problem, &req)
+    fn render_problem(problem: Problem, req: &Request) -> Response {
+        problem::render_problem(&problem, req)
     }
 }
 

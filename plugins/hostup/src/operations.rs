@@ -2,15 +2,14 @@
 //! rendered here against the request so every refusal carries its `instance`, `requestId`
 //! and `timestamp`.
 
-use backup_gateway_sdk::{Request, Response};
+use backup_gateway_sdk::{Host, Request, Response};
 
 use crate::manifest::{CREATE_VPS_BACKUP, DELETE_VPS_BACKUP, GET_JOB, LIST_VPS, LIST_VPS_BACKUPS};
 use crate::problem::ApiError;
-use crate::store::Store;
 use crate::{job_poll, vps, vps_backups};
 
 /// Serve a routed request.
-pub fn handle(store: &impl Store, req: &Request) -> Response {
+pub fn handle(store: &impl Host, req: &Request) -> Response {
     let answer = match req.operation.as_str() {
         CREATE_VPS_BACKUP => vps_backups::create(store, req),
         LIST_VPS_BACKUPS => vps_backups::list(store, req),
@@ -25,12 +24,13 @@ pub fn handle(store: &impl Store, req: &Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeStore, VPS, request, vps};
+    use crate::testing::{VPS, request, vps};
+    use backup_gateway_sdk::testing::FakeHost;
     use serde_json::json;
 
     #[test]
     fn every_operation_is_dispatched() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let path = format!("/api/v2/vps/{VPS}/backups");
         let cases = [
             (LIST_VPS, 200),
@@ -48,7 +48,7 @@ mod tests {
 
     #[test]
     fn refusals_are_rendered_problems() {
-        let store = FakeStore::new(Vec::new());
+        let store = FakeHost::with_resources(Vec::new());
         let mut req = request(
             LIST_VPS_BACKUPS,
             &[("id", "vps_x")],

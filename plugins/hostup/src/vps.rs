@@ -2,19 +2,17 @@
 //! paging and the `name` / `primaryIp` filters. Filters are applied while paging through the
 //! host's resource list, so a page is full whenever enough VPSes match.
 
-use backup_gateway_sdk::{Request, resources::Resource};
+use backup_gateway_sdk::{Host, Request, paging, resources::Resource};
 use serde_json::{Map, Value, json};
 
 use crate::cursor;
 use crate::problem::ApiError;
-use crate::store::{Store, VPS_KIND};
+use crate::store::VPS_KIND;
 
 /// VPSes per page when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 20;
 /// Largest `limit`.
 const MAX_LIMIT: u32 = 100;
-/// Resources asked of the host per call while filtering.
-const SCAN_PAGE: u32 = 100;
 /// The one `include` value HostUp documents.
 const PENDING_MAINTENANCE: &str = "pendingMaintenance";
 
@@ -131,7 +129,7 @@ fn includes(req: &Request) -> Result<bool, ApiError> {
 }
 
 /// `GET /api/v2/vps` → `{data, nextCursor}`.
-pub fn list_vps(store: &impl Store, req: &Request) -> Result<Value, ApiError> {
+pub fn list_vps(store: &impl Host, req: &Request) -> Result<Value, ApiError> {
     let query = ListQuery::parse(req)?;
     let (page, more) = matching_page(store, &query);
     let next = match (more, page.last()) {
@@ -147,30 +145,16 @@ pub fn list_vps(store: &impl Store, req: &Request) -> Result<Value, ApiError> {
 
 /// Up to `limit` matching VPSes after the cursor, and whether another match follows (found by
 /// looking for one more, so `nextCursor` never leads to an empty page).
-fn matching_page(store: &impl Store, query: &ListQuery) -> (Vec<Resource>, bool) {
+fn matching_page(store: &impl Host, query: &ListQuery) -> (Vec<Resource>, bool) {
     let wanted = query.limit as usize + 1;
     let mut found: Vec<Resource> = Vec::new();
-    let mut after = query.after.clone();
-    'scan: loop {
-        // Only an empty batch ends the list: the host may serve fewer than asked.
-        let batch = store.resources(VPS_KIND, after.as_deref(), SCAN_PAGE);
-        let Some(last) = batch.last().map(|r| r.id.clone()) else {
-            break;
-        };
-        // A host that does not move past `after` would loop forever.
-        if after.as_deref().is_some_and(|a| last.as_str() <= a) {
-            break;
+    // Only an empty page ends the scan: the host may serve fewer than asked.
+    paging::walk_resources(store, VPS_KIND, query.after.as_deref(), |vps| {
+        if vps.kind == VPS_KIND && query.matches(&vps) {
+            found.push(vps);
         }
-        for vps in batch {
-            if vps.kind == VPS_KIND && query.matches(&vps) {
-                found.push(vps);
-                if found.len() == wanted {
-                    break 'scan;
-                }
-            }
-        }
-        after = Some(last);
-    }
+        found.len() < wanted
+    });
     let more = found.len() == wanted;
     found.truncate(query.limit as usize);
     (found, more)
@@ -179,7 +163,9 @@ fn matching_page(store: &impl Store, query: &ListQuery) -> (Vec<Resource>, bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeStore, VPS, request, vps, vps_with};
+    use crate::testing::{VPS, request, vps, vps_with};
+    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::Import;
 
     fn list_request(query: &[(&str, &str)]) -> Request {
         let mut r = request("listVps", &[], "/api/v2/vps");
@@ -244,7 +230,7 @@ mod tests {
 
     #[test]
     fn default_page_and_cursor_walk() {
-        let store = FakeStore::new(fleet(45));
+        let store = FakeHost::with_resources(fleet(45));
         let first = list_vps(&store, &list_request(&[])).expect("page");
         assert_eq!(ids(&first).len(), 20);
         assert_eq!(ids(&first)[0], "vps_000");
@@ -261,11 +247,11 @@ mod tests {
 
     #[test]
     fn an_exactly_full_last_page_has_no_cursor() {
-        let store = FakeStore::new(fleet(10));
+        let store = FakeHost::with_resources(fleet(10));
         let body = list_vps(&store, &list_request(&[("limit", "10")])).expect("page");
         assert_eq!(ids(&body).len(), 10);
         assert_eq!(body["nextCursor"], Value::Null);
-        let empty = FakeStore::new(Vec::new());
+        let empty = FakeHost::with_resources(Vec::new());
         assert_eq!(
             list_vps(&empty, &list_request(&[])).expect("page"),
             json!({ "data": [], "nextCursor": null })
@@ -281,8 +267,8 @@ mod tests {
                 r.attributes = json!({ "primaryIp": format!("192.0.2.{i}") }).to_string();
             }
         }
-        let mut store = FakeStore::new(resources);
-        store.page_cap = 40;
+        let store = FakeHost::with_resources(resources);
+        store.set_page_cap(40);
         let body = list_vps(
             &store,
             &list_request(&[("name", "web-frontend"), ("limit", "2")]),
@@ -303,21 +289,21 @@ mod tests {
         let no_ip = list_vps(&store, &list_request(&[("primaryIp", "192.0.2.15")])).expect("page");
         assert_eq!(ids(&no_ip), Vec::<String>::new());
         // The scan went on past short host pages (40 of the 100 asked each time).
-        assert!(store.resource_calls.get() >= 7);
+        assert!(store.calls(Import::ResourcesList) >= 7);
     }
 
     #[test]
     fn other_kinds_do_not_leak() {
         let mut volume = vps("vps_001");
         volume.kind = "volume".into();
-        let store = FakeStore::new(vec![vps("vps_000"), volume]);
+        let store = FakeHost::with_resources(vec![vps("vps_000"), volume]);
         let body = list_vps(&store, &list_request(&[])).expect("page");
         assert_eq!(ids(&body), ["vps_000"]);
     }
 
     #[test]
     fn include_pending_maintenance() {
-        let store = FakeStore::new(vec![vps_with(
+        let store = FakeHost::with_resources(vec![vps_with(
             VPS,
             json!({ "pendingMaintenance": { "startsAt": "2026-05-01T00:00:00Z" }, "pendingMaintenanceHasDeadline": true }),
         )]);
@@ -340,7 +326,7 @@ mod tests {
 
     #[test]
     fn include_is_an_enum() {
-        let store = FakeStore::new(fleet(1));
+        let store = FakeHost::with_resources(fleet(1));
         for (pairs, pointer) in [
             (&[("include", "other")][..], "/include/0"),
             (&[("include", "")][..], "/include/0"),
@@ -363,7 +349,7 @@ mod tests {
 
     #[test]
     fn bad_limits_and_cursors_name_their_pointer() {
-        let store = FakeStore::new(fleet(3));
+        let store = FakeHost::with_resources(fleet(3));
         for limit in ["0", "101", "-1", "abc", "", "1.5", " 5", "99999999999"] {
             let error = list_vps(&store, &list_request(&[("limit", limit)])).expect_err(limit);
             assert_eq!(error.status, 400);

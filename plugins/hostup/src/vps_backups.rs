@@ -2,7 +2,7 @@
 //! list (backups plus quota and action gates) and delete.
 
 use backup_gateway_sdk::{
-    HostError, Request, Response,
+    Host, HostError, Request, Response,
     backups::Backup,
     civil,
     jobs::{Job, JobKind, JobSpec, JobStatus},
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::gates::{self, Quota};
 use crate::ids::{self, BACKUP_PREFIX, JOB_PREFIX};
 use crate::problem::{ApiError, BACKUP_IN_PROGRESS, BACKUP_QUOTA_EXCEEDED};
-use crate::store::{self, Store, VPS_KIND};
+use crate::store::{self, VPS_KIND};
 use crate::validation;
 
 /// Media type of a VPS disk image.
@@ -25,7 +25,7 @@ const MANUAL: &str = "manual";
 pub const JOBS_PATH: &str = "/api/jobs/";
 
 /// The VPS the `{id}` path parameter names; 404 when the caller's org has none.
-pub fn find_vps(store: &impl Store, req: &Request) -> Result<Resource, ApiError> {
+pub fn find_vps(store: &impl Host, req: &Request) -> Result<Resource, ApiError> {
     req.param("id")
         .filter(|id| !id.is_empty())
         .and_then(|id| store.resource(VPS_KIND, id))
@@ -33,7 +33,7 @@ pub fn find_vps(store: &impl Store, req: &Request) -> Result<Resource, ApiError>
 }
 
 /// `POST /api/v2/vps/{id}/backups` → 202 operation envelope.
-pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = validation::create_backup(req)?;
     let vps = find_vps(store, req)?;
     let used = store::backup_count(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
@@ -52,8 +52,14 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         media_type: IMAGE_MEDIA_TYPE.into(),
         metadata: json!({ "note": body.note, "backupType": MANUAL }).to_string(),
     };
-    let job = store.create_job(&spec).map_err(|e| create_failed(&e))?;
-    Ok(Response::json(202, &operation(&job)?))
+    let job = store.create_job(&spec).map_err(|e| {
+        create_failed(&store::logged(
+            store,
+            &format!("queueing a capture of {}", vps.id),
+            e,
+        ))
+    })?;
+    Ok(Response::json(202, &operation(store, &job)?))
 }
 
 /// `<vps id>-<YYYYMMDDTHHMMSSZ>.img`, stamped with when the request was received.
@@ -79,9 +85,9 @@ fn create_failed(error: &HostError) -> ApiError {
 }
 
 /// `{"operation": {status, jobId, pollUrl, result: null}}` for a just-queued job.
-fn operation(job: &Job) -> Result<Value, ApiError> {
+fn operation(store: &impl Host, job: &Job) -> Result<Value, ApiError> {
     let job_id = ids::public_id(JOB_PREFIX, &job.id).ok_or_else(|| {
-        store::warn(&format!("job id {} is not a UUID", job.id));
+        store.warn(&format!("job id {} is not a UUID", job.id));
         ApiError::internal()
     })?;
     let status = match job.status {
@@ -101,14 +107,17 @@ fn operation(job: &Job) -> Result<Value, ApiError> {
 }
 
 /// `GET /api/v2/vps/{id}/backups` → backups newest first, `quotaInfo` and `actions`.
-pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let vps = find_vps(store, req)?;
     let backups = store::vps_backups(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
     let in_flight = store::in_flight(store, &vps.id);
     let quota = Quota::of(&vps, backups.len() as u64);
     let can_create = gates::can_create_backup(vps.has_source, in_flight, &quota);
     let can_restore = gates::can_restore(backups.len() as u64, in_flight);
-    let items: Vec<Value> = backups.iter().filter_map(backup_item).collect();
+    let items: Vec<Value> = backups
+        .iter()
+        .filter_map(|b| backup_item(store, b))
+        .collect();
     Ok(Response::json(
         200,
         &json!({
@@ -124,9 +133,9 @@ pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 
 /// One backup as HostUp lists it; `None` (logged) for a host id that is not a UUID, which
 /// could not be named back.
-fn backup_item(backup: &Backup) -> Option<Value> {
+fn backup_item(store: &impl Host, backup: &Backup) -> Option<Value> {
     let Some(id) = ids::public_id(BACKUP_PREFIX, &backup.id) else {
-        store::warn(&format!("backup id {} is not a UUID", backup.id));
+        store.warn(&format!("backup id {} is not a UUID", backup.id));
         return None;
     };
     let created_at = rfc3339(backup.created_at, 3);
@@ -157,7 +166,7 @@ fn size_gb(bytes: u64) -> f64 {
 
 /// `DELETE /api/v2/vps/{id}/backups/{backupId}` → 204. A backup of another VPS is as unknown
 /// as a missing one.
-pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let vps = find_vps(store, req)?;
     let host_id = req
         .param("backupId")
@@ -166,20 +175,28 @@ pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
     match store.backup(&host_id) {
         Ok(Some(b)) if store::belongs_to(&b, &vps.id) => {}
         Ok(_) => return Err(ApiError::not_found()),
-        Err(e) => return Err(ApiError::from_host(&e)),
+        Err(e) => {
+            let e = store::logged(store, &format!("reading backup {host_id}"), e);
+            return Err(ApiError::from_host(&e));
+        }
     }
     match store.delete_backup(&host_id) {
         Ok(true) => Ok(Response::empty(204)),
         Ok(false) => Err(ApiError::not_found()),
-        Err(e) => Err(ApiError::from_host(&e)),
+        Err(e) => {
+            let e = store::logged(store, &format!("deleting backup {host_id}"), e);
+            Err(ApiError::from_host(&e))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeStore, VPS, backup, backup_uuid, job, request, vps, vps_with};
+    use crate::testing::{VPS, backup, backup_uuid, job, request, vps, vps_with};
     use backup_gateway_sdk::Body;
+    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::Import;
 
     const OTHER: &str = "vps_other";
 
@@ -214,12 +231,12 @@ mod tests {
 
     #[test]
     fn create_queues_a_capture_and_answers_the_operation() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let resp =
             create(&store, &create_request(VPS, r#"{"note":"Before upgrade"}"#)).expect("queued");
         assert_eq!(resp.status, 202);
         assert_eq!(resp.header("content-type"), Some("application/json"));
-        let created = store.created.borrow();
+        let created = store.specs();
         let spec = created.first().expect("one job");
         assert_eq!(spec.kind, JobKind::Capture);
         assert_eq!(spec.resource_kind, "vps");
@@ -234,7 +251,7 @@ mod tests {
             serde_json::from_str::<Value>(&spec.metadata).ok(),
             Some(json!({ "note": "Before upgrade", "backupType": "manual" }))
         );
-        let job_id = ids::public_id(JOB_PREFIX, &store.jobs.borrow()[0].id).expect("UUID");
+        let job_id = ids::public_id(JOB_PREFIX, &store.all_jobs()[0].id).expect("UUID");
         assert_eq!(
             resp.body_json(),
             Some(json!({
@@ -250,12 +267,12 @@ mod tests {
 
     #[test]
     fn create_without_a_body_records_a_null_note() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         assert_eq!(
             create(&store, &create_request(VPS, "")).map(|r| r.status),
             Ok(202)
         );
-        let metadata = &store.created.borrow()[0].metadata;
+        let metadata = &store.specs()[0].metadata;
         assert_eq!(
             serde_json::from_str::<Value>(metadata).ok(),
             Some(json!({ "note": null, "backupType": "manual" }))
@@ -264,13 +281,13 @@ mod tests {
 
     #[test]
     fn create_validates_before_looking_up_the_vps() {
-        let store = FakeStore::new(Vec::new());
+        let store = FakeHost::with_resources(Vec::new());
         let error =
             create(&store, &create_request(VPS, r#"{"mode":"suspend"}"#)).expect_err("invalid");
         assert_eq!(code(&error), (400, "invalid_request"));
         let error = create(&store, &create_request(VPS, "{}")).expect_err("unknown");
         assert_eq!(code(&error), (404, "not_found"));
-        assert!(store.created.borrow().is_empty());
+        assert!(store.specs().is_empty());
     }
 
     #[test]
@@ -278,26 +295,26 @@ mod tests {
         // No capture source.
         let mut sourceless = vps(VPS);
         sourceless.has_source = false;
-        let store = FakeStore::new(vec![sourceless]);
+        let store = FakeHost::with_resources(vec![sourceless]);
         let error = create(&store, &create_request(VPS, "")).expect_err("gate");
         assert_eq!(code(&error), (409, "backup_not_available"));
         assert_eq!(error.title, "Conflict");
 
         // A capture already queued (a restore alone does not block).
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_job(job(1, VPS, JobKind::Restore, JobStatus::InProgress));
         assert!(create(&store, &create_request(VPS, "")).is_ok());
         let error = create(&store, &create_request(VPS, "")).expect_err("gate");
         assert_eq!(code(&error), (409, "backup_in_progress"));
 
         // Quota: 2 allowed, 2 used.
-        let store = FakeStore::new(vec![vps_with(VPS, json!({ "backupQuota": 2 }))]);
+        let store = FakeHost::with_resources(vec![vps_with(VPS, json!({ "backupQuota": 2 }))]);
         store.add_backup(backup(1, VPS));
         store.add_backup(backup(2, VPS));
         store.add_backup(backup(3, OTHER));
         let error = create(&store, &create_request(VPS, "")).expect_err("gate");
         assert_eq!(code(&error), (409, "backup_quota_exceeded"));
-        assert!(store.created.borrow().is_empty());
+        assert!(store.specs().is_empty());
     }
 
     #[test]
@@ -318,20 +335,20 @@ mod tests {
             ),
         ];
         for (host_error, status, expected) in cases {
-            let mut store = FakeStore::new(vec![vps(VPS)]);
-            store.create_error = Some(host_error);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
+            store.fail_always(Import::JobsCreate, host_error);
             let error = create(&store, &create_request(VPS, "")).expect_err("refused");
             assert_eq!(code(&error), (status, expected));
         }
-        let mut store = FakeStore::new(vec![vps(VPS)]);
-        store.backups_error = Some(HostError::Unavailable);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
+        store.fail_always(Import::BackupsList, HostError::Unavailable);
         let error = create(&store, &create_request(VPS, "")).expect_err("refused");
         assert_eq!(code(&error), (503, "service_unavailable"));
     }
 
     #[test]
     fn list_shows_backups_quota_and_actions() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let mut noted = backup(2, VPS);
         noted.metadata = json!({ "note": "Before upgrade", "backupType": "scheduled" }).to_string();
         noted.size = 1_049_999_999;
@@ -389,7 +406,7 @@ mod tests {
 
     #[test]
     fn list_of_an_idle_vps_without_backups() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let body = list(&store, &list_request(VPS))
             .expect("listed")
             .body_json()
@@ -415,7 +432,7 @@ mod tests {
     fn list_reports_in_flight_jobs_and_missing_sources() {
         let mut sourceless = vps(OTHER);
         sourceless.has_source = false;
-        let store = FakeStore::new(vec![vps(VPS), sourceless]);
+        let store = FakeHost::with_resources(vec![vps(VPS), sourceless]);
         store.add_backup(backup(1, VPS));
         store.add_job(job(1, VPS, JobKind::Capture, JobStatus::InProgress));
         let body = list(&store, &list_request(VPS))
@@ -440,31 +457,31 @@ mod tests {
 
     #[test]
     fn list_refusals() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         let error = list(&store, &list_request("vps_unknown")).expect_err("unknown");
         assert_eq!(code(&error), (404, "not_found"));
-        let mut store = FakeStore::new(vec![vps(VPS)]);
-        store.backups_error = Some(HostError::Unavailable);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
+        store.fail_always(Import::BackupsList, HostError::Unavailable);
         let error = list(&store, &list_request(VPS)).expect_err("down");
         assert_eq!(code(&error), (503, "service_unavailable"));
     }
 
     #[test]
     fn delete_removes_the_vps_backup() {
-        let store = FakeStore::new(vec![vps(VPS)]);
+        let store = FakeHost::with_resources(vec![vps(VPS)]);
         store.add_backup(backup(1, VPS));
         let resp = delete(&store, &delete_request(VPS, &public_backup(1))).expect("deleted");
         assert_eq!(resp.status, 204);
         assert!(matches!(resp.body, Body::Empty));
         assert!(resp.headers.is_empty());
-        assert!(store.backups.borrow().is_empty());
+        assert!(store.stored_backups().is_empty());
         let again = delete(&store, &delete_request(VPS, &public_backup(1))).expect_err("gone");
         assert_eq!(code(&again), (404, "not_found"));
     }
 
     #[test]
     fn delete_hides_foreign_missing_and_malformed_backups() {
-        let store = FakeStore::new(vec![vps(VPS), vps(OTHER)]);
+        let store = FakeHost::with_resources(vec![vps(VPS), vps(OTHER)]);
         store.add_backup(backup(1, OTHER));
         let mut volume_backup = backup(2, VPS);
         volume_backup.resource_kind = "volume".into();
@@ -481,7 +498,7 @@ mod tests {
             let error = delete(&store, &delete_request(vps_id, &backup_id)).expect_err("404");
             assert_eq!(code(&error), (404, "not_found"), "{vps_id} {backup_id}");
         }
-        assert_eq!(store.backups.borrow().len(), 2);
+        assert_eq!(store.stored_backups().len(), 2);
     }
 
     #[test]
@@ -493,18 +510,18 @@ mod tests {
             (HostError::Invalid("x".into()), 500, "internal_error"),
         ];
         for (host_error, status, expected) in cases {
-            let mut store = FakeStore::new(vec![vps(VPS)]);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
             store.add_backup(backup(1, VPS));
-            store.delete_error = Some(host_error.clone());
+            store.fail_always(Import::BackupsDelete, host_error.clone());
             let error = delete(&store, &delete_request(VPS, &public_backup(1))).expect_err("x");
             assert_eq!(code(&error), (status, expected));
 
-            let mut store = FakeStore::new(vec![vps(VPS)]);
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
             store.add_backup(backup(1, VPS));
-            store.backup_error = Some(host_error);
+            store.fail_always(Import::BackupsGet, host_error);
             let error = delete(&store, &delete_request(VPS, &public_backup(1))).expect_err("x");
             assert_eq!(code(&error), (status, expected));
-            assert_eq!(store.backups.borrow().len(), 1);
+            assert_eq!(store.stored_backups().len(), 1);
         }
     }
 

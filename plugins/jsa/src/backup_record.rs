@@ -20,7 +20,7 @@
 //! the record is removed and the id answers 404.
 
 use backup_gateway_sdk::{
-    HostError,
+    Collection, Host, HostError, Stored,
     backups::Query as BackupQuery,
     jobs::{Job, JobStatus},
 };
@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use crate::errors::ApiError;
 use crate::fields::Field;
 use crate::hosts::HOST_KIND;
-use crate::store::{self, Store, key_of, millis};
+use crate::store::{key_of, millis};
 
 /// Document collection of backup records.
 pub const BACKUPS: &str = "backups";
@@ -126,7 +126,19 @@ pub struct BackupRecord {
 }
 
 /// A record and its document revision.
-pub type StoredBackup = store::Stored<BackupRecord>;
+pub type StoredBackup = Stored<BackupRecord>;
+
+/// The collection of backup records (key: [`key_of`] the id).
+const BACKUP_RECORDS: Collection<BackupRecord> = Collection::new(BACKUPS);
+
+/// A record at `revision` (0: not written yet), keyed by its id.
+pub fn stored(record: BackupRecord, revision: u64) -> StoredBackup {
+    Stored {
+        key: key_of(record.id),
+        record,
+        revision,
+    }
+}
 
 /// A backup's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,23 +185,22 @@ pub fn job_active(job: &Job) -> bool {
 }
 
 /// The record of a backup.
-pub fn load(store: &impl Store, id: u64) -> Option<StoredBackup> {
-    store::load_record(store, BACKUPS, id, "backup")
+pub fn load(store: &impl Host, id: u64) -> Option<StoredBackup> {
+    BACKUP_RECORDS.load(store, &key_of(id))
 }
 
 /// Every record, by id.
-pub fn load_all(store: &impl Store) -> Vec<StoredBackup> {
-    store::load_records(store, BACKUPS, "backup")
+pub fn load_all(store: &impl Host) -> Vec<StoredBackup> {
+    BACKUP_RECORDS.load_all(store)
 }
 
 /// Write a record back (compare-and-swap on its revision; 0 = new).
-pub fn save(store: &impl Store, stored: &mut StoredBackup) -> Result<(), HostError> {
-    let id = stored.record.id;
-    store::save_record(store, BACKUPS, id, stored)
+pub fn save(store: &impl Host, stored: &mut StoredBackup) -> Result<(), HostError> {
+    BACKUP_RECORDS.save(store, stored)
 }
 
 /// Write a derived outcome back; losing a race or failing only costs a later recomputation.
-fn cache(store: &impl Store, stored: &mut StoredBackup) {
+fn cache(store: &impl Host, stored: &mut StoredBackup) {
     match save(store, stored) {
         Ok(()) | Err(HostError::Conflict(_)) => {}
         Err(e) => store.warn(&format!(
@@ -200,26 +211,26 @@ fn cache(store: &impl Store, stored: &mut StoredBackup) {
 }
 
 /// Remove a record and release its name.
-pub fn remove(store: &impl Store, record: &BackupRecord) -> Result<(), HostError> {
+pub fn remove(store: &impl Host, record: &BackupRecord) -> Result<(), HostError> {
     store.delete_document(BACKUPS, &key_of(record.id))?;
     release_name(store, &record.name, record.id);
     Ok(())
 }
 
 /// The backup id a name reservation points to.
-fn reserved_by(store: &impl Store, name: &str) -> Option<(u64, u64)> {
+fn reserved_by(store: &impl Host, name: &str) -> Option<(u64, u64)> {
     let doc = store.document(NAMES, name)?;
     let id = serde_json::from_str::<Value>(&doc.value).ok()?["id"].as_u64()?;
     Some((id, doc.revision))
 }
 
 /// Whether a backup already has this name (a reservation whose record is gone is free).
-pub fn name_taken(store: &impl Store, name: &str) -> bool {
+pub fn name_taken(store: &impl Host, name: &str) -> bool {
     reserved_by(store, name).is_some_and(|(id, _)| load(store, id).is_some())
 }
 
 /// Reserve a name for backup `id`, atomically. `Ok(false)` when another backup has it.
-pub fn reserve_name(store: &impl Store, name: &str, id: u64) -> Result<bool, HostError> {
+pub fn reserve_name(store: &impl Host, name: &str, id: u64) -> Result<bool, HostError> {
     let value = json!({ "id": id }).to_string();
     match store.put_document(NAMES, name, &value, Some(0)) {
         Ok(_) => Ok(true),
@@ -239,7 +250,7 @@ pub fn reserve_name(store: &impl Store, name: &str, id: u64) -> Result<bool, Hos
 }
 
 /// Release a name if backup `id` holds it.
-pub fn release_name(store: &impl Store, name: &str, id: u64) {
+pub fn release_name(store: &impl Host, name: &str, id: u64) {
     if reserved_by(store, name).is_some_and(|(holder, _)| holder == id)
         && let Err(e) = store.delete_document(NAMES, name)
     {
@@ -248,7 +259,7 @@ pub fn release_name(store: &impl Store, name: &str, id: u64) {
 }
 
 /// The backup's status; `None` when a cancelled backup has now disappeared.
-pub fn resolve(store: &impl Store, stored: &mut StoredBackup) -> Result<Option<Status>, ApiError> {
+pub fn resolve(store: &impl Host, stored: &mut StoredBackup) -> Result<Option<Status>, ApiError> {
     if stored.record.state.as_deref() == Some(CANCELLING) {
         return Ok(settle_cancelled(store, stored));
     }
@@ -281,7 +292,7 @@ pub fn resolve(store: &impl Store, stored: &mut StoredBackup) -> Result<Option<S
 }
 
 /// `SUCCESS` or `MISSING` for a stored backup.
-fn presence(store: &impl Store, backup_id: &str) -> Result<Status, ApiError> {
+fn presence(store: &impl Host, backup_id: &str) -> Result<Status, ApiError> {
     match store.object_exists(backup_id) {
         Ok(true) => Ok(Status::Success),
         Ok(false) | Err(HostError::NotFound) => Ok(Status::Missing),
@@ -294,7 +305,7 @@ fn presence(store: &impl Store, backup_id: &str) -> Result<Status, ApiError> {
 
 /// Note the stored backup a completed capture produced.
 fn record_success(
-    store: &impl Store,
+    store: &impl Host,
     stored: &mut StoredBackup,
     job: &Job,
     backup_id: &str,
@@ -315,14 +326,14 @@ fn record_success(
 }
 
 /// Note that the capture failed (at `finished_at`, µs).
-fn record_failure(store: &impl Store, stored: &mut StoredBackup, finished_at: Option<u64>) {
+fn record_failure(store: &impl Host, stored: &mut StoredBackup, finished_at: Option<u64>) {
     stored.record.outcome = Some(FAILED.into());
     stored.record.time_completed = Some(millis(finished_at.unwrap_or_else(|| store.now())));
     cache(store, stored);
 }
 
 /// Mark a backup whose capture was just cancelled.
-pub fn mark_cancelling(store: &impl Store, stored: &mut StoredBackup) -> Result<(), HostError> {
+pub fn mark_cancelling(store: &impl Host, stored: &mut StoredBackup) -> Result<(), HostError> {
     stored.record.state = Some(CANCELLING.into());
     stored.record.cancelled_at = Some(store.now());
     save(store, stored)
@@ -330,7 +341,7 @@ pub fn mark_cancelling(store: &impl Store, stored: &mut StoredBackup) -> Result<
 
 /// A cancelled backup: still `CANCELLING` while its job runs or within the grace period
 /// (deleting anything the capture stored), then gone.
-fn settle_cancelled(store: &impl Store, stored: &StoredBackup) -> Option<Status> {
+fn settle_cancelled(store: &impl Host, stored: &StoredBackup) -> Option<Status> {
     let record = &stored.record;
     let job = store.job(&record.job_id);
     if job.as_ref().is_some_and(job_active) {
@@ -360,7 +371,7 @@ fn settle_cancelled(store: &impl Store, stored: &StoredBackup) -> Option<Status>
 }
 
 /// Delete a stored backup, logging failures.
-fn discard(store: &impl Store, backup_id: &str) {
+fn discard(store: &impl Host, backup_id: &str) {
     match store.delete_backup(backup_id) {
         Ok(_) | Err(HostError::NotFound) => {}
         Err(e) => store.warn(&format!(
@@ -370,7 +381,7 @@ fn discard(store: &impl Store, backup_id: &str) {
 }
 
 /// Backups a cancelled capture stored anyway (committed just before the cancel landed).
-fn discard_strays(store: &impl Store, record: &BackupRecord) {
+fn discard_strays(store: &impl Host, record: &BackupRecord) {
     let query = BackupQuery {
         resource_kind: Some(HOST_KIND.into()),
         resource_id: Some(record.host_id.to_string()),
@@ -419,7 +430,7 @@ pub fn view(record: &BackupRecord, status: Status, current_version: &str) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::FakeStore;
+    use backup_gateway_sdk::testing::FakeHost;
 
     fn record(id: u64) -> BackupRecord {
         BackupRecord {
@@ -440,21 +451,15 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_tolerate_missing_members() {
-        let store = FakeStore::new();
-        let mut stored = StoredBackup {
-            record: record(3),
-            revision: 0,
-        };
+        let store = FakeHost::new();
+        let mut stored = crate::backup_record::stored(record(3), 0);
         save(&store, &mut stored).expect("saved");
         assert_eq!(stored.revision, 1);
         assert_eq!(load(&store, 3), Some(stored.clone()));
         let doc = store.doc(BACKUPS, &key_of(3)).expect("doc");
         assert_eq!(doc["type"], "CONFIG");
         // A stale revision is refused.
-        let mut stale = StoredBackup {
-            record: record(3),
-            revision: 0,
-        };
+        let mut stale = crate::backup_record::stored(record(3), 0);
         assert!(matches!(
             save(&store, &mut stale),
             Err(HostError::Conflict(_))
@@ -468,23 +473,23 @@ mod tests {
             .expect("put");
         let all = load_all(&store);
         assert_eq!(all.iter().map(|s| s.record.id).collect::<Vec<_>>(), [3, 4]);
-        assert_eq!(store.warnings.borrow().len(), 1);
+        assert_eq!(store.warnings().len(), 1);
     }
 
     #[test]
     fn names_are_reserved_atomically_and_stale_ones_taken_over() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         assert!(!name_taken(&store, "n"));
         assert!(matches!(reserve_name(&store, "n", 1), Ok(true)));
         // Reserved but the record does not exist yet: stale, so not taken...
         assert!(!name_taken(&store, "n"));
-        let mut stored = StoredBackup {
-            record: BackupRecord {
+        let mut stored = crate::backup_record::stored(
+            BackupRecord {
                 name: "n".into(),
                 ..record(1)
             },
-            revision: 0,
-        };
+            0,
+        );
         save(&store, &mut stored).expect("saved");
         assert!(name_taken(&store, "n"));
         assert!(matches!(reserve_name(&store, "n", 2), Ok(false)));

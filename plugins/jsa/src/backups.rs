@@ -10,7 +10,7 @@
 //! also the host's answer when the exclusive job is refused).
 
 use backup_gateway_sdk::{
-    HostError, Request, Response, civil,
+    Host, HostError, PAGE_LIMIT, Request, Response, civil,
     jobs::{JobKind, JobSpec, JobStatus, Query as JobQuery},
 };
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::errors::ApiError;
 use crate::hosts::{self, HOST_KIND, JsaHost};
 use crate::query;
 use crate::restore_record;
-use crate::store::{HOST_PAGE_LIMIT, Store, millis};
+use crate::store::millis;
 use crate::validate::{self, Long};
 
 /// Code: the backup name is taken.
@@ -92,7 +92,7 @@ struct NewBackup {
 }
 
 /// `GET /backups`.
-pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let params = query::list_params(req, FIELDS, SORTABLE)?;
     let version = hosts::current_version(hosts::console(store).as_ref());
     let mut items = Vec::new();
@@ -105,7 +105,7 @@ pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// The backup `{id}` names, with its status; 404/1001 when there is none.
-fn find(store: &impl Store, req: &Request) -> Result<(StoredBackup, Status), ApiError> {
+fn find(store: &impl Host, req: &Request) -> Result<(StoredBackup, Status), ApiError> {
     let not_found = || {
         ApiError::not_found(
             DOES_NOT_EXIST_TEXT,
@@ -122,7 +122,7 @@ fn find(store: &impl Store, req: &Request) -> Result<(StoredBackup, Status), Api
 }
 
 /// `GET /backups/{id}`.
-pub fn get(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let (stored, status) = find(store, req)?;
     let version = hosts::current_version(hosts::console(store).as_ref());
@@ -131,7 +131,7 @@ pub fn get(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `POST /backups` → 201.
-pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::header_fields(req, FIELDS)?;
     let kind = backup_type(req)?;
     let body = parse_body(req)?;
@@ -187,8 +187,8 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         .principal()
         .map(|p| p.subject.clone())
         .unwrap_or_default();
-    let mut stored = StoredBackup {
-        record: BackupRecord {
+    let mut stored = crate::backup_record::stored(
+        BackupRecord {
             id,
             name: body.name.clone(),
             description: body.description.clone(),
@@ -202,8 +202,8 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
             filename: filename(&body.name, host.id, kind, req.received_at),
             ..BackupRecord::default()
         },
-        revision: 0,
-    };
+        0,
+    );
     let job = store
         .create_job(&capture_spec(&stored.record, &host))
         .map_err(|e| {
@@ -308,7 +308,7 @@ fn parse_body(req: &Request) -> Result<NewBackup, ApiError> {
 }
 
 /// The host the backup is for (the console by default) and whether it can take this type.
-fn check_host(store: &impl Store, body: &NewBackup, kind: BackupType) -> Result<JsaHost, ApiError> {
+fn check_host(store: &impl Host, body: &NewBackup, kind: BackupType) -> Result<JsaHost, ApiError> {
     let host = match body.host_id {
         Long::Value(id) => hosts::host(store, id),
         Long::Absent => hosts::console(store),
@@ -364,13 +364,13 @@ fn backup_in_progress(host_id: u64) -> ApiError {
 }
 
 /// Whether a capture of the host is queued or running.
-fn capture_in_flight(store: &impl Store, host: &JsaHost) -> bool {
+fn capture_in_flight(store: &impl Host, host: &JsaHost) -> bool {
     store
         .jobs(&JobQuery {
             resource_kind: Some(HOST_KIND.into()),
             resource_id: Some(host.resource_id.clone()),
             statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-            limit: HOST_PAGE_LIMIT,
+            limit: PAGE_LIMIT,
         })
         .iter()
         .any(|j| j.kind == JobKind::Capture && record::job_active(j))
@@ -413,7 +413,7 @@ fn capture_spec(record: &BackupRecord, host: &JsaHost) -> JobSpec {
 
 /// A refused capture: the host's conflict is another exclusive job of the host (1015), its
 /// not-found a host that vanished (1009).
-fn create_failed(store: &impl Store, error: &HostError, host_id: u64) -> ApiError {
+fn create_failed(store: &impl Host, error: &HostError, host_id: u64) -> ApiError {
     match error {
         HostError::Conflict(_) => backup_in_progress(host_id),
         HostError::NotFound => {
@@ -438,7 +438,7 @@ fn create_failed(store: &impl Store, error: &HostError, host_id: u64) -> ApiErro
 /// finishes on the object it opened (the host streams from the open object) or, where the
 /// store cannot serve the rest, fails with the target untouched: the host writes a restore
 /// to a temporary file renamed into place only when complete.
-pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let (mut stored, mut status) = find(store, req)?;
     let id = stored.record.id;
@@ -488,7 +488,7 @@ pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 
 /// The 202 answer to a DELETE.
 fn answer(
-    store: &impl Store,
+    store: &impl Host,
     record: &BackupRecord,
     status: Status,
     fields: Option<Vec<crate::fields::Selected>>,
@@ -506,11 +506,11 @@ mod tests {
     fn filenames_follow_qradar() {
         // 2026-04-27T10:00:00Z
         assert_eq!(
-            filename("nightly", 53, BackupType::Config, crate::fake::T0),
+            filename("nightly", 53, BackupType::Config, crate::testing::T0),
             "backup.nightly.53.20260427_100000.config.tgz"
         );
         assert_eq!(
-            filename("n", 1, BackupType::Data, crate::fake::T0 + 61_000_000),
+            filename("n", 1, BackupType::Data, crate::testing::T0 + 61_000_000),
             "backup.n.1.20260427_100101.data.tgz"
         );
     }

@@ -11,10 +11,8 @@
 //! false; `data_backups_configured` and `deployed` true; versions [`DEFAULT_VERSION`] and
 //! [`DEFAULT_BUILD_VERSION`]. Booleans may be JSON booleans or the strings `true`/`false`.
 
-use backup_gateway_sdk::resources::Resource;
+use backup_gateway_sdk::{Host, paging, resources::Resource};
 use serde_json::{Map, Value};
-
-use crate::store::{self, Store};
 
 /// Resource kind of a JSA managed host.
 pub const HOST_KIND: &str = "jsa-host";
@@ -103,7 +101,7 @@ impl JsaHost {
 }
 
 /// The host with this id.
-pub fn host(store: &impl Store, id: u64) -> Option<JsaHost> {
+pub fn host(store: &impl Host, id: u64) -> Option<JsaHost> {
     store
         .resource(HOST_KIND, &id.to_string())
         .as_ref()
@@ -111,8 +109,8 @@ pub fn host(store: &impl Store, id: u64) -> Option<JsaHost> {
 }
 
 /// The console (the lowest-numbered host marked `is_console`).
-pub fn console(store: &impl Store) -> Option<JsaHost> {
-    store::all_resources(store, HOST_KIND)
+pub fn console(store: &impl Host) -> Option<JsaHost> {
+    paging::all_resources(store, HOST_KIND)
         .iter()
         .filter_map(JsaHost::from_resource)
         .filter(|h| h.is_console)
@@ -125,7 +123,7 @@ pub fn current_version(console: Option<&JsaHost>) -> String {
 }
 
 /// The backup configuration with this id.
-pub fn config(store: &impl Store, id: u64) -> Option<BackupConfig> {
+pub fn config(store: &impl Host, id: u64) -> Option<BackupConfig> {
     let resource = store.resource(CONFIG_KIND, &id.to_string())?;
     let attrs = attributes(&resource);
     Some(BackupConfig {
@@ -138,12 +136,13 @@ pub fn config(store: &impl Store, id: u64) -> Option<BackupConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeStore, backup_config, jsa_host};
+    use crate::testing::{backup_config, jsa_host};
+    use backup_gateway_sdk::testing::FakeHost;
     use serde_json::json;
 
     #[test]
     fn host_attributes_and_defaults() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         store.add_resource(jsa_host(
             53,
             json!({"is_console": true, "stores_data": "TRUE", "version": "7.5.0.UP7"}),
@@ -168,7 +167,7 @@ mod tests {
 
     #[test]
     fn the_console_is_the_lowest_console_host() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         assert_eq!(console(&store), None);
         assert_eq!(current_version(None), DEFAULT_VERSION);
         store.add_resource(jsa_host(300, json!({"is_console": true, "version": "a"})));
@@ -188,7 +187,7 @@ mod tests {
 
     #[test]
     fn configs() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         store.add_resource(backup_config(1, json!({})));
         store.add_resource(backup_config(
             2,

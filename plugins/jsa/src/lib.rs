@@ -18,14 +18,12 @@
 //! [`query`] (the list conventions together), [`validate`] (bodies and path ids), [`hosts`]
 //! (JSA hosts and backup configurations), [`backup_record`] and [`restore_record`] (state and
 //! status), [`backups`] and [`restores`] (the handlers), [`operations`] (dispatch),
-//! [`store`] (host calls behind a trait; `fake` is the in-memory one for tests). This file only
+//! [`store`] (record keys and times; native tests run on the SDK's fake host). This file only
 //! wires the exports.
 
 mod backup_record;
 mod backups;
 mod errors;
-#[cfg(test)]
-mod fake;
 mod fields;
 mod filter;
 #[cfg(test)]
@@ -39,36 +37,29 @@ mod restore_record;
 mod restores;
 mod sort;
 mod store;
+#[cfg(test)]
+mod testing;
 mod validate;
 
-use backup_gateway_sdk::{
-    Guest, IngestPlan, Manifest, Problem, Request, Response, backups::Backup,
-};
+use backup_gateway_sdk::{Host, Manifest, Problem, Provider, Request, Response};
 
 /// The exported provider.
 struct Jsa;
 
-impl Guest for Jsa {
+impl Provider for Jsa {
     fn manifest() -> Manifest {
         manifest::manifest()
     }
 
-    fn handle(req: Request) -> Response {
-        operations::handle(&store::HostStore, &req)
+    fn handle(host: &impl Host, req: Request) -> Response {
+        operations::handle(host, &req)
     }
 
-    /// JSA has no upload routes; the host never asks, and a stray call is refused.
-    fn prepare_ingest(req: Request, _backup_id: String) -> Result<IngestPlan, Response> {
-        Err(errors::problem_error(&Problem::NotFound, &req.operation).render())
-    }
+    // No upload routes: the SDK's defaults answer a stray ingest call with JSA's 404
+    // (prepare) and 500 (complete).
 
-    /// Never called (no ingest routes); answers 500 rather than pretend success.
-    fn complete_ingest(req: Request, _stored: Backup) -> Response {
-        errors::problem_error(&Problem::Internal, &req.operation).render()
-    }
-
-    fn render_problem(problem: Problem, req: Request) -> Response {
-        errors::render_problem(&problem, &req)
+    fn render_problem(problem: Problem, req: &Request) -> Response {
+        errors::render_problem(&problem, req)
     }
 }
 

@@ -2,18 +2,17 @@
 //! Host failures inside a handler come back as code 1000 without a description; the
 //! operation's documented 500 description is filled in here.
 
-use backup_gateway_sdk::{Request, Response};
+use backup_gateway_sdk::{Host, Request, Response};
 
 use crate::errors::{ApiError, SERVER_ERROR, internal_description};
 use crate::manifest::{
     CREATE_BACKUP, CREATE_RESTORE, DELETE_BACKUP, DELETE_RESTORE, GET_BACKUP, GET_RESTORE,
     LIST_BACKUPS, LIST_RESTORES, UPDATE_RESTORE,
 };
-use crate::store::Store;
 use crate::{backups, restores};
 
 /// Serve a routed request.
-pub fn handle(store: &impl Store, req: &Request) -> Response {
+pub fn handle(store: &impl Host, req: &Request) -> Response {
     let operation = req.operation.as_str();
     let answer = match operation {
         LIST_BACKUPS => backups::list(store, req),

@@ -128,7 +128,7 @@ pub fn decode_again(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::request;
+    use crate::testing::request;
     use serde_json::json;
 
     const SCHEMA: &[Field] = &[

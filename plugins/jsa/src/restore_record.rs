@@ -11,12 +11,12 @@
 //! restore takes the slot with a compare-and-swap on its revision, so two racing creations
 //! cannot both succeed. A slot whose restore finished (or vanished) is free.
 
-use backup_gateway_sdk::{HostError, jobs::JobStatus};
+use backup_gateway_sdk::{Collection, Host, HostError, Stored, jobs::JobStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::fields::Field;
-use crate::store::{self, Store, millis};
+use crate::store::{self, millis};
 
 /// Document collection of restore records.
 pub const RESTORES: &str = "restores";
@@ -104,7 +104,19 @@ pub struct RestoreRecord {
 }
 
 /// A record and its document revision.
-pub type StoredRestore = store::Stored<RestoreRecord>;
+pub type StoredRestore = Stored<RestoreRecord>;
+
+/// The collection of restore records (key: [`store::key_of`] the id).
+const RESTORE_RECORDS: Collection<RestoreRecord> = Collection::new(RESTORES);
+
+/// A record at `revision` (0: not written yet), keyed by its id.
+pub fn stored(record: RestoreRecord, revision: u64) -> StoredRestore {
+    Stored {
+        key: store::key_of(record.id),
+        record,
+        revision,
+    }
+}
 
 /// A restore's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,14 +163,16 @@ impl RestoreStatus {
 }
 
 /// The record of a restore (none once it is being deleted).
-pub fn load(store: &impl Store, id: u64) -> Option<StoredRestore> {
-    store::load_record(store, RESTORES, id, "restore")
+pub fn load(store: &impl Host, id: u64) -> Option<StoredRestore> {
+    RESTORE_RECORDS
+        .load(store, &store::key_of(id))
         .filter(|r: &StoredRestore| r.record.state != DELETED)
 }
 
 /// Every record, by id (those being deleted left out).
-pub fn load_all(store: &impl Store) -> Vec<StoredRestore> {
-    store::load_records(store, RESTORES, "restore")
+pub fn load_all(store: &impl Host) -> Vec<StoredRestore> {
+    RESTORE_RECORDS
+        .load_all(store)
         .into_iter()
         .filter(|r: &StoredRestore| r.record.state != DELETED)
         .collect()
@@ -169,7 +183,7 @@ pub fn load_all(store: &impl Store) -> Vec<StoredRestore> {
 /// mark on it reads as absent, so the slot it may hold is free (a slot naming no restore is);
 /// the slot document itself is left for the next creation's compare-and-swap, since deleting
 /// it here could delete a slot another restore has just taken.
-pub fn remove(store: &impl Store, stored: &StoredRestore) -> Result<(), HostError> {
+pub fn remove(store: &impl Host, stored: &StoredRestore) -> Result<(), HostError> {
     let id = stored.record.id;
     let mut tombstone = stored.clone();
     tombstone.record.state = DELETED.into();
@@ -183,13 +197,12 @@ pub fn remove(store: &impl Store, stored: &StoredRestore) -> Result<(), HostErro
 }
 
 /// Write a record back (compare-and-swap on its revision; 0 = new).
-pub fn save(store: &impl Store, stored: &mut StoredRestore) -> Result<(), HostError> {
-    let id = stored.record.id;
-    store::save_record(store, RESTORES, id, stored)
+pub fn save(store: &impl Host, stored: &mut StoredRestore) -> Result<(), HostError> {
+    RESTORE_RECORDS.save(store, stored)
 }
 
 /// Record a terminal outcome (best effort).
-fn finish(store: &impl Store, stored: &mut StoredRestore, state: &str, at: Option<u64>) {
+fn finish(store: &impl Host, stored: &mut StoredRestore, state: &str, at: Option<u64>) {
     stored.record.state = state.into();
     stored.record.time_completed = Some(millis(at.unwrap_or_else(|| store.now())));
     match save(store, stored) {
@@ -202,14 +215,14 @@ fn finish(store: &impl Store, stored: &mut StoredRestore, state: &str, at: Optio
 }
 
 /// Record that a requested restore failed before its job could start.
-pub fn fail(store: &impl Store, stored: &mut StoredRestore) -> Result<(), HostError> {
+pub fn fail(store: &impl Host, stored: &mut StoredRestore) -> Result<(), HostError> {
     stored.record.state = FAILED.into();
     stored.record.time_completed = Some(millis(store.now()));
     save(store, stored)
 }
 
 /// The restore's status.
-pub fn resolve(store: &impl Store, stored: &mut StoredRestore) -> RestoreStatus {
+pub fn resolve(store: &impl Host, stored: &mut StoredRestore) -> RestoreStatus {
     match stored.record.state.as_str() {
         PENDING => return RestoreStatus::Pending,
         SUCCESS => return RestoreStatus::Success,
@@ -265,7 +278,7 @@ pub fn view(record: &RestoreRecord, status: RestoreStatus) -> Value {
 
 /// The slot's revision (0: never taken) and the restore it names, if that restore still
 /// exists.
-pub fn slot(store: &impl Store) -> (u64, Option<StoredRestore>) {
+pub fn slot(store: &impl Host) -> (u64, Option<StoredRestore>) {
     let Some(doc) = store.document(SLOT, SLOT_KEY) else {
         return (0, None);
     };
@@ -276,7 +289,7 @@ pub fn slot(store: &impl Store) -> (u64, Option<StoredRestore>) {
 }
 
 /// The restore holding the slot while it is pending or running, with its status.
-pub fn open_restore(store: &impl Store) -> Option<(StoredRestore, RestoreStatus)> {
+pub fn open_restore(store: &impl Host) -> Option<(StoredRestore, RestoreStatus)> {
     let (_, current) = slot(store);
     let mut current = current?;
     let status = resolve(store, &mut current);
@@ -284,13 +297,13 @@ pub fn open_restore(store: &impl Store) -> Option<(StoredRestore, RestoreStatus)
 }
 
 /// Whether a restore is running (requested and not finished).
-pub fn running(store: &impl Store) -> bool {
+pub fn running(store: &impl Host) -> bool {
     open_restore(store).is_some_and(|(_, status)| status.running())
 }
 
 /// Take the slot for restore `id`, if its revision is still `revision`. `Ok(false)` when
 /// another request took it first.
-pub fn claim_slot(store: &impl Store, id: u64, revision: u64) -> Result<bool, HostError> {
+pub fn claim_slot(store: &impl Host, id: u64, revision: u64) -> Result<bool, HostError> {
     let value = json!({ "restore_id": id }).to_string();
     match store.put_document(SLOT, SLOT_KEY, &value, Some(revision)) {
         Ok(_) => Ok(true),
@@ -300,7 +313,7 @@ pub fn claim_slot(store: &impl Store, id: u64, revision: u64) -> Result<bool, Ho
 }
 
 /// Give the slot up (after a failed creation).
-pub fn release_slot(store: &impl Store, id: u64) {
+pub fn release_slot(store: &impl Host, id: u64) {
     let holder = store
         .document(SLOT, SLOT_KEY)
         .and_then(|d| serde_json::from_str::<Value>(&d.value).ok())
@@ -315,19 +328,19 @@ pub fn release_slot(store: &impl Store, id: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::FakeStore;
+    use backup_gateway_sdk::testing::FakeHost;
 
     fn pending(id: u64) -> StoredRestore {
-        StoredRestore {
-            record: RestoreRecord {
+        crate::restore_record::stored(
+            RestoreRecord {
                 id,
                 backup_id: 1,
                 groups: vec!["DEPLOYMENT_CONFIG".into()],
                 state: PENDING.into(),
                 ..RestoreRecord::default()
             },
-            revision: 0,
-        }
+            0,
+        )
     }
 
     #[test]
@@ -350,7 +363,7 @@ mod tests {
 
     #[test]
     fn unknown_states_and_vanished_jobs_are_failures() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         let mut odd = pending(1);
         odd.record.state = "WEIRD".into();
         assert_eq!(resolve(&store, &mut odd), RestoreStatus::Failed);
@@ -364,7 +377,7 @@ mod tests {
 
     #[test]
     fn the_slot_is_taken_with_compare_and_swap() {
-        let store = FakeStore::new();
+        let store = FakeHost::new();
         assert_eq!(slot(&store), (0, None));
         assert!(open_restore(&store).is_none());
         assert!(matches!(claim_slot(&store, 1, 0), Ok(true)));

@@ -18,7 +18,7 @@
 //! it runs), so a `PENDING` restore no longer holds the single restore slot forever.
 
 use backup_gateway_sdk::{
-    HostError, Request, Response,
+    Host, HostError, PAGE_LIMIT, Request, Response,
     jobs::{JobKind, JobSpec, JobStatus, Query as JobQuery},
 };
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ use crate::restore_record::{
     self as record, FIELDS, PENDING, REQUESTING, RestoreRecord, RestoreStatus, SORTABLE,
     StoredRestore,
 };
-use crate::store::{HOST_PAGE_LIMIT, Store, millis};
+use crate::store::millis;
 use crate::validate::{self, Long};
 
 /// Code: another restore is pending or in progress.
@@ -87,7 +87,7 @@ mod text {
 }
 
 /// `GET /restores`.
-pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let params = query::list_params(req, FIELDS, SORTABLE)?;
     let items = record::load_all(store)
         .into_iter()
@@ -100,7 +100,7 @@ pub fn list(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// The restore `{id}` names; 404/1001 when there is none.
-fn find(store: &impl Store, req: &Request) -> Result<StoredRestore, ApiError> {
+fn find(store: &impl Host, req: &Request) -> Result<StoredRestore, ApiError> {
     let not_found = || {
         ApiError::not_found(
             text::DOES_NOT_EXIST,
@@ -115,7 +115,7 @@ fn find(store: &impl Store, req: &Request) -> Result<StoredRestore, ApiError> {
 }
 
 /// `GET /restores/{id}`.
-pub fn get(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let mut stored = find(store, req)?;
     let status = record::resolve(store, &mut stored);
@@ -124,7 +124,7 @@ pub fn get(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `POST /restores` → 201 `PENDING`.
-pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::header_fields(req, FIELDS)?;
     let body = validate::body_object(req, "restore")?;
     let backup_id = validate::long(&body, "backup_id", "restore")?;
@@ -162,8 +162,8 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
             return Err(ApiError::from_host(&e));
         }
     }
-    let mut stored = StoredRestore {
-        record: RestoreRecord {
+    let mut stored = crate::restore_record::stored(
+        RestoreRecord {
             id,
             backup_id: backup.record.id,
             backup_ref: backup.record.backup_id.clone().unwrap_or_default(),
@@ -183,8 +183,8 @@ pub fn create(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
             state: PENDING.into(),
             job_id: None,
         },
-        revision: 0,
-    };
+        0,
+    );
     if let Err(e) = record::save(store, &mut stored) {
         store.warn(&format!("recording restore {id} failed: {e:?}"));
         record::release_slot(store, id);
@@ -204,7 +204,7 @@ fn restore_exists(holder: u64) -> ApiError {
 
 /// The backup to restore: exists with its file, CONFIG, SUCCESS, valid, compatible.
 fn check_backup(
-    store: &impl Store,
+    store: &impl Host,
     backup_id: Long,
 ) -> Result<backup_record::StoredBackup, ApiError> {
     let refuse = |code, description: &str, message: String| {
@@ -332,7 +332,7 @@ fn check_groups(groups: Option<&Value>) -> Result<Vec<String>, ApiError> {
 }
 
 /// `POST /restores/{id}` with `{"status": "REQUESTING"}` → 200.
-pub fn update(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn update(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let mut stored = find(store, req)?;
     let fields = query::header_fields(req, FIELDS)?;
     let body = validate::body_object(req, "restore")?;
@@ -361,7 +361,7 @@ pub fn update(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
         resource_kind: Some(HOST_KIND.into()),
         resource_id: None,
         statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-        limit: HOST_PAGE_LIMIT,
+        limit: PAGE_LIMIT,
     });
     if active.iter().any(|j| j.kind == JobKind::Capture) {
         return Err(backup_running());
@@ -445,7 +445,7 @@ pub fn update(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 /// `DELETE /restores/{id}` → 204 with no body (QRadar's text/plain answer): a `PENDING`,
 /// `SUCCESS` or `FAILED` restore is removed (a pending one frees the restore slot); a
 /// requested one that has not finished is 422/1017, since its job is restoring the console.
-pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
+pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let mut stored = find(store, req)?;
     let id = stored.record.id;
     for _ in 0..DELETE_ATTEMPTS {
@@ -476,12 +476,12 @@ pub fn delete(store: &impl Store, req: &Request) -> Result<Response, ApiError> {
 
 /// The host refused the exclusive restore job: a restore job of the console (1016, e.g. a
 /// concurrent update of this restore) or else a capture of it (1015).
-fn console_busy(store: &impl Store, console: &str) -> ApiError {
+fn console_busy(store: &impl Host, console: &str) -> ApiError {
     let jobs = store.jobs(&JobQuery {
         resource_kind: Some(HOST_KIND.into()),
         resource_id: Some(console.into()),
         statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-        limit: HOST_PAGE_LIMIT,
+        limit: PAGE_LIMIT,
     });
     if jobs.iter().any(|j| j.kind == JobKind::Restore) {
         ApiError::conflict(
@@ -500,7 +500,7 @@ fn backup_running() -> ApiError {
 
 /// Record the restore as failed and answer 200 with it.
 fn fail_now(
-    store: &impl Store,
+    store: &impl Host,
     stored: &mut StoredRestore,
     fields: Option<Vec<Selected>>,
     why: &str,

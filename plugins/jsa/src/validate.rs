@@ -91,7 +91,7 @@ pub fn raw_id(req: &Request) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::request;
+    use crate::testing::request;
     use serde_json::json;
 
     fn with_body(body: &str) -> Request {

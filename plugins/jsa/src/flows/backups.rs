@@ -6,22 +6,24 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::backup_record::{BACKUPS, CANCEL_GRACE, NAMES};
-use crate::fake::T0;
 use crate::manifest::{DELETE_BACKUP, GET_BACKUP, LIST_BACKUPS};
-use crate::store::{Store, key_of};
+use crate::store::key_of;
+use crate::testing::T0;
+use backup_gateway_sdk::Host;
+use backup_gateway_sdk::testing::Import;
 
-fn get(store: &FakeStore, id: impl ToString) -> Response {
+fn get(store: &FakeHost, id: impl ToString) -> Response {
     Call::new(GET_BACKUP).id(id).send(store)
 }
 
-fn delete(store: &FakeStore, id: u64) -> Response {
+fn delete(store: &FakeHost, id: u64) -> Response {
     Call::new(DELETE_BACKUP)
         .method(Method::Delete)
         .id(id)
         .send(store)
 }
 
-fn status_of(store: &FakeStore, id: u64) -> Value {
+fn status_of(store: &FakeHost, id: u64) -> Value {
     body(&get(store, id))["status"].clone()
 }
 
@@ -55,7 +57,7 @@ fn create_answers_201_with_the_backup_and_queues_an_exclusive_capture() {
             "is_version_compatible": true,
         })
     );
-    let spec = store.created.borrow()[0].clone();
+    let spec = store.specs()[0].clone();
     assert_eq!(spec.kind, JobKind::Capture);
     assert_eq!(
         (spec.resource_kind.as_str(), spec.resource_id.as_str()),
@@ -107,7 +109,7 @@ fn create_projects_the_fields_header() {
         .header("fields", "id,nope")
         .send(&store);
     assert_error(&resp, 422, 30);
-    assert_eq!(store.jobs.borrow().len(), 1);
+    assert_eq!(store.all_jobs().len(), 1);
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn backup_type_is_a_required_enum_header() {
             "Failed to transform user header parameter \"backup_type\" with a content type of \"TEXT_PLAIN\""
         );
     }
-    assert!(store.jobs.borrow().is_empty());
+    assert!(store.all_jobs().is_empty());
 }
 
 #[test]
@@ -279,7 +281,7 @@ fn every_create_validation_code() {
         json!({"name": "n".repeat(100), "configuration_id": 1, "description": "d".repeat(255)});
     assert_eq!(create_backup(&store, "CONFIG", at_limit).status, 201);
     assert_eq!(
-        store.jobs.borrow().len(),
+        store.all_jobs().len(),
         1,
         "only the valid request queued a capture"
     );
@@ -287,7 +289,7 @@ fn every_create_validation_code() {
 
 #[test]
 fn no_console_means_no_default_host() {
-    let store = FakeStore::new();
+    let store = FakeHost::new();
     store.add_resource(backup_config(1, json!({})));
     let resp = create_backup(
         &store,
@@ -338,8 +340,8 @@ fn create_conflicts() {
     );
     assert_eq!(resp.status, 201);
     // The host's own exclusive refusal is 1015 too, and releases the name.
-    store.complete_capture(&store.last_job().id, 1);
-    *store.create_error.borrow_mut() = Some(HostError::Conflict("busy".into()));
+    store.complete_capture(&last_job_id(&store), 1, 1);
+    store.fail_always(Import::JobsCreate, HostError::Conflict("busy".into()));
     let resp = create_backup(
         &store,
         "DATA",
@@ -368,7 +370,7 @@ fn create_refuses_while_a_restore_runs() {
         json!({"name": "d1", "configuration_id": 1, "host_id": 104}),
     );
     assert_eq!(resp.status, 201);
-    store.complete_capture(&store.last_job().id, 5);
+    store.complete_capture(&last_job_id(&store), 5, 5);
     // ...running does.
     assert_eq!(
         update_restore(&store, 1, json!({"status": "REQUESTING"})).status,
@@ -389,7 +391,7 @@ fn create_refuses_while_a_restore_runs() {
 #[test]
 fn create_host_failures_are_500_or_503_with_the_documented_description() {
     let store = deployment();
-    *store.create_error.borrow_mut() = Some(HostError::Invalid("no source".into()));
+    store.fail_always(Import::JobsCreate, HostError::Invalid("no source".into()));
     let resp = create_backup(
         &store,
         "CONFIG",
@@ -401,49 +403,58 @@ fn create_host_failures_are_500_or_503_with_the_documented_description() {
         "An error occurred during the attempt to create the backup."
     );
     assert!(store.doc(NAMES, "n").is_none(), "the name is released");
-    *store.create_error.borrow_mut() = Some(HostError::Unavailable);
+    store.fail_always(Import::JobsCreate, HostError::Unavailable);
     let resp = create_backup(
         &store,
         "CONFIG",
         json!({"name": "n", "configuration_id": 1}),
     );
     assert_error(&resp, 503, 1000);
-    *store.create_error.borrow_mut() = None;
-    store.sequences_down.set(true);
+    store.heal(Import::JobsCreate);
+    store.fail_always(Import::IdsNextInSequence, HostError::Unavailable);
     let resp = create_backup(
         &store,
         "CONFIG",
         json!({"name": "n", "configuration_id": 1}),
     );
     assert_error(&resp, 503, 1000);
-    store.sequences_down.set(false);
+    store.heal(Import::IdsNextInSequence);
     // The record cannot be written: the queued capture is cancelled again.
-    *store.put_error.borrow_mut() = Some((BACKUPS, HostError::Unavailable));
+    store.fail_next_on(
+        Import::DocumentsPut,
+        BACKUPS,
+        usize::MAX,
+        HostError::Unavailable,
+    );
     let resp = create_backup(
         &store,
         "CONFIG",
         json!({"name": "x", "configuration_id": 1}),
     );
     assert_error(&resp, 503, 1000);
-    *store.put_error.borrow_mut() = None;
-    assert_eq!(store.jobs.borrow().len(), 1);
+    store.heal(Import::DocumentsPut);
+    assert_eq!(store.all_jobs().len(), 1);
     assert!(
         store
-            .jobs
-            .borrow()
+            .all_jobs()
             .iter()
             .all(|j| !crate::backup_record::job_active(j))
     );
     assert!(store.doc(NAMES, "x").is_none());
     // The name cannot be reserved.
-    *store.put_error.borrow_mut() = Some((NAMES, HostError::Unavailable));
+    store.fail_next_on(
+        Import::DocumentsPut,
+        NAMES,
+        usize::MAX,
+        HostError::Unavailable,
+    );
     let resp = create_backup(
         &store,
         "CONFIG",
         json!({"name": "x", "configuration_id": 1}),
     );
     assert_error(&resp, 503, 1000);
-    *store.put_error.borrow_mut() = None;
+    store.heal(Import::DocumentsPut);
     assert_eq!(
         create_backup(
             &store,
@@ -459,12 +470,12 @@ fn create_host_failures_are_500_or_503_with_the_documented_description() {
 fn status_follows_the_capture() {
     let store = deployment();
     let id = config_backup(&store, "life");
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     assert_eq!(status_of(&store, id), "INITIALIZING");
     store.start_job(&job.id, 100);
     assert_eq!(status_of(&store, id), "IN_PROGRESS");
     store.advance(90_000_000);
-    let stored_id = store.complete_capture(&job.id, 4096);
+    let stored_id = store.complete_capture(&job.id, 4096, 4096);
     let b = body(&get(&store, id));
     assert_eq!(b["status"], "SUCCESS");
     assert_eq!(b["size_on_disk"], 4096);
@@ -483,11 +494,12 @@ fn status_follows_the_capture() {
     // The outcome is cached: the job is no longer needed.
     let record = store.doc(BACKUPS, &key_of(id)).expect("record");
     assert_eq!(record["backup_id"], stored_id.as_str());
-    store.jobs.borrow_mut().clear();
+    for j in store.all_jobs() {
+        store.forget_job(&j.id);
+    }
     assert_eq!(status_of(&store, id), "SUCCESS");
     // An upgrade of the console makes it incompatible.
-    store.resources.borrow_mut()[0].attributes =
-        json!({"is_console": true, "version": "7.5.1"}).to_string();
+    upgrade_console(&store, "7.5.1");
     assert_eq!(body(&get(&store, id))["is_version_compatible"], false);
 }
 
@@ -496,7 +508,7 @@ fn missing_objects_and_pruned_records_are_missing() {
     let store = deployment();
     let (id, stored_id) = finished_backup(&store, "gone", 10);
     assert_eq!(status_of(&store, id), "SUCCESS");
-    store.vanished.borrow_mut().insert(stored_id.clone());
+    store.lose_object(&stored_id);
     let b = body(&get(&store, id));
     assert_eq!(b["status"], "MISSING");
     assert_eq!(b["is_valid"], false);
@@ -506,10 +518,12 @@ fn missing_objects_and_pruned_records_are_missing() {
     );
     // The record itself pruned by the host.
     let (id2, stored2) = finished_backup(&store, "pruned", 10);
-    store.backups.borrow_mut().retain(|b| b.id != stored2);
+    assert_eq!(store.delete_backup(&stored2).ok(), Some(true));
     assert_eq!(status_of(&store, id2), "MISSING");
     // Presence cannot be checked: 503, not a guess.
-    *store.backup_error.borrow_mut() = Some(HostError::Unavailable);
+    store.fail_always(Import::BackupsGet, HostError::Unavailable);
+    store.fail_always(Import::BackupsObjectExists, HostError::Unavailable);
+    store.fail_always(Import::BackupsList, HostError::Unavailable);
     let b = assert_error(&get(&store, id), 503, 1000);
     assert_eq!(
         b["description"],
@@ -521,7 +535,7 @@ fn missing_objects_and_pruned_records_are_missing() {
 fn failed_and_vanished_captures_are_failed() {
     let store = deployment();
     let id = config_backup(&store, "f");
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     store.advance(5_000_000);
     store.fail_job(&job.id, "source unreadable");
     let b = body(&get(&store, id));
@@ -529,12 +543,12 @@ fn failed_and_vanished_captures_are_failed() {
     assert_eq!(b["time_completed"], (T0 + 5_000_000) / 1000);
     assert_eq!(b["content_file_path"], Value::Null);
     let id2 = config_backup(&store, "v");
-    let job2 = store.last_job();
-    store.jobs.borrow_mut().retain(|j| j.id != job2.id);
+    let job2 = store.last_job().expect("a job");
+    store.forget_job(&job2.id);
     assert_eq!(status_of(&store, id2), "FAILED");
     // A completed capture without a backup is a failure too.
     let id3 = config_backup(&store, "w");
-    let job3 = store.last_job();
+    let job3 = store.last_job().expect("a job");
     store.complete_job(&job3.id);
     assert_eq!(status_of(&store, id3), "FAILED");
 }
@@ -574,7 +588,7 @@ fn get_projects_fields() {
     }
 }
 
-fn list(store: &FakeStore, query: &[(&str, &str)], range: Option<&str>) -> Response {
+fn list(store: &FakeHost, query: &[(&str, &str)], range: Option<&str>) -> Response {
     let mut call = Call::new(LIST_BACKUPS);
     for (k, v) in query {
         call = call.query(k, v);
@@ -594,7 +608,7 @@ fn ids(resp: &Response) -> Vec<u64> {
 
 /// Five backups: 1 SUCCESS (console), 2 SUCCESS (104, DATA), 3 FAILED, 4 IN_PROGRESS (104),
 /// 5 INITIALIZING (console).
-fn five(store: &FakeStore) {
+fn five(store: &FakeHost) {
     finished_backup(store, "alpha", 300);
     let r = create_backup(
         store,
@@ -602,17 +616,17 @@ fn five(store: &FakeStore) {
         json!({"name": "bravo", "configuration_id": 1, "host_id": 104}),
     );
     assert_eq!(r.status, 201);
-    let j = store.last_job();
-    store.complete_capture(&j.id, 100);
+    let j = store.last_job().expect("a job");
+    store.complete_capture(&j.id, 100, 100);
     config_backup(store, "charlie");
-    store.fail_job(&store.last_job().id, "x");
+    store.fail_job(&last_job_id(store), "x");
     let r = create_backup(
         store,
         "DATA",
         json!({"name": "delta", "configuration_id": 1, "host_id": 104, "description": "d"}),
     );
     assert_eq!(r.status, 201);
-    store.start_job(&store.last_job().id, 1);
+    store.start_job(&last_job_id(store), 1);
     config_backup(store, "echo");
 }
 
@@ -791,7 +805,7 @@ fn list_sorts_and_projects() {
 fn delete_cancels_a_capture_in_flight() {
     let store = deployment();
     let id = config_backup(&store, "c");
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     store.start_job(&job.id, 10);
     let resp = delete(&store, id);
     assert_eq!(resp.status, 202);
@@ -814,15 +828,13 @@ fn delete_cancels_a_capture_in_flight() {
             .contains("INITIALIZING")
     );
     // A backup the capture committed anyway is removed while cancelling...
-    let stray = store.complete_capture(&job.id, 5);
-    store.jobs.borrow_mut().iter_mut().for_each(|j| {
-        if j.id == job.id {
-            j.status = backup_gateway_sdk::jobs::JobStatus::Cancelled;
-            j.backup_id = None;
-        }
+    let stray = store.complete_capture(&job.id, 5, 5);
+    store.update_job(&job.id, |j| {
+        j.status = backup_gateway_sdk::jobs::JobStatus::Cancelled;
+        j.backup_id = None;
     });
     assert_eq!(status_of(&store, id), "CANCELLING");
-    assert!(store.backups.borrow().iter().all(|b| b.id != stray));
+    assert!(store.stored_backups().iter().all(|b| b.id != stray));
     // ...and after the grace period the backup is gone.
     store.advance(CANCEL_GRACE + 1);
     assert_error(&get(&store, id), 404, 1001);
@@ -842,17 +854,17 @@ fn delete_removes_finished_backups() {
         .send(&store);
     assert_eq!(resp.status, 202);
     assert_eq!(body(&resp), json!({"id": id, "status": "DELETING"}));
-    assert!(store.backups.borrow().iter().all(|b| b.id != stored));
+    assert!(store.stored_backups().iter().all(|b| b.id != stored));
     assert_error(&get(&store, id), 404, 1001);
     assert_error(&delete(&store, id), 404, 1001);
     // FAILED and MISSING are deletable too.
     let failed = config_backup(&store, "f");
-    store.fail_job(&store.last_job().id, "x");
+    store.fail_job(&last_job_id(&store), "x");
     assert_eq!(body(&delete(&store, failed))["status"], "DELETING");
     let (missing, stored) = finished_backup(&store, "m", 10);
-    store.vanished.borrow_mut().insert(stored);
+    store.lose_object(&stored);
     assert_eq!(body(&delete(&store, missing))["status"], "DELETING");
-    assert!(store.docs.borrow().keys().all(|(c, _)| c != BACKUPS));
+    assert!(store.documents(BACKUPS, None, 1000).is_empty());
 }
 
 #[test]
@@ -867,15 +879,15 @@ fn a_backup_a_pending_restore_uses_is_deletable_and_the_restore_then_fails() {
     let resp = delete(&store, id);
     assert_eq!(resp.status, 202, "{:?}", resp.body_json());
     assert_eq!(body(&resp)["status"], "DELETING");
-    assert!(store.backups.borrow().iter().all(|b| b.id != stored));
-    let jobs = store.jobs.borrow().len();
+    assert!(store.stored_backups().iter().all(|b| b.id != stored));
+    let jobs = store.all_jobs().len();
     let resp = update_restore(&store, 1, json!({"status": "REQUESTING"}));
     assert_eq!(
         (resp.status, body(&resp)["status"].clone()),
         (200, json!("FAILED"))
     );
     assert_eq!(
-        store.jobs.borrow().len(),
+        store.all_jobs().len(),
         jobs,
         "no restore job reads a deleted backup"
     );
@@ -893,12 +905,12 @@ fn a_backup_a_running_restore_uses_is_deletable_and_the_job_settles_the_restore(
         update_restore(&store, 1, json!({"status": "REQUESTING"})).status,
         200
     );
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     assert_eq!(job.kind, JobKind::Restore);
     store.start_job(&job.id, 5);
     let resp = delete(&store, id);
     assert_eq!(resp.status, 202, "{:?}", resp.body_json());
-    assert!(store.backups.borrow().iter().all(|b| b.id != stored));
+    assert!(store.stored_backups().iter().all(|b| b.id != stored));
     assert_error(&get(&store, id), 404, 1001);
     // The job that holds the object finishes; the restore shows its outcome.
     store.complete_job(&job.id);
@@ -913,7 +925,7 @@ fn a_backup_a_running_restore_uses_is_deletable_and_the_job_settles_the_restore(
 fn delete_refusals() {
     let store = deployment();
     let (other, _) = finished_backup(&store, "o", 10);
-    *store.delete_error.borrow_mut() = Some(HostError::Unavailable);
+    store.fail_always(Import::BackupsDelete, HostError::Unavailable);
     let b = assert_error(&delete(&store, other), 503, 1000);
     assert_eq!(
         b["description"],

@@ -8,9 +8,10 @@ use backup_gateway_sdk::{Method, Request, Response};
 use serde_json::{Value, json};
 
 use crate::errors::http_message;
-use crate::fake::{FakeStore, backup_config, jsa_host, request};
 use crate::manifest::{CREATE_BACKUP, CREATE_RESTORE, UPDATE_RESTORE};
 use crate::operations::handle;
+use crate::testing::{backup_config, jsa_host, request};
+use backup_gateway_sdk::testing::FakeHost;
 
 /// The console.
 pub const CONSOLE: u64 = 53;
@@ -23,10 +24,23 @@ pub const NO_DATA: u64 = 106;
 /// A host not configured for data backups.
 pub const UNCONFIGURED: u64 = 107;
 
+/// The newest job's id.
+pub fn last_job_id(store: &FakeHost) -> String {
+    store.last_job().map(|j| j.id).expect("a job")
+}
+
+/// The console now reports `version` (e.g. after an upgrade).
+pub fn upgrade_console(store: &FakeHost, version: &str) {
+    store.add_resource(jsa_host(
+        CONSOLE,
+        json!({"is_console": true, "version": version}),
+    ));
+}
+
 /// A deployment: the console and four managed hosts; configuration 1 (deployed), 2 (only
 /// staged) and 3 (with undeployed changes).
-pub fn deployment() -> FakeStore {
-    let store = FakeStore::new();
+pub fn deployment() -> FakeHost {
+    let store = FakeHost::new();
     store.add_resource(jsa_host(
         CONSOLE,
         json!({"is_console": true, "stores_data": true, "status": "Active"}),
@@ -97,20 +111,20 @@ impl Call {
     }
 
     /// Serve it.
-    pub fn send(&self, store: &FakeStore) -> Response {
+    pub fn send(&self, store: &FakeHost) -> Response {
         handle(store, &self.0)
     }
 }
 
 /// `POST /backups` with `backup_type` and a body.
-pub fn create_backup(store: &FakeStore, kind: &str, body: Value) -> Response {
+pub fn create_backup(store: &FakeHost, kind: &str, body: Value) -> Response {
     Call::post(CREATE_BACKUP, &body)
         .header("backup_type", kind)
         .send(store)
 }
 
 /// A CONFIG backup named `name` on the console, configuration 1; its id.
-pub fn config_backup(store: &FakeStore, name: &str) -> u64 {
+pub fn config_backup(store: &FakeHost, name: &str) -> u64 {
     let resp = create_backup(
         store,
         "CONFIG",
@@ -121,20 +135,20 @@ pub fn config_backup(store: &FakeStore, name: &str) -> u64 {
 }
 
 /// A CONFIG backup whose capture completed with `size` bytes; its id and the stored id.
-pub fn finished_backup(store: &FakeStore, name: &str, size: u64) -> (u64, String) {
+pub fn finished_backup(store: &FakeHost, name: &str, size: u64) -> (u64, String) {
     let id = config_backup(store, name);
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     store.start_job(&job.id, 1);
-    (id, store.complete_capture(&job.id, size))
+    (id, store.complete_capture(&job.id, size, size))
 }
 
 /// `POST /restores`.
-pub fn create_restore(store: &FakeStore, body: Value) -> Response {
+pub fn create_restore(store: &FakeHost, body: Value) -> Response {
     Call::post(CREATE_RESTORE, &body).send(store)
 }
 
 /// `POST /restores/{id}`.
-pub fn update_restore(store: &FakeStore, id: u64, body: Value) -> Response {
+pub fn update_restore(store: &FakeHost, id: u64, body: Value) -> Response {
     Call::post(UPDATE_RESTORE, &body).id(id).send(store)
 }
 

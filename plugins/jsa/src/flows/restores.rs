@@ -7,16 +7,18 @@ use backup_gateway_sdk::{
 use serde_json::{Value, json};
 
 use super::*;
-use crate::fake::T0;
 use crate::manifest::{GET_RESTORE, LIST_RESTORES};
 use crate::restore_record::{RESTORES, SLOT, SLOT_KEY};
-use crate::store::{Store, key_of};
+use crate::store::key_of;
+use crate::testing::T0;
+use backup_gateway_sdk::Host;
+use backup_gateway_sdk::testing::Import;
 
-fn get(store: &FakeStore, id: impl ToString) -> Response {
+fn get(store: &FakeHost, id: impl ToString) -> Response {
     Call::new(GET_RESTORE).id(id).send(store)
 }
 
-fn status_of(store: &FakeStore, id: u64) -> Value {
+fn status_of(store: &FakeHost, id: u64) -> Value {
     body(&get(store, id))["status"].clone()
 }
 
@@ -55,22 +57,22 @@ fn the_two_step_restore() {
             "backup_filename": "backup.nightly.53.20260427_100000.config.tgz",
         })
     );
-    let jobs_before = store.jobs.borrow().len();
+    let jobs_before = store.all_jobs().len();
     assert_eq!(status_of(&store, 1), "PENDING");
 
     // Step 2: REQUESTING starts a restore job of the stored backup on the console.
     let resp = update_restore(&store, 1, json!({"status": "REQUESTING"}));
     assert_eq!(resp.status, 200, "{:?}", resp.body_json());
     assert_eq!(body(&resp)["status"], "REQUESTING");
-    assert_eq!(store.jobs.borrow().len(), jobs_before + 1);
-    let job = store.last_job();
+    assert_eq!(store.all_jobs().len(), jobs_before + 1);
+    let job = store.last_job().expect("a job");
     assert_eq!(job.kind, JobKind::Restore);
     assert_eq!(
         (job.resource_kind.as_str(), job.resource_id.as_str()),
         ("jsa-host", "53")
     );
     assert_eq!(job.source_backup.as_deref(), Some(stored.as_str()));
-    let spec = store.created.borrow().last().cloned().expect("spec");
+    let spec = store.last_spec().expect("spec");
     assert!(spec.exclusive);
     let metadata: Value = serde_json::from_str(&spec.metadata).expect("JSON");
     assert_eq!(metadata["restore_id"], 1);
@@ -111,7 +113,7 @@ fn a_failed_restore_job_fails_the_restore() {
     let (backup, _) = finished_backup(&store, "b", 10);
     create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
     update_restore(&store, 1, json!({"status": "REQUESTING"}));
-    store.fail_job(&store.last_job().id, "boom");
+    store.fail_job(&last_job_id(&store), "boom");
     assert_eq!(status_of(&store, 1), "FAILED");
     assert!(body(&get(&store, 1))["time_completed"].is_u64());
 }
@@ -127,11 +129,11 @@ fn create_validation_codes() {
         json!({"name": "data", "configuration_id": 1, "host_id": 104}),
     );
     let data = body(&r)["id"].as_u64().expect("id");
-    store.complete_capture(&store.last_job().id, 10);
+    store.complete_capture(&last_job_id(&store), 10, 10);
     // 1005: still running.
     let running = config_backup(&store, "running");
     // 1006: an empty (invalid) archive.
-    store.complete_capture(&store.last_job().id, 0);
+    store.complete_capture(&last_job_id(&store), 0, 0);
     let empty = running;
     let running = {
         let r = create_backup(
@@ -143,7 +145,7 @@ fn create_validation_codes() {
     };
     // 1003: a backup whose file is missing.
     let (missing, stored_missing) = finished_backup(&store, "missing", 10);
-    store.vanished.borrow_mut().insert(stored_missing);
+    store.lose_object(&stored_missing);
 
     let ok_groups = groups(DEPLOYMENT);
     let cases: Vec<(Value, u64)> = vec![
@@ -214,23 +216,14 @@ fn create_validation_codes() {
         json!({"backup_id": good, "groups": ["ASSETS_DATA", "USERS_CONFIG", "DOMAINS", "OFFENSES_DATA"]}),
     );
     assert_eq!(resp.status, 201, "{:?}", resp.body_json());
-    assert!(
-        store
-            .docs
-            .borrow()
-            .keys()
-            .filter(|(c, _)| c == RESTORES)
-            .count()
-            == 1
-    );
+    assert!(store.documents(RESTORES, None, 1000).len() == 1);
 }
 
 #[test]
 fn create_refuses_incompatible_versions() {
     let store = deployment();
     let (backup, _) = finished_backup(&store, "old", 10);
-    store.resources.borrow_mut()[0].attributes =
-        json!({"is_console": true, "version": "7.5.0.UP8"}).to_string();
+    upgrade_console(&store, "7.5.0.UP8");
     let b = assert_error(
         &create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})),
         422,
@@ -270,7 +263,7 @@ fn only_one_restore_may_be_open() {
         1011,
     );
     // Once it finished, the slot is free.
-    store.complete_job(&store.last_job().id);
+    store.complete_job(&last_job_id(&store));
     assert_eq!(
         create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})).status,
         201
@@ -281,7 +274,12 @@ fn only_one_restore_may_be_open() {
 fn create_failures_release_the_slot() {
     let store = deployment();
     let (backup, _) = finished_backup(&store, "b", 10);
-    *store.put_error.borrow_mut() = Some((RESTORES, HostError::Unavailable));
+    store.fail_next_on(
+        Import::DocumentsPut,
+        RESTORES,
+        usize::MAX,
+        HostError::Unavailable,
+    );
     let b = assert_error(
         &create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})),
         503,
@@ -292,14 +290,14 @@ fn create_failures_release_the_slot() {
         "An error occurred during the attempt to create the restore."
     );
     assert!(store.doc(SLOT, SLOT_KEY).is_none());
-    *store.put_error.borrow_mut() = None;
-    store.sequences_down.set(true);
+    store.heal(Import::DocumentsPut);
+    store.fail_always(Import::IdsNextInSequence, HostError::Unavailable);
     assert_error(
         &create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})),
         503,
         1000,
     );
-    store.sequences_down.set(false);
+    store.heal(Import::IdsNextInSequence);
     assert_eq!(
         create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT})).status,
         201
@@ -375,14 +373,14 @@ fn update_conflicts() {
             .unwrap_or_default()
             .contains("backup")
     );
-    store.complete_capture(&store.last_job().id, 1);
+    store.complete_capture(&last_job_id(&store), 1, 1);
     // 1016: another restore job runs (started outside this restore).
     store
         .create_job(&JobSpec {
             kind: JobKind::Restore,
             resource_kind: "jsa-host".into(),
             resource_id: "104".into(),
-            source_backup: store.backups.borrow().first().map(|b| b.id.clone()),
+            source_backup: store.stored_backups().first().map(|b| b.id.clone()),
             deduplicate: false,
             exclusive: true,
             filename: "x".into(),
@@ -395,15 +393,15 @@ fn update_conflicts() {
         409,
         1016,
     );
-    store.complete_job(&store.last_job().id);
+    store.complete_job(&last_job_id(&store));
     // The host refusing the exclusive job on the console is 1015.
-    *store.create_error.borrow_mut() = Some(HostError::Conflict("busy".into()));
+    store.fail_always(Import::JobsCreate, HostError::Conflict("busy".into()));
     assert_error(
         &update_restore(&store, 1, json!({"status": "REQUESTING"})),
         409,
         1015,
     );
-    *store.create_error.borrow_mut() = Some(HostError::Invalid("no source".into()));
+    store.fail_always(Import::JobsCreate, HostError::Invalid("no source".into()));
     let b = assert_error(
         &update_restore(&store, 1, json!({"status": "REQUESTING"})),
         500,
@@ -413,7 +411,7 @@ fn update_conflicts() {
         b["description"],
         "An error occurred during the attempt to update the restore."
     );
-    *store.create_error.borrow_mut() = None;
+    store.heal(Import::JobsCreate);
     assert_eq!(status_of(&store, 1), "PENDING");
     assert_eq!(
         update_restore(&store, 1, json!({"status": "REQUESTING"})).status,
@@ -426,12 +424,12 @@ fn a_restore_whose_backup_vanished_fails_at_once() {
     let store = deployment();
     let (backup, stored) = finished_backup(&store, "b", 10);
     create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
-    store.vanished.borrow_mut().insert(stored);
-    let jobs = store.jobs.borrow().len();
+    store.lose_object(&stored);
+    let jobs = store.all_jobs().len();
     let resp = update_restore(&store, 1, json!({"status": "REQUESTING"}));
     assert_eq!(resp.status, 200);
     assert_eq!(body(&resp)["status"], "FAILED");
-    assert_eq!(store.jobs.borrow().len(), jobs, "no job was queued");
+    assert_eq!(store.all_jobs().len(), jobs, "no job was queued");
     assert_eq!(status_of(&store, 1), "FAILED");
     // The slot is free for a new restore.
     let (other, _) = finished_backup(&store, "c", 10);
@@ -449,7 +447,7 @@ fn get_and_list_restores() {
     let (a, _) = finished_backup(&store, "alpha", 10);
     create_restore(&store, json!({"backup_id": a, "groups": DEPLOYMENT}));
     update_restore(&store, 1, json!({"status": "REQUESTING"}));
-    store.complete_job(&store.last_job().id);
+    store.complete_job(&last_job_id(&store));
     let (b, _) = finished_backup(&store, "bravo", 10);
     create_restore(
         &store,
@@ -516,7 +514,7 @@ fn get_and_list_restores() {
     );
 }
 
-fn delete(store: &FakeStore, id: impl ToString) -> Response {
+fn delete(store: &FakeHost, id: impl ToString) -> Response {
     Call::new(crate::manifest::DELETE_RESTORE)
         .method(Method::Delete)
         .id(id)
@@ -560,7 +558,7 @@ fn a_running_restore_cannot_be_deleted_a_finished_one_can() {
     let (backup, _) = finished_backup(&store, "b", 10);
     create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
     update_restore(&store, 1, json!({"status": "REQUESTING"}));
-    let job = store.last_job();
+    let job = store.last_job().expect("a job");
     let b = assert_error(&delete(&store, 1), 422, 1017);
     assert_eq!(
         b["description"],
@@ -581,7 +579,7 @@ fn a_running_restore_cannot_be_deleted_a_finished_one_can() {
     // A failed one too.
     create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
     update_restore(&store, 2, json!({"status": "REQUESTING"}));
-    store.fail_job(&store.last_job().id, "boom");
+    store.fail_job(&last_job_id(&store), "boom");
     assert_eq!(delete(&store, 2).status, 204);
 }
 
@@ -592,16 +590,26 @@ fn delete_refusals_and_host_failures() {
     assert_error(&delete(&store, "x"), 404, 1001);
     let (backup, _) = finished_backup(&store, "b", 10);
     create_restore(&store, json!({"backup_id": backup, "groups": DEPLOYMENT}));
-    *store.put_error.borrow_mut() = Some((RESTORES, HostError::Unavailable));
+    store.fail_next_on(
+        Import::DocumentsPut,
+        RESTORES,
+        usize::MAX,
+        HostError::Unavailable,
+    );
     let b = assert_error(&delete(&store, 1), 503, 1000);
     assert_eq!(
         b["description"],
         "An error occurred during the attempt to delete the restore."
     );
-    *store.put_error.borrow_mut() = None;
+    store.heal(Import::DocumentsPut);
     assert_eq!(status_of(&store, 1), "PENDING", "nothing was removed");
     // A write that races the delete (here: every write conflicts) ends in a clear 422.
-    *store.put_error.borrow_mut() = Some((RESTORES, HostError::Conflict("raced".into())));
+    store.fail_next_on(
+        Import::DocumentsPut,
+        RESTORES,
+        usize::MAX,
+        HostError::Conflict("raced".into()),
+    );
     let b = assert_error(&delete(&store, 1), 422, 1017);
     assert!(
         b["message"]
@@ -609,7 +617,7 @@ fn delete_refusals_and_host_failures() {
             .unwrap_or_default()
             .contains("try again")
     );
-    *store.put_error.borrow_mut() = None;
+    store.heal(Import::DocumentsPut);
     assert_eq!(delete(&store, 1).status, 204);
 }
 
