@@ -48,13 +48,43 @@ pub enum DbError {
     UnsupportedUrl(String),
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_core.sql")),
-    (2, include_str!("../../migrations/0002_jobs.sql")),
-    (3, include_str!("../../migrations/0003_chunks.sql")),
-    (4, include_str!("../../migrations/0004_scaleout.sql")),
-    (5, include_str!("../../migrations/0005_durability.sql")),
-    (6, include_str!("../../migrations/0006_admission.sql")),
+/// The engines a migration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum For {
+    /// Both: the schema is one.
+    Both,
+    /// PostgreSQL only (on SQLite the version is recorded and nothing runs).
+    Postgres,
+}
+
+const MIGRATIONS: &[(i64, For, &str)] = &[
+    (1, For::Both, include_str!("../../migrations/0001_core.sql")),
+    (2, For::Both, include_str!("../../migrations/0002_jobs.sql")),
+    (
+        3,
+        For::Both,
+        include_str!("../../migrations/0003_chunks.sql"),
+    ),
+    (
+        4,
+        For::Both,
+        include_str!("../../migrations/0004_scaleout.sql"),
+    ),
+    (
+        5,
+        For::Both,
+        include_str!("../../migrations/0005_durability.sql"),
+    ),
+    (
+        6,
+        For::Both,
+        include_str!("../../migrations/0006_admission.sql"),
+    ),
+    (
+        7,
+        For::Postgres,
+        include_str!("../../migrations/0007_batch.pg.sql"),
+    ),
 ];
 
 /// Every SQLite connection's settings.
@@ -519,7 +549,7 @@ impl Db {
             return Ok(ran?);
         }
         if self.engine == Engine::Postgres {
-            return Ok(batch.run_inline(&mut conn).await?);
+            return Ok(batch.run_as_call(&mut conn).await?);
         }
         let mut tx = conn.begin().await?;
         batch.run_in(&mut tx).await?;
@@ -591,18 +621,20 @@ impl Db {
         )
         .execute(&mut *conn)
         .await?;
-        for (version, sql) in MIGRATIONS {
+        for &(version, engines, sql) in MIGRATIONS {
             let mut tx = conn.begin().await?;
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(*version)
+                    .bind(version)
                     .fetch_optional(&mut *tx)
                     .await?;
             if done.is_none() {
-                sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+                if engines == For::Both || self.engine == Engine::Postgres {
+                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                }
                 // Several nodes may race to migrate; the primary key lets only one record it.
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(*version)
+                    .bind(version)
                     .bind(now_micros())
                     .execute(&mut *tx)
                     .await?;
