@@ -57,34 +57,21 @@ enum For {
     Postgres,
 }
 
+/// A migration's SQL, from `host/migrations`.
+macro_rules! migration {
+    ($file:literal) => {
+        include_str!(concat!("../../migrations/", $file))
+    };
+}
+
 const MIGRATIONS: &[(i64, For, &str)] = &[
-    (1, For::Both, include_str!("../../migrations/0001_core.sql")),
-    (2, For::Both, include_str!("../../migrations/0002_jobs.sql")),
-    (
-        3,
-        For::Both,
-        include_str!("../../migrations/0003_chunks.sql"),
-    ),
-    (
-        4,
-        For::Both,
-        include_str!("../../migrations/0004_scaleout.sql"),
-    ),
-    (
-        5,
-        For::Both,
-        include_str!("../../migrations/0005_durability.sql"),
-    ),
-    (
-        6,
-        For::Both,
-        include_str!("../../migrations/0006_admission.sql"),
-    ),
-    (
-        7,
-        For::Postgres,
-        include_str!("../../migrations/0007_batch.pg.sql"),
-    ),
+    (1, For::Both, migration!("0001_core.sql")),
+    (2, For::Both, migration!("0002_jobs.sql")),
+    (3, For::Both, migration!("0003_chunks.sql")),
+    (4, For::Both, migration!("0004_scaleout.sql")),
+    (5, For::Both, migration!("0005_durability.sql")),
+    (6, For::Both, migration!("0006_admission.sql")),
+    (7, For::Postgres, migration!("0007_batch.pg.sql")),
 ];
 
 /// Every SQLite connection's settings.

@@ -93,7 +93,10 @@ async fn a_batch_on_postgres_takes_any_text_and_fails_whole() {
         .statement("INSERT INTO sequences (org, provider, name, value) VALUES ('new', 'q', 'n', 0)")
         .statement("INSERT INTO sequences (org, provider, name, value) VALUES (@org, 'q', 'n', 0)")
         .param("org", Param::Text("a\0b"));
-    let refused = db.run_batch(&nul).await.unwrap_err().to_string();
+    let Err(refused) = db.run_batch(&nul).await else {
+        panic!("a NUL byte was taken");
+    };
+    let refused = refused.to_string();
     assert!(refused.contains("0x00"), "{refused}");
     // the second statement fails (the row exists): the first is rolled back with it
     let failing = Batch::new()
