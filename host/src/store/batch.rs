@@ -23,7 +23,8 @@
 //! transaction; the connection is then marked unsettled and rolled back before its next use
 //! ([`super::Db::write`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::any::{AnyRow, AnyStatement, AnyTypeInfoKind};
 use sqlx::{
@@ -60,6 +61,24 @@ impl Param<'_> {
     /// The SQL type the value is bound as.
     fn sql_type(self) -> &'static str {
         if self.is_int() { "BIGINT" } else { "TEXT" }
+    }
+}
+
+/// The column definitions of the batches' results on one PostgreSQL database, by result
+/// query: learnt once (the schema's types do not change under a running process), so that
+/// a connection's first batch costs no extra round trip to describe its result.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ResultShapes(Arc<Mutex<HashMap<String, Arc<str>>>>);
+
+impl ResultShapes {
+    fn get(&self, result: &str) -> Option<Arc<str>> {
+        let known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        known.get(result).cloned()
+    }
+
+    fn insert(&self, result: &str, columns: Arc<str>) {
+        let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        known.insert(result.to_owned(), columns);
     }
 }
 
@@ -217,16 +236,25 @@ impl<'a> Batch<'a> {
         Ok((call, sql))
     }
 
-    /// Run as one round trip on a PostgreSQL connection (after a first one per connection to
-    /// learn the result's columns, [`Batch::result_columns`]), returning the result's rows.
+    /// Run as one round trip on a PostgreSQL connection (after one more the first time the
+    /// database meets the result query, to learn its columns: [`Batch::result_columns`]),
+    /// returning the result's rows.
     pub(super) async fn run_as_call(
         &self,
         conn: &mut AnyConnection,
+        shapes: &ResultShapes,
     ) -> Result<Vec<AnyRow>, sqlx::Error> {
-        let columns = match &self.result {
-            Some(result) => self.result_columns(conn, result).await?,
+        let columns: Arc<str> = match &self.result {
+            Some(result) => match shapes.get(result) {
+                Some(known) => known,
+                None => {
+                    let learnt: Arc<str> = self.result_columns(conn, result).await?.into();
+                    shapes.insert(result, learnt.clone());
+                    learnt
+                }
+            },
             // the call names a shape even when no rows come
-            None => "nothing BIGINT".to_owned(),
+            None => "nothing BIGINT".into(),
         };
         let (call, sql) = self.call(&columns)?;
         let mut q = sqlx::query(AssertSqlSafe(call));
@@ -242,8 +270,7 @@ impl<'a> Batch<'a> {
 
     /// The column definitions of the result's rows for the call (`"seq" BIGINT`): the result
     /// query prepared on `conn` with each parameter cast to the type it has in the function,
-    /// its columns read from the server's description. sqlx keeps the prepared statement, so
-    /// a connection asks only the first time it meets the query.
+    /// its columns read from the server's description.
     async fn result_columns(
         &self,
         conn: &mut AnyConnection,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _, Row};
 
-use super::batch::{Batch, Param};
+use super::batch::{Batch, Param, ResultShapes};
 use super::durability::Durability;
 use super::now_micros;
 
@@ -91,6 +91,8 @@ pub struct Db {
     ingest_lease: std::time::Duration,
     /// Held by every clone: SQLite's checkpointer stops once the last one is gone.
     alive: Arc<()>,
+    /// PostgreSQL: the batches' result columns, described once.
+    shapes: ResultShapes,
 }
 
 /// Where writes go.
@@ -475,6 +477,7 @@ impl Db {
             engine,
             ingest_lease: DEFAULT_INGEST_LEASE,
             alive: Arc::new(()),
+            shapes: ResultShapes::default(),
         };
         if matches!(db.writer, Writer::One(_)) {
             spawn_checkpointer(db.pool.clone(), Arc::downgrade(&db.alive));
@@ -536,7 +539,7 @@ impl Db {
             return Ok(ran?);
         }
         if self.engine == Engine::Postgres {
-            return Ok(batch.run_as_call(&mut conn).await?);
+            return Ok(batch.run_as_call(&mut conn, &self.shapes).await?);
         }
         let mut tx = conn.begin().await?;
         batch.run_in(&mut tx).await?;
