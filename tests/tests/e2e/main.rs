@@ -14,6 +14,7 @@ mod hello;
 mod hostup;
 mod jsa;
 mod openapi;
+mod pg_batch;
 mod postgres;
 mod router;
 mod sandbox;

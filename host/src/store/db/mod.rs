@@ -22,7 +22,7 @@ use std::sync::Arc;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _};
 
-use super::batch::{Batch, Param};
+use super::batch::{Batch, Param, ResultShapes};
 use super::durability::Durability;
 use super::error::DbError;
 use super::now_micros;
@@ -49,13 +49,30 @@ pub enum Engine {
     Postgres,
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../../migrations/0001_core.sql")),
-    (2, include_str!("../../../migrations/0002_jobs.sql")),
-    (3, include_str!("../../../migrations/0003_chunks.sql")),
-    (4, include_str!("../../../migrations/0004_scaleout.sql")),
-    (5, include_str!("../../../migrations/0005_durability.sql")),
-    (6, include_str!("../../../migrations/0006_admission.sql")),
+/// The engines a migration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum For {
+    /// Both: the schema is one.
+    Both,
+    /// PostgreSQL only (on SQLite the version is recorded and nothing runs).
+    Postgres,
+}
+
+/// A migration's SQL, from `host/migrations`.
+macro_rules! migration {
+    ($file:literal) => {
+        include_str!(concat!("../../../migrations/", $file))
+    };
+}
+
+const MIGRATIONS: &[(i64, For, &str)] = &[
+    (1, For::Both, migration!("0001_core.sql")),
+    (2, For::Both, migration!("0002_jobs.sql")),
+    (3, For::Both, migration!("0003_chunks.sql")),
+    (4, For::Both, migration!("0004_scaleout.sql")),
+    (5, For::Both, migration!("0005_durability.sql")),
+    (6, For::Both, migration!("0006_admission.sql")),
+    (7, For::Postgres, migration!("0007_batch.pg.sql")),
 ];
 
 /// Every SQLite connection's settings.
@@ -75,6 +92,8 @@ pub struct Db {
     ingest_lease: std::time::Duration,
     /// Held by every clone: SQLite's checkpointer stops once the last one is gone.
     alive: Arc<()>,
+    /// PostgreSQL: the batches' result columns, described once.
+    shapes: ResultShapes,
 }
 
 /// Where writes go.
@@ -214,6 +233,7 @@ impl Db {
             engine,
             ingest_lease: DEFAULT_INGEST_LEASE,
             alive: Arc::new(()),
+            shapes: ResultShapes::default(),
         };
         if matches!(db.writer, Writer::One(_)) {
             spawn_checkpointer(db.pool.clone(), Arc::downgrade(&db.alive));
@@ -275,7 +295,7 @@ impl Db {
             return Ok(ran?);
         }
         if self.engine == Engine::Postgres {
-            return Ok(batch.run_inline(&mut conn).await?);
+            return Ok(batch.run_as_call(&mut conn, &self.shapes).await?);
         }
         let mut tx = conn.begin().await?;
         batch.run_in(&mut tx).await?;
@@ -347,18 +367,20 @@ impl Db {
         )
         .execute(&mut *conn)
         .await?;
-        for (version, sql) in MIGRATIONS {
+        for &(version, engines, sql) in MIGRATIONS {
             let mut tx = conn.begin().await?;
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(*version)
+                    .bind(version)
                     .fetch_optional(&mut *tx)
                     .await?;
             if done.is_none() {
-                sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+                if engines == For::Both || self.engine == Engine::Postgres {
+                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                }
                 // Several nodes may race to migrate; the primary key lets only one record it.
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(*version)
+                    .bind(version)
                     .bind(now_micros())
                     .execute(&mut *tx)
                     .await?;
