@@ -3,8 +3,6 @@
 //! (the row reclaimed, the job cancelled or taken over) so its holder stops.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -14,8 +12,7 @@ use crate::store::DbError;
 /// A lease being renewed; dropping it stops the renewals.
 pub struct Lease {
     task: tokio::task::JoinHandle<()>,
-    lost: Arc<AtomicBool>,
-    lost_token: CancellationToken,
+    lost: CancellationToken,
 }
 
 impl Lease {
@@ -29,17 +26,15 @@ impl Lease {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result<bool, DbError>> + Send,
     {
-        let lost = Arc::new(AtomicBool::new(false));
-        let lost_token = CancellationToken::new();
+        let lost = CancellationToken::new();
         let every = every.max(Duration::from_millis(100));
-        let (flag, token) = (lost.clone(), lost_token.clone());
+        let token = lost.clone();
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 match renew().await {
                     Ok(true) => {}
                     Ok(false) => {
-                        flag.store(true, Ordering::Relaxed);
                         token.cancel();
                         return;
                     }
@@ -47,21 +42,17 @@ impl Lease {
                 }
             }
         });
-        Lease {
-            task,
-            lost,
-            lost_token,
-        }
+        Lease { task, lost }
     }
 
     /// Whether a renewal was refused: the lease is no longer this holder's.
     pub fn lost(&self) -> bool {
-        self.lost.load(Ordering::Relaxed)
+        self.lost.is_cancelled()
     }
 
     /// Cancelled when a renewal is refused.
     pub fn lost_token(&self) -> CancellationToken {
-        self.lost_token.clone()
+        self.lost.clone()
     }
 }
 
@@ -74,7 +65,8 @@ impl Drop for Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test(start_paused = true)]
     async fn renews_every_tick_until_refused_and_survives_failures() {

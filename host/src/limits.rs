@@ -2,7 +2,7 @@
 //! overrides merged over them ([`EffectiveLimits`]), and the caps on a client's uploads in
 //! flight. Provider-neutral: the manifest parses into these, the core enforces them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::config::PluginConfig;
 
@@ -66,6 +66,11 @@ impl EffectiveLimits {
         }
         EffectiveLimits { quotas, rates }
     }
+}
+
+/// The storage quotas in force for `plugin` (none for one not loaded).
+pub fn quotas_of(limits: &HashMap<String, EffectiveLimits>, plugin: &str) -> Quotas {
+    limits.get(plugin).map(|l| l.quotas).unwrap_or_default()
 }
 
 /// Caps on a client's uploads in flight (0: none), checked when the quota is reserved: one

@@ -51,7 +51,7 @@ impl Gateway {
 
     /// The storage quotas in force for a plugin (none for one not loaded).
     pub fn quotas(&self, plugin: &str) -> Quotas {
-        self.limits(plugin).map(|l| l.quotas).unwrap_or_default()
+        crate::limits::quotas_of(&self.limits, plugin)
     }
 
     /// What the job workers need of the gateway: storage, limits, the source idle timeout.

@@ -10,7 +10,7 @@
 //! - [`reclaim`], [`remove_unrecorded`] (`sweep.rs`): what dead writers left behind.
 //!
 //! The HTTP half of uploads (checks, the plugin's `prepare-ingest`/`complete-ingest`) is
-//! `crate::http::upload`; captures are `crate::jobs::capture`. Callers run the work in its
+//! the HTTP layer's upload handler; captures are the job workers'. Callers run the work in its
 //! own task, so a client that disconnects mid-body cannot cancel the cleanup: the temporary
 //! object is removed (or the multipart upload aborted) and the reservation released. While
 //! it runs, a lease ([`crate::lease`]) renews the `ingests` row; a process killed mid-upload

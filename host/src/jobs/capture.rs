@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::source::{self, SourceError};
 use super::store::JobRecord;
-use super::worker::{JobError, Progress, WorkerEnv};
+use super::worker::{JobError, Progress, WorkerEnv, resource_source};
 use crate::ingest::{self, IngestError, Size, Target};
 use crate::keys;
 use crate::limits::Quotas;
@@ -134,19 +134,7 @@ async fn open_source(
     quotas: Quotas,
     cancel: &CancellationToken,
 ) -> Result<source::Opened, JobError> {
-    let retry = |e: &dyn std::fmt::Display| JobError::Retry(format!("temporary failure: {e}"));
-    let resource = db
-        .resource(
-            &job.org,
-            &job.provider,
-            &job.resource_kind,
-            &job.resource_id,
-        )
-        .await
-        .map_err(|e| retry(&e))?
-        .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;
-    let src =
-        source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
+    let src = resource_source(db, job).await?;
     let opened = tokio::select! {
         opened = source::open(&src, quotas.upload_bytes, env.body_idle_timeout) => opened.map_err(|e| match e {
             SourceError::Unreadable(m) => JobError::Retry(format!("cannot read the source: {m}")),

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::source::{self, SourceError};
 use super::store::JobRecord;
-use super::worker::{JobError, Progress, WorkerEnv};
+use super::worker::{JobError, Progress, WorkerEnv, resource_source};
 
 /// Write the job's backup into its resource's file source.
 pub(super) async fn restore(
@@ -29,18 +29,7 @@ pub(super) async fn restore(
         .await
         .map_err(|e| retry(&e))?
         .ok_or_else(|| JobError::Fatal("the backup no longer exists".into()))?;
-    let resource = db
-        .resource(
-            &job.org,
-            &job.provider,
-            &job.resource_kind,
-            &job.resource_id,
-        )
-        .await
-        .map_err(|e| retry(&e))?
-        .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;
-    let target =
-        source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))?;
+    let target = resource_source(db, job).await?;
     progress.total.store(backup.size, Ordering::Relaxed);
     let counter = progress.clone();
     let stream = crate::store::content::stream(db, objects, &backup, None)

@@ -35,10 +35,7 @@ pub struct WorkerEnv {
 impl WorkerEnv {
     /// The storage quotas in force for a plugin.
     pub(super) fn quotas(&self, plugin: &str) -> Quotas {
-        self.limits
-            .get(plugin)
-            .map(|l| l.quotas)
-            .unwrap_or_default()
+        crate::limits::quotas_of(&self.limits, plugin)
     }
 }
 
@@ -51,6 +48,24 @@ pub(super) enum JobError {
     /// Another attempt may succeed.
     #[error("{0}")]
     Retry(String),
+}
+
+/// The file or URL a job's resource captures from (and restores into).
+pub(super) async fn resource_source(
+    db: &crate::store::Db,
+    job: &JobRecord,
+) -> Result<crate::config::SourceConfig, JobError> {
+    let resource = db
+        .resource(
+            &job.org,
+            &job.provider,
+            &job.resource_kind,
+            &job.resource_id,
+        )
+        .await
+        .map_err(|e| JobError::Retry(format!("temporary failure: {e}")))?
+        .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;
+    super::source::parse(resource.source.as_deref()).map_err(|e| JobError::Fatal(e.to_string()))
 }
 
 /// Start `config.concurrency` workers for this node. Each leases jobs as
