@@ -52,6 +52,28 @@ fn hello_provider_scenarios_pass_strictly() {
     assert!(r.passed(), "{r}");
 }
 
+/// The compatibility promise: a build of hello against contract 1.0.0 (checked in, with the
+/// scenarios it passed when it was built) still loads as a 1.0 plugin and passes them.
+#[test]
+fn a_contract_1_0_build_of_hello_still_loads_and_passes_its_scenarios() {
+    use backup_gateway::config::RuntimeConfig;
+    use backup_gateway::plugins::{Contract, PluginRuntime};
+    let dir = workspace().join("tests/fixtures/contract-1.0.0");
+    let wasm = dir.join("hello_provider.wasm");
+    let runtime = PluginRuntime::new(&RuntimeConfig::default()).expect("runtime");
+    let cache = std::env::temp_dir().join(format!("contract-1.0-{}", std::process::id()));
+    let plugin = runtime.load(&wasm, &cache).expect("the 1.0 build loads");
+    let _ = std::fs::remove_dir_all(&cache);
+    assert_eq!(plugin.contract, Contract::V1_0);
+    assert_eq!(plugin.manifest.contract, "1.0.0");
+    let scenarios = scenarios_in(&dir).expect("the fixture's scenarios");
+    assert_eq!(scenarios.len(), 1);
+    let report = run_suite(&wasm, &scenarios, &strict());
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    assert!(report.steps() >= 10, "{report}");
+}
+
 #[test]
 fn appliance_collect_scenarios_pass_strictly() {
     let r = suite("appliance_collect", "plugins/appliance-collect/scenarios");

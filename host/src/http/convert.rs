@@ -68,7 +68,8 @@ fn method(m: &http::Method) -> types::Method {
         http::Method::PUT => types::Method::Put,
         http::Method::PATCH => types::Method::Patch,
         http::Method::DELETE => types::Method::Delete,
-        _ => types::Method::Get,
+        http::Method::GET => types::Method::Get,
+        ref other => types::Method::Other(other.as_str().to_owned()),
     }
 }
 

@@ -4,12 +4,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::bindings::types;
+use super::bindings::{Contract, types};
 use crate::auth::Scheme;
 use crate::limits::{Quotas, RateSpec};
-
-/// Major and minor contract versions this host implements (`backup-gateway:provider@1.0.x`).
-pub const CONTRACT: (u64, u64) = (1, 0);
 
 /// One segment of a route template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +108,10 @@ pub struct PluginManifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Contract version not implemented by this host.
-    #[error("plugin {plugin:?} targets contract {version:?}; this host implements {}.{}.x", CONTRACT.0, CONTRACT.1)]
+    #[error(
+        "plugin {plugin:?} targets contract {version:?}; this host serves {}",
+        served()
+    )]
     UnsupportedContract {
         /// Plugin.
         plugin: String,
@@ -186,21 +186,33 @@ fn parse_template(path: &str) -> Result<Vec<Segment>, String> {
     Ok(out)
 }
 
-fn method(m: types::Method) -> http::Method {
-    match m {
+/// A route's method; of the methods outside the named cases only `OPTIONS` and `TRACE`.
+fn method(m: types::Method) -> Result<http::Method, String> {
+    Ok(match m {
         types::Method::Get => http::Method::GET,
         types::Method::Head => http::Method::HEAD,
         types::Method::Post => http::Method::POST,
         types::Method::Put => http::Method::PUT,
         types::Method::Patch => http::Method::PATCH,
         types::Method::Delete => http::Method::DELETE,
-    }
+        types::Method::Other(m) if m == "OPTIONS" => http::Method::OPTIONS,
+        types::Method::Other(m) if m == "TRACE" => http::Method::TRACE,
+        types::Method::Other(m) => {
+            return Err(format!(
+                "routes are declared for GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or TRACE, not {m:?}"
+            ));
+        }
+    })
 }
 
 fn contract_supported(v: &str) -> bool {
-    let mut it = v.split('.').map(str::parse::<u64>);
-    matches!((it.next(), it.next(), it.next(), it.next()),
-        (Some(Ok(major)), Some(Ok(minor)), Some(Ok(_)), None) if (major, minor) == CONTRACT)
+    Contract::parse(v).is_some()
+}
+
+fn served() -> String {
+    Contract::ALL
+        .map(|c| format!("{}.x", &c.as_str()[..3]))
+        .join(", ")
 }
 
 impl PluginManifest {
@@ -320,7 +332,7 @@ fn routes(
             ));
         }
         routes.push(RouteSpec {
-            method: method(r.method),
+            method: method(r.method)?,
             template: r.path,
             segments,
             operation: r.operation,
@@ -399,7 +411,8 @@ mod tests {
     fn contract_versions() {
         assert!(contract_supported("1.0.0"));
         assert!(contract_supported("1.0.7"));
-        assert!(!contract_supported("1.1.0"));
+        assert!(contract_supported("1.1.0"));
+        assert!(!contract_supported("1.2.0"));
         assert!(!contract_supported("2.0.0"));
         assert!(!contract_supported("1.0"));
     }

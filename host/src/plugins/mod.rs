@@ -2,7 +2,10 @@
 //! them in a fresh, sandboxed instance per request.
 //!
 //! - [`engine`]: the one `Engine` (pooling allocator, epoch ticker, compiled-artifact cache);
-//! - [`bindings`]: the generated host bindings of the WIT world;
+//! - [`bindings`]: the generated host bindings of each contract version, and the conversions
+//!   between them;
+//! - [`guest`]: the version-neutral call layer (one linker per version; a plugin's exports in
+//!   the host's types, whatever version it was built against);
 //! - [`manifest`]: manifest validation and route-collision checks;
 //! - [`openapi`]: the plugin's OpenAPI document — its response schemas, and whether it agrees
 //!   with the manifest (`check` and the harness's strict mode both use it);
@@ -14,6 +17,7 @@
 
 pub mod bindings;
 pub mod engine;
+pub mod guest;
 pub mod host;
 pub mod manifest;
 pub mod openapi;
@@ -22,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -31,7 +35,9 @@ use crate::config::RuntimeConfig;
 pub use host::{CallContext, InstanceState};
 pub use manifest::{BodyMode, ManifestError, PluginManifest, RouteSpec};
 
-use bindings::{Provider, ProviderPre};
+pub use bindings::Contract;
+pub use guest::Guest;
+use guest::{GuestPre, Linkers};
 
 /// WASI interfaces a plugin may import. Rust's standard library imports some of `wasi:io` and
 /// `wasi:cli` even when unused; they are linked against an empty context (no environment,
@@ -71,6 +77,15 @@ pub enum LoadError {
         path: PathBuf,
         /// The import.
         import: String,
+    },
+    /// It imports no contract version this host serves, or two, or its manifest names
+    /// another version than it imports.
+    #[error("{path}: {reason}")]
+    Contract {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// Its manifest call failed.
     #[error("{path}: manifest() failed: {fault}")]
@@ -130,10 +145,10 @@ impl Fault {
     }
 }
 
-/// The one engine and linker, shared by every plugin.
+/// The one engine and its linkers, shared by every plugin.
 pub struct PluginRuntime {
     engine: Engine,
-    linker: Linker<InstanceState>,
+    linkers: Linkers,
     limits: RuntimeConfig,
     _ticker: engine::EpochTicker,
 }
@@ -148,6 +163,8 @@ pub struct Plugin {
     pub path: PathBuf,
     /// Hex SHA-256 of the component.
     pub sha256: String,
+    /// The contract version it was built against (from its imports; its manifest agrees).
+    pub contract: Contract,
     /// Whether the compiled code came from the cache.
     pub cached: bool,
     instances: Instances,
@@ -155,7 +172,7 @@ pub struct Plugin {
 
 /// What a call needs to make a fresh instance: the pre-linked component and the limits.
 struct Instances {
-    pre: ProviderPre<InstanceState>,
+    pre: GuestPre,
     engine: Engine,
     limits: RuntimeConfig,
 }
@@ -173,16 +190,14 @@ impl PluginRuntime {
     /// Build the engine, start its epoch ticker and link the capabilities.
     pub fn new(limits: &RuntimeConfig) -> wasmtime::Result<PluginRuntime> {
         let engine = engine::build_engine(limits)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Provider::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        let linkers = Linkers::new(&engine)?;
         let ticker = engine::EpochTicker::start(
             engine.clone(),
             Duration::from_millis(limits.epoch_tick_ms.max(1)),
         )?;
         Ok(PluginRuntime {
             engine,
-            linker,
+            linkers,
             limits: limits.clone(),
             _ticker: ticker,
         })
@@ -213,11 +228,10 @@ impl PluginRuntime {
         };
         let loaded =
             engine::load_component(&self.engine, path, cache_dir).map_err(component_err)?;
-        check_imports(&self.engine, &loaded.component, path)?;
+        let contract = check_imports(&self.engine, &loaded.component, path)?;
         let pre = self
-            .linker
-            .instantiate_pre(&loaded.component)
-            .and_then(ProviderPre::new)
+            .linkers
+            .pre(&loaded.component, contract)
             .map_err(component_err)?;
         let instances = Instances {
             pre,
@@ -242,19 +256,36 @@ impl PluginRuntime {
             path: path.to_owned(),
             source: Box::new(source),
         })?;
+        if Contract::parse(&manifest.contract) != Some(contract) {
+            return Err(LoadError::Contract {
+                path: path.to_owned(),
+                reason: format!(
+                    "its manifest names contract {:?} but it imports contract {}",
+                    manifest.contract,
+                    contract.as_str()
+                ),
+            });
+        }
         Ok(Plugin {
             name: Arc::from(manifest.name.as_str()),
             manifest,
             path: path.to_owned(),
             sha256: loaded.sha256,
+            contract,
             cached: loaded.cached,
             instances,
         })
     }
 }
 
-fn check_imports(engine: &Engine, component: &Component, path: &Path) -> Result<(), LoadError> {
-    for (name, _) in component.component_type().imports(engine) {
+/// Refuse what a plugin may not import; the contract version it imports.
+fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    path: &Path,
+) -> Result<Contract, LoadError> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
         let allowed = name.starts_with(CONTRACT_PACKAGE)
             || ALLOWED_WASI.iter().any(|prefix| name.starts_with(prefix));
         if !allowed {
@@ -264,7 +295,12 @@ fn check_imports(engine: &Engine, component: &Component, path: &Path) -> Result<
             });
         }
     }
-    Ok(())
+    guest::contract_of(ty.imports(engine).map(|(name, _)| name)).map_err(|reason| {
+        LoadError::Contract {
+            path: path.to_owned(),
+            reason,
+        }
+    })
 }
 
 impl Plugin {
@@ -272,7 +308,7 @@ impl Plugin {
     pub async fn call<R, F>(self: &Arc<Self>, ctx: CallContext, f: F) -> Result<R, Fault>
     where
         R: Send + 'static,
-        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R> + Send + 'static,
+        F: FnOnce(&Guest, &mut Store<InstanceState>) -> wasmtime::Result<R> + Send + 'static,
     {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.call_blocking(ctx, f))
@@ -283,7 +319,7 @@ impl Plugin {
     /// Like [`Plugin::call`], on the current (blocking) thread.
     pub fn call_blocking<R, F>(&self, ctx: CallContext, f: F) -> Result<R, Fault>
     where
-        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R>,
+        F: FnOnce(&Guest, &mut Store<InstanceState>) -> wasmtime::Result<R>,
     {
         self.instances.call_blocking(ctx, f)
     }
@@ -293,7 +329,7 @@ impl Instances {
     /// Instantiate in a new `Store` (memory limit, epoch deadline), run `f`, drop the store.
     fn call_blocking<R, F>(&self, ctx: CallContext, f: F) -> Result<R, Fault>
     where
-        F: FnOnce(&Provider, &mut Store<InstanceState>) -> wasmtime::Result<R>,
+        F: FnOnce(&Guest, &mut Store<InstanceState>) -> wasmtime::Result<R>,
     {
         let stderr = MemoryOutputPipe::new(4096);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();

@@ -13,8 +13,8 @@ mod objects;
 mod pool;
 
 pub use db::{
-    Admission, BackupQuery, BackupRecord, Db, Deleted, DocumentRecord, Engine, Reservation,
-    Reserved, ResourceRecord, StaleIngest,
+    Admission, BackupQuery, BackupRecord, Db, Deleted, DocumentDeleted, DocumentRecord, Engine,
+    Reservation, Reserved, ResourceRecord, StaleIngest,
 };
 pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};

@@ -6,6 +6,7 @@ mod appliance;
 mod bycloud;
 mod bycloud_chain;
 mod chunks;
+mod contract_reads;
 mod crash;
 mod demo;
 mod edge;

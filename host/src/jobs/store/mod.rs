@@ -283,26 +283,71 @@ pub async fn list(
     statuses: &[JobStatus],
     limit: i64,
 ) -> Result<Vec<JobRecord>, DbError> {
-    // placeholders only are interpolated: $6.. for the statuses
-    let status_filter = if statuses.is_empty() {
-        String::new()
-    } else {
-        let ps: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 6)).collect();
-        format!(" AND status IN ({})", ps.join(", "))
+    let filter = JobFilter {
+        resource_kind: resource.0,
+        resource_id: resource.1,
+        kinds: &[],
+        statuses,
     };
+    query(db, org, provider, &filter, limit).await
+}
+
+/// What [`query`] selects; an empty list of kinds or statuses selects any.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JobFilter<'a> {
+    /// Only jobs on this resource kind.
+    pub resource_kind: Option<&'a str>,
+    /// Only jobs on this resource id.
+    pub resource_id: Option<&'a str>,
+    /// Only jobs of these kinds.
+    pub kinds: &'a [JobKind],
+    /// Only jobs in these states.
+    pub statuses: &'a [JobStatus],
+}
+
+/// Jobs of an org and provider matching `filter`, newest first, at most `limit` (capped at
+/// 1000).
+pub async fn query(
+    db: &Db,
+    org: &str,
+    provider: &str,
+    filter: &JobFilter<'_>,
+    limit: i64,
+) -> Result<Vec<JobRecord>, DbError> {
+    // placeholders only are interpolated: $6.. for the statuses, then the kinds
+    let placeholders = |from: usize, n: usize| -> String {
+        (from..from + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut filters = String::new();
+    if !filter.statuses.is_empty() {
+        filters += &format!(
+            " AND status IN ({})",
+            placeholders(6, filter.statuses.len())
+        );
+    }
+    if !filter.kinds.is_empty() {
+        let from = 6 + filter.statuses.len();
+        filters += &format!(" AND kind IN ({})", placeholders(from, filter.kinds.len()));
+    }
     let sql = format!(
         "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND ($3 = '' OR resource_kind = $3) \
-         AND ($4 = '' OR resource_id = $4) AND seq > $5{status_filter} ORDER BY seq DESC LIMIT {limit}",
+         AND ($4 = '' OR resource_id = $4) AND seq > $5{filters} ORDER BY seq DESC LIMIT {limit}",
         limit = limit.clamp(0, 1000)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(org)
         .bind(provider)
-        .bind(resource.0.unwrap_or(""))
-        .bind(resource.1.unwrap_or(""))
+        .bind(filter.resource_kind.unwrap_or(""))
+        .bind(filter.resource_id.unwrap_or(""))
         .bind(0i64);
-    for s in statuses {
+    for s in filter.statuses {
         q = q.bind(s.as_str());
+    }
+    for k in filter.kinds {
+        q = q.bind(k.as_str());
     }
     let rows = q.fetch_all(db.pool()).await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)

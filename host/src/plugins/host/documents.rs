@@ -3,6 +3,7 @@
 
 use super::{InstanceState, MAX_LIST};
 use crate::plugins::bindings::{documents, types};
+use crate::store::DocumentDeleted;
 
 fn to_document(d: crate::store::DocumentRecord) -> documents::Document {
     documents::Document {
@@ -13,11 +14,13 @@ fn to_document(d: crate::store::DocumentRecord) -> documents::Document {
 }
 
 impl documents::Host for InstanceState {
-    fn get(&mut self, collection: String, key: String) -> Option<documents::Document> {
+    fn get(
+        &mut self,
+        collection: String,
+        key: String,
+    ) -> Result<Option<documents::Document>, types::HostError> {
         self.with_db(async |db, org, p| db.document(org, p, &collection, &key).await)
-            .ok()
-            .flatten()
-            .map(to_document)
+            .map(|d| d.map(to_document))
     }
 
     fn put(
@@ -45,8 +48,24 @@ impl documents::Host for InstanceState {
         }
     }
 
-    fn delete(&mut self, collection: String, key: String) -> Result<bool, types::HostError> {
-        self.with_db(async |db, org, p| db.delete_document(org, p, &collection, &key).await)
+    fn delete(
+        &mut self,
+        collection: String,
+        key: String,
+        expected_revision: Option<u64>,
+    ) -> Result<bool, types::HostError> {
+        let expected = expected_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        let done = self.with_db(async |db, org, p| {
+            db.delete_document(org, p, (&collection, &key), expected)
+                .await
+        })?;
+        match done {
+            DocumentDeleted::Yes => Ok(true),
+            DocumentDeleted::Missing => Ok(false),
+            DocumentDeleted::RevisionMismatch => {
+                Err(types::HostError::Conflict("revision mismatch".into()))
+            }
+        }
     }
 
     fn list(
@@ -54,15 +73,12 @@ impl documents::Host for InstanceState {
         collection: String,
         after: Option<String>,
         limit: u32,
-    ) -> Vec<documents::Document> {
+    ) -> Result<Vec<documents::Document>, types::HostError> {
         let limit = i64::from(limit.min(MAX_LIST));
-        self.with_db(async |db, org, p| {
+        let rows = self.with_db(async |db, org, p| {
             db.documents(org, p, &collection, after.as_deref(), limit)
                 .await
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .map(to_document)
-        .collect()
+        })?;
+        Ok(rows.into_iter().map(to_document).collect())
     }
 }

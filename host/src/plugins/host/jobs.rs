@@ -40,6 +40,13 @@ fn to_job(j: crate::jobs::JobRecord) -> jobs::Job {
     }
 }
 
+fn job_kind(k: jobs::JobKind) -> crate::jobs::JobKind {
+    match k {
+        jobs::JobKind::Capture => crate::jobs::JobKind::Capture,
+        jobs::JobKind::Restore => crate::jobs::JobKind::Restore,
+    }
+}
+
 fn job_status(s: jobs::JobStatus) -> crate::jobs::JobStatus {
     use crate::jobs::JobStatus;
     match s {
@@ -62,10 +69,7 @@ impl jobs::Host for InstanceState {
             ));
         }
         let subject = self.ctx.subject.clone().unwrap_or_default();
-        let kind = match spec.kind {
-            jobs::JobKind::Capture => JobKind::Capture,
-            jobs::JobKind::Restore => JobKind::Restore,
-        };
+        let kind = job_kind(spec.kind);
         let resource = self
             .with_db(async |db, org, p| {
                 db.resource(org, p, &spec.resource_kind, &spec.resource_id)
@@ -117,39 +121,33 @@ impl jobs::Host for InstanceState {
         })
     }
 
-    fn get(&mut self, id: String) -> Option<jobs::Job> {
+    fn get(&mut self, id: String) -> Result<Option<jobs::Job>, types::HostError> {
         self.with_db(async |db, org, p| crate::jobs::store::get(db, org, p, &id).await)
-            .ok()
-            .flatten()
-            .map(to_job)
+            .map(|j| j.map(to_job))
     }
 
-    fn get_by_seq(&mut self, seq: u64) -> Option<jobs::Job> {
-        let seq = i64::try_from(seq).ok()?;
+    fn get_by_seq(&mut self, seq: u64) -> Result<Option<jobs::Job>, types::HostError> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
         self.with_db(async |db, org, p| crate::jobs::store::get_by_seq(db, org, p, seq).await)
-            .ok()
-            .flatten()
-            .map(to_job)
+            .map(|j| j.map(to_job))
     }
 
-    fn list(&mut self, q: jobs::Query) -> Vec<jobs::Job> {
+    fn list(&mut self, q: jobs::Query) -> Result<Vec<jobs::Job>, types::HostError> {
         let statuses: Vec<_> = q.statuses.into_iter().map(job_status).collect();
+        let kinds: Vec<_> = q.kinds.into_iter().map(job_kind).collect();
+        let filter = crate::jobs::store::JobFilter {
+            resource_kind: q.resource_kind.as_deref(),
+            resource_id: q.resource_id.as_deref(),
+            kinds: &kinds,
+            statuses: &statuses,
+        };
         let limit = i64::from(q.limit.min(MAX_LIST));
-        self.with_db(async |db, org, p| {
-            crate::jobs::store::list(
-                db,
-                org,
-                p,
-                (q.resource_kind.as_deref(), q.resource_id.as_deref()),
-                &statuses,
-                limit,
-            )
-            .await
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .map(to_job)
-        .collect()
+        let rows = self.with_db(async |db, org, p| {
+            crate::jobs::store::query(db, org, p, &filter, limit).await
+        })?;
+        Ok(rows.into_iter().map(to_job).collect())
     }
 
     fn cancel(&mut self, id: String) -> Result<jobs::Job, types::HostError> {

@@ -2,7 +2,7 @@
 //! database and object storage. Every call is scoped to the org of the request's principal;
 //! with no principal (manifest loading, unauthenticated requests) they see nothing. One file
 //! per interface: `resources`, `backups`, `jobs`, `documents`, and `small` (`ids`, `clock`,
-//! `log`).
+//! `log`), written against the current contract (1.1); `v1_0` serves 1.0 components over them.
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ mod documents;
 mod jobs;
 mod resources;
 mod small;
+mod v1_0;
 
 pub use backups::to_backup;
 pub use small::ulid_from;

@@ -18,25 +18,30 @@ fn to_resource(r: ResourceRecord) -> resources::Resource {
 }
 
 impl resources::Host for InstanceState {
-    fn get(&mut self, kind: String, id: String) -> Option<resources::Resource> {
-        self.with_db(async |db, org, p| db.resource(org, p, &kind, &id).await)
-            .ok()
-            .flatten()
-            .map(to_resource)
-    }
-
-    fn list(
+    fn get(
         &mut self,
         kind: String,
-        after: Option<String>,
-        limit: u32,
-    ) -> Vec<resources::Resource> {
-        let limit = i64::from(limit.min(MAX_LIST));
-        self.with_db(async |db, org, p| db.resources(org, p, &kind, after.as_deref(), limit).await)
-            .unwrap_or_default()
-            .into_iter()
-            .map(to_resource)
-            .collect()
+        id: String,
+    ) -> Result<Option<resources::Resource>, types::HostError> {
+        self.with_db(async |db, org, p| db.resource(org, p, &kind, &id).await)
+            .map(|r| r.map(to_resource))
+    }
+
+    fn list(&mut self, q: resources::Query) -> Result<Vec<resources::Resource>, types::HostError> {
+        if let Some((key, _)) = &q.attribute
+            && !crate::config::is_key_segment(key)
+        {
+            return Err(types::HostError::Invalid(
+                "attribute key must be 1-64 of [A-Za-z0-9._-]".into(),
+            ));
+        }
+        let limit = i64::from(q.limit.min(MAX_LIST));
+        let attribute = q.attribute.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
+        let rows = self.with_db(async |db, org, p| {
+            db.resources(org, p, &q.kind, q.after.as_deref(), attribute, limit)
+                .await
+        })?;
+        Ok(rows.into_iter().map(to_resource).collect())
     }
 
     fn set_state(

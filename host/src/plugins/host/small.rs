@@ -2,7 +2,7 @@
 //! time, and the plugin's log lines tagged with its name and the request id.
 
 use super::InstanceState;
-use crate::plugins::bindings::{clock, ids, log};
+use crate::plugins::bindings::{clock, ids, log, types};
 use crate::store::now_micros;
 
 impl ids::Host for InstanceState {
@@ -18,10 +18,9 @@ impl ids::Host for InstanceState {
         ulid_from(uuid::Uuid::now_v7())
     }
 
-    fn next_in_sequence(&mut self, name: String) -> u64 {
+    fn next_in_sequence(&mut self, name: String) -> Result<u64, types::HostError> {
         self.with_db(async |db, org, p| db.next_in_sequence(org, p, &name).await)
             .map(|v| u64::try_from(v).unwrap_or(0))
-            .unwrap_or(0)
     }
 }
 

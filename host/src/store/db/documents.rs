@@ -6,6 +6,17 @@ use sqlx::Row;
 use super::ingests::next_in_sequence;
 use super::*;
 
+/// What [`Db::delete_document`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentDeleted {
+    /// The document is gone.
+    Yes,
+    /// There was no such document.
+    Missing,
+    /// The document exists with another revision; nothing was deleted.
+    RevisionMismatch,
+}
+
 impl Db {
     /// The next value of a named per-org, per-provider counter.
     pub async fn next_in_sequence(
@@ -77,23 +88,47 @@ impl Db {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    /// Delete a document; false when it did not exist.
+    /// Delete a document; with `expected`, only while its revision still equals it.
     pub async fn delete_document(
         &self,
         org: &str,
         provider: &str,
-        collection: &str,
-        key: &str,
-    ) -> Result<bool, DbError> {
-        let r = sqlx::query("DELETE FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4")
-            .bind(org)
-            .bind(provider)
-            .bind(collection)
-            .bind(key)
-            .execute(&mut *self.write().await?)
-            .await?;
-        self.sync().await?;
-        Ok(r.rows_affected() > 0)
+        (collection, key): (&str, &str),
+        expected: Option<i64>,
+    ) -> Result<DocumentDeleted, DbError> {
+        let mut w = self.write().await?;
+        let r = sqlx::query(
+            "DELETE FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4 \
+             AND (CAST($5 AS BIGINT) IS NULL OR revision = $5)",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(collection)
+        .bind(key)
+        .bind(expected)
+        .execute(&mut *w)
+        .await?;
+        if r.rows_affected() > 0 {
+            drop(w);
+            self.sync().await?;
+            return Ok(DocumentDeleted::Yes);
+        }
+        if expected.is_none() {
+            return Ok(DocumentDeleted::Missing);
+        }
+        let exists = sqlx::query(
+            "SELECT 1 FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(collection)
+        .bind(key)
+        .fetch_optional(&mut *w)
+        .await?;
+        Ok(match exists {
+            Some(_) => DocumentDeleted::RevisionMismatch,
+            None => DocumentDeleted::Missing,
+        })
     }
 
     /// Documents of a collection by key after a cursor.

@@ -29,6 +29,7 @@ use super::now_micros;
 
 mod backups;
 mod documents;
+pub use documents::DocumentDeleted;
 mod ingests;
 mod resources;
 mod types;

@@ -53,26 +53,43 @@ impl Db {
         Ok(row.as_ref().map(resource_from_row).transpose()?)
     }
 
-    /// Resources of a kind, by id, after a cursor.
+    /// Resources of a kind by id after a cursor, optionally only those whose attributes hold
+    /// a top-level `key` with the JSON string `value`. The key is the caller's to check (the
+    /// plugin import allows 1-64 of `[A-Za-z0-9._-]`); it is bound, never interpolated.
     pub async fn resources(
         &self,
         org: &str,
         provider: &str,
         kind: &str,
         after: Option<&str>,
+        attribute: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<ResourceRecord>, DbError> {
-        let rows = sqlx::query(
+        let filter = match (attribute, self.engine) {
+            (None, _) => "",
+            (Some(_), Engine::Sqlite) => {
+                " AND json_type(attributes, '$.\"' || $6 || '\"') = 'text' \
+                 AND json_extract(attributes, '$.\"' || $6 || '\"') = $7"
+            }
+            (Some(_), Engine::Postgres) => {
+                " AND jsonb_typeof(attributes::jsonb -> $6::text) = 'string' \
+                 AND attributes::jsonb ->> $6::text = $7::text"
+            }
+        };
+        let sql = format!(
             "SELECT kind, id, name, state, attributes, source, created_at FROM resources \
-             WHERE org = $1 AND provider = $2 AND kind = $3 AND id > $4 ORDER BY id LIMIT $5",
-        )
-        .bind(org)
-        .bind(provider)
-        .bind(kind)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE org = $1 AND provider = $2 AND kind = $3 AND id > $4{filter} ORDER BY id LIMIT $5"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org)
+            .bind(provider)
+            .bind(kind)
+            .bind(after.unwrap_or(""))
+            .bind(limit);
+        if let Some((key, value)) = attribute {
+            q = q.bind(key).bind(value);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(resource_from_row)
