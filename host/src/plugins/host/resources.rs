@@ -28,8 +28,13 @@ impl resources::Host for InstanceState {
     }
 
     fn list(&mut self, q: resources::Query) -> Result<Vec<resources::Resource>, types::HostError> {
+        let key_ok = |k: &str| {
+            (1..=64).contains(&k.len())
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        };
         if let Some((key, _)) = &q.attribute
-            && !crate::config::is_key_segment(key)
+            && !key_ok(key)
         {
             return Err(types::HostError::Invalid(
                 "attribute key must be 1-64 of [A-Za-z0-9._-]".into(),
