@@ -144,7 +144,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    r.method.as_str().to_string(),
+                    r.method.openapi_key(),
                     r.operation.clone(),
                 )
             })
