@@ -183,6 +183,41 @@ fn method_not_allowed_lists_the_allowed_methods() {
 }
 
 #[test]
+fn method_not_allowed_names_a_method_outside_the_named_ones() {
+    let req = request(
+        "",
+        Method::Other("OPTIONS".into()),
+        "/backup/a1b2c3d4-e5f6-7890-1234-567890abcdef",
+    );
+    let resp = render(Problem::MethodNotAllowed, &req);
+    assert_error(
+        &resp,
+        405,
+        "invalid_request_error",
+        "method_not_allowed",
+        "The OPTIONS method is not allowed on this endpoint.",
+    );
+    assert_eq!(resp.header("allow"), Some("GET, POST"));
+    // An extension method is named as received, and clipped like a path.
+    let long = "X".repeat(150);
+    let req = request("", Method::Other(long.clone()), "/backup/x/subnets");
+    let (_, body) = parts(&render(Problem::MethodNotAllowed, &req));
+    assert_eq!(
+        body["message"],
+        format!(
+            "The {}… method is not allowed on this endpoint.",
+            &long[..100]
+        )
+    );
+    let req = request("", Method::Other("TRACE".into()), "/nowhere");
+    let (_, body) = parts(&render(Problem::NotFound, &req));
+    assert_eq!(
+        body["message"],
+        "Unrecognized request URL (TRACE /nowhere)."
+    );
+}
+
+#[test]
 fn validation_names_the_fields() {
     let req = request("getSiteBackup", Method::Get, "/backup/x/y");
     let fields = vec![
