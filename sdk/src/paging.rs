@@ -20,6 +20,7 @@ pub const PAGE_LIMIT: u32 = 1000;
 /// Every document of a collection, in key order.
 pub fn all_documents(host: &impl Host, collection: &str) -> Result<Vec<Document>, HostError> {
     by_cursor(
+        None,
         |after| host.documents(collection, after, PAGE_LIMIT),
         |d| &d.key,
     )
@@ -39,12 +40,17 @@ pub fn resources_of(kind: &str) -> ResourceQuery {
 /// Every resource matching `query` (its `limit` is the walk's own; it starts after
 /// `query.after`), in id order.
 pub fn all_resources(host: &impl Host, query: &ResourceQuery) -> Result<Vec<Resource>, HostError> {
-    let mut all = Vec::new();
-    walk_resources(host, query, |r| {
-        all.push(r);
-        true
-    })?;
-    Ok(all)
+    by_cursor(
+        query.after.as_deref(),
+        |after| {
+            host.resources(&ResourceQuery {
+                after: after.map(str::to_string),
+                limit: PAGE_LIMIT,
+                ..query.clone()
+            })
+        },
+        |r| &r.id,
+    )
 }
 
 /// Visit the resources matching `query` after the id `query.after` in id order, page by
@@ -77,13 +83,19 @@ pub fn walk_resources(
     }
 }
 
+/// Every item of a cursor list after `start`: `page(after)` is one call, `key` an item's
+/// cursor.
 fn by_cursor<T>(
+    start: Option<&str>,
     mut page: impl FnMut(Option<&str>) -> Result<Vec<T>, HostError>,
     key: impl Fn(&T) -> &String,
 ) -> Result<Vec<T>, HostError> {
     let mut all: Vec<T> = Vec::new();
     loop {
-        let after = all.last().map(|t| key(t).clone());
+        let after = all
+            .last()
+            .map(|t| key(t).clone())
+            .or_else(|| start.map(str::to_string));
         let next = page(after.as_deref())?;
         // The end, or a host that does not move past `after` (which would loop forever).
         let stuck = match (next.last(), &after) {

@@ -641,6 +641,9 @@ fn list_pages_through_backups_with_filters() {
     assert_eq!(list(&broken, &[]).0, 503);
 }
 
+/// A call of one route, answering its status and body.
+type Route<'a> = dyn Fn(&FakeHost) -> (u16, Value) + 'a;
+
 #[test]
 fn a_database_read_in_an_outage_is_the_503_envelope_on_every_route() {
     let store = host();
@@ -650,7 +653,7 @@ fn a_database_read_in_an_outage_is_the_503_envelope_on_every_route() {
     let pending = pending["backup"]["id"].as_str().expect("id").to_string();
     let create_on_vol_2 = |s: &FakeHost| create(s, json!({ "volume_id": VOL_2 }));
     let into_vol_2 = Some(json!({ "volume_id": VOL_2 }));
-    let cases: [(&str, Import, &dyn Fn(&FakeHost) -> (u16, Value)); 8] = [
+    let cases: [(&str, Import, &Route); 8] = [
         ("create", Import::ResourcesGet, &create_on_vol_2),
         ("list", Import::DocumentsList, &|s| list(s, &[])),
         ("list", Import::JobsList, &|s| list(s, &[])),

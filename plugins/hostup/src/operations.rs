@@ -80,13 +80,16 @@ mod tests {
         assert_eq!(unknown.status, 404);
     }
 
+    /// An operation, its path parameters and path, and the read that fails.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, Import);
+
     #[test]
     fn a_database_read_in_an_outage_is_the_503_problem() {
         let backups = format!("/api/v2/vps/{VPS}/backups");
         let job_id = crate::ids::public_id(crate::ids::JOB_PREFIX, &job_uuid(1)).expect("UUID");
         let job_path = format!("/api/jobs/{job_id}");
         let backup = [("id", VPS), ("backupId", "bak_x")];
-        let cases: [(&str, &[(&str, &str)], &str, Import); 6] = [
+        let cases: [Case; 6] = [
             (
                 LIST_VPS_BACKUPS,
                 &[("id", VPS)],

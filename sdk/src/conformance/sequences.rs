@@ -90,35 +90,44 @@ pub(super) fn documents(host: &impl Host, t: &mut Transcript) {
         outcome(&host.put_document("notes", "b", "2", Some(0)), doc),
     );
     // `a` is at revision 3 (inserted, replaced, upserted).
-    t.say(
-        "delete a at a wrong revision",
-        outcome(&host.delete_document("notes", "a", Some(2)), deleted),
-    );
-    t.say(
-        "delete a at revision 0",
-        outcome(&host.delete_document("notes", "a", Some(0)), deleted),
+    let delete_at = |t: &mut Transcript, steps: &[(&str, &str, u64)]| {
+        for (step, key, revision) in steps {
+            let done = host.delete_document("notes", key, Some(*revision));
+            t.say(step, outcome(&done, deleted));
+        }
+    };
+    delete_at(
+        t,
+        &[
+            ("delete a at a wrong revision", "a", 2),
+            ("delete a at revision 0", "a", 0),
+        ],
     );
     t.say(
         "a after refused deletes",
         outcome(&host.document("notes", "a"), got),
     );
-    t.say(
-        "delete a at its revision",
-        outcome(&host.delete_document("notes", "a", Some(3)), deleted),
-    );
-    t.say(
-        "delete a at its revision again",
-        outcome(&host.delete_document("notes", "a", Some(3)), deleted),
-    );
-    t.say(
-        "delete missing at revision 0",
-        outcome(&host.delete_document("notes", "nope", Some(0)), deleted),
+    delete_at(
+        t,
+        &[
+            ("delete a at its revision", "a", 3),
+            ("delete a at its revision again", "a", 3),
+            ("delete missing at revision 0", "nope", 0),
+        ],
     );
     t.say("get deleted a", outcome(&host.document("notes", "a"), got));
     t.say(
         "list after deletes",
         outcome(&host.documents("notes", None, 10), keys),
     );
+}
+
+/// Resource ids, joined.
+fn resource_ids(rs: &[Resource]) -> String {
+    rs.iter()
+        .map(|r| r.id.clone())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A `resources.list` query of kind `disk`.
@@ -139,19 +148,17 @@ pub(super) fn resources(host: &impl Host, t: &mut Transcript) {
         outcome(&host.resource("disk", "secret"), got),
     );
     t.say("get wrong kind", outcome(&host.resource("vps", "d1"), got));
-    let ids = |rs: &Vec<Resource>| {
-        rs.iter()
-            .map(|r| r.id.clone())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
     t.say(
         "list",
-        outcome(&host.resources(&disks(None, 10, None)), ids),
+        outcome(&host.resources(&disks(None, 10, None)), |rs| {
+            resource_ids(rs)
+        }),
     );
     t.say(
         "list 1 after bare",
-        outcome(&host.resources(&disks(Some("bare"), 1, None)), ids),
+        outcome(&host.resources(&disks(Some("bare"), 1, None)), |rs| {
+            resource_ids(rs)
+        }),
     );
     t.say(
         "set state",
@@ -196,7 +203,9 @@ pub(super) fn resources(host: &impl Host, t: &mut Transcript) {
     );
     t.say(
         "list after create",
-        outcome(&host.resources(&disks(None, 10, None)), ids),
+        outcome(&host.resources(&disks(None, 10, None)), |rs| {
+            resource_ids(rs)
+        }),
     );
     attribute_filter(host, t);
 }
@@ -204,12 +213,6 @@ pub(super) fn resources(host: &impl Host, t: &mut Transcript) {
 /// `resources.list` with an attribute filter: a top-level key with a string value, nothing
 /// else (not a number, not a nested key), and the key's rule.
 fn attribute_filter(host: &impl Host, t: &mut Transcript) {
-    let ids = |rs: &Vec<Resource>| {
-        rs.iter()
-            .map(|r| r.id.clone())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
     for (id, attributes) in [
         ("s12", r#"{"site":"12","rack":7,"dc.zone":"x"}"#),
         ("s12n", r#"{"site":12,"rack":"7","dc":{"zone":"x"}}"#),
@@ -223,7 +226,7 @@ fn attribute_filter(host: &impl Host, t: &mut Transcript) {
     let list = |after: Option<&str>, limit: u32, key: &str, value: &str| {
         outcome(
             &host.resources(&disks(after, limit, Some((key, value)))),
-            ids,
+            |rs| resource_ids(rs),
         )
     };
     t.say("site=12", list(None, 10, "site", "12"));
