@@ -2,10 +2,11 @@
 //! plugin's handlers take `&impl Host` and run unchanged against the real host
 //! ([`WasmHost`]) and, in native tests, against the fake one (`testing::FakeHost`).
 //!
-//! One method per import, in the order of `wit/provider@1.0.0/capabilities.wit`; the WIT's
+//! One method per import, in the order of `wit/provider@1.1.0/capabilities.wit`; the WIT's
 //! doc comments are the contract, repeated here in short. Every call is scoped by the host to
-//! the org of the request's principal and to this plugin: with no principal the database
-//! imports see nothing (`None`, an empty list, `0`, or `not-found`).
+//! the org of the request's principal and to this plugin: with no principal every database
+//! import answers `not-found`. Every call that touches the database can answer
+//! `unavailable` (the database or object storage is down; retry later), the reads included.
 
 use crate::HostError;
 use crate::{
@@ -16,16 +17,18 @@ use crate::{
     ids,
     jobs::{self, Job, JobSpec, Query as JobQuery},
     log::{self, Level},
-    resources::{self, Resource},
+    resources::{self, Query as ResourceQuery, Resource},
 };
 
 /// The host's capabilities, as a plugin's handlers call them.
 pub trait Host {
     // ---- resources ----
-    /// The resource of this kind and id, if the caller's org has it.
-    fn resource(&self, kind: &str, id: &str) -> Option<Resource>;
-    /// Resources of a kind ordered by id, after `after`, at most `limit` (capped at 1000).
-    fn resources(&self, kind: &str, after: Option<&str>, limit: u32) -> Vec<Resource>;
+    /// The resource of this kind and id (`Ok(None)` when the caller's org has none).
+    fn resource(&self, kind: &str, id: &str) -> Result<Option<Resource>, HostError>;
+    /// Resources of a kind ordered by id, after `after`, at most `limit` (capped at 1000);
+    /// with `attribute: Some((key, value))` only those whose attributes hold that top-level
+    /// key with that *string* value (the key is 1-64 of `[A-Za-z0-9._-]`, else `invalid`).
+    fn resources(&self, query: &ResourceQuery) -> Result<Vec<Resource>, HostError>;
     /// Change a resource's state; `not-found` when it does not exist.
     fn set_resource_state(&self, kind: &str, id: &str, state: &str) -> Result<(), HostError>;
     /// Create a resource with a file source the host chooses (state `available`).
@@ -56,20 +59,20 @@ pub trait Host {
     // ---- jobs ----
     /// Queue a job (the resource must exist and have a source; see `JobSpec`).
     fn create_job(&self, spec: &JobSpec) -> Result<Job, HostError>;
-    /// A job by host id.
-    fn job(&self, id: &str) -> Option<Job>;
+    /// A job by host id (`Ok(None)` when the caller's org has none).
+    fn job(&self, id: &str) -> Result<Option<Job>, HostError>;
     /// A job by per-org sequence number.
-    fn job_by_seq(&self, seq: u64) -> Option<Job>;
-    /// Jobs matching the query, newest first (capped at 1000).
-    fn jobs(&self, query: &JobQuery) -> Vec<Job>;
+    fn job_by_seq(&self, seq: u64) -> Result<Option<Job>, HostError>;
+    /// Jobs matching the query (`kinds` empty: any kind), newest first (capped at 1000).
+    fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>, HostError>;
     /// Cancel a queued or running job; a finished one is a conflict.
     fn cancel_job(&self, id: &str) -> Result<Job, HostError>;
     /// Replace the plugin's metadata (JSON) of a job.
     fn set_job_metadata(&self, id: &str, metadata: &str) -> Result<(), HostError>;
 
     // ---- documents ----
-    /// A document by collection and key.
-    fn document(&self, collection: &str, key: &str) -> Option<Document>;
+    /// A document by collection and key (`Ok(None)` when there is none).
+    fn document(&self, collection: &str, key: &str) -> Result<Option<Document>, HostError>;
     /// Write a document; with `expected`, only if the stored revision still equals it (0: it
     /// must not exist yet), else a conflict.
     fn put_document(
@@ -79,10 +82,21 @@ pub trait Host {
         value: &str,
         expected: Option<u64>,
     ) -> Result<Document, HostError>;
-    /// Delete a document; false when it did not exist.
-    fn delete_document(&self, collection: &str, key: &str) -> Result<bool, HostError>;
+    /// Delete a document; false when it did not exist. With `expected`, only while the
+    /// stored revision still equals it, else a conflict (and nothing is deleted).
+    fn delete_document(
+        &self,
+        collection: &str,
+        key: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, HostError>;
     /// Documents of a collection ordered by key, after `after`, at most `limit` (capped at 1000).
-    fn documents(&self, collection: &str, after: Option<&str>, limit: u32) -> Vec<Document>;
+    fn documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Document>, HostError>;
 
     // ---- ids, clock, log ----
     /// A random UUID (version 4), lower-case hyphenated.
@@ -91,8 +105,8 @@ pub trait Host {
     fn uuid_v7(&self) -> String;
     /// A ULID: 26 Crockford base32 characters, upper-case.
     fn ulid(&self) -> String;
-    /// The next value (from 1) of a named counter; 0 when the host could not count.
-    fn next_in_sequence(&self, name: &str) -> u64;
+    /// The next value (from 1) of a named counter of the caller's org and this plugin.
+    fn next_in_sequence(&self, name: &str) -> Result<u64, HostError>;
     /// Now, in microseconds since the Unix epoch, UTC.
     fn now(&self) -> u64;
     /// Log one message into the host's trace.
@@ -131,11 +145,11 @@ fn native_call(call: &str) -> ! {
 }
 
 impl Host for WasmHost {
-    fn resource(&self, kind: &str, id: &str) -> Option<Resource> {
+    fn resource(&self, kind: &str, id: &str) -> Result<Option<Resource>, HostError> {
         import!(resources::get(kind, id))
     }
-    fn resources(&self, kind: &str, after: Option<&str>, limit: u32) -> Vec<Resource> {
-        import!(resources::list(kind, after, limit))
+    fn resources(&self, query: &ResourceQuery) -> Result<Vec<Resource>, HostError> {
+        import!(resources::list(query))
     }
     fn set_resource_state(&self, kind: &str, id: &str, state: &str) -> Result<(), HostError> {
         import!(resources::set_state(kind, id, state))
@@ -173,13 +187,13 @@ impl Host for WasmHost {
     fn create_job(&self, spec: &JobSpec) -> Result<Job, HostError> {
         import!(jobs::create(spec))
     }
-    fn job(&self, id: &str) -> Option<Job> {
+    fn job(&self, id: &str) -> Result<Option<Job>, HostError> {
         import!(jobs::get(id))
     }
-    fn job_by_seq(&self, seq: u64) -> Option<Job> {
+    fn job_by_seq(&self, seq: u64) -> Result<Option<Job>, HostError> {
         import!(jobs::get_by_seq(seq))
     }
-    fn jobs(&self, query: &JobQuery) -> Vec<Job> {
+    fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>, HostError> {
         import!(jobs::list(query))
     }
     fn cancel_job(&self, id: &str) -> Result<Job, HostError> {
@@ -188,7 +202,7 @@ impl Host for WasmHost {
     fn set_job_metadata(&self, id: &str, metadata: &str) -> Result<(), HostError> {
         import!(jobs::set_metadata(id, metadata))
     }
-    fn document(&self, collection: &str, key: &str) -> Option<Document> {
+    fn document(&self, collection: &str, key: &str) -> Result<Option<Document>, HostError> {
         import!(documents::get(collection, key))
     }
     fn put_document(
@@ -200,10 +214,20 @@ impl Host for WasmHost {
     ) -> Result<Document, HostError> {
         import!(documents::put(collection, key, value, expected))
     }
-    fn delete_document(&self, collection: &str, key: &str) -> Result<bool, HostError> {
-        import!(documents::delete(collection, key))
+    fn delete_document(
+        &self,
+        collection: &str,
+        key: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, HostError> {
+        import!(documents::delete(collection, key, expected))
     }
-    fn documents(&self, collection: &str, after: Option<&str>, limit: u32) -> Vec<Document> {
+    fn documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Document>, HostError> {
         import!(documents::list(collection, after, limit))
     }
     fn uuid_v4(&self) -> String {
@@ -215,7 +239,7 @@ impl Host for WasmHost {
     fn ulid(&self) -> String {
         import!(ids::ulid())
     }
-    fn next_in_sequence(&self, name: &str) -> u64 {
+    fn next_in_sequence(&self, name: &str) -> Result<u64, HostError> {
         import!(ids::next_in_sequence(name))
     }
     fn now(&self) -> u64 {

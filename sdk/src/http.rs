@@ -124,16 +124,23 @@ impl Response {
 }
 
 impl Method {
-    /// The method in lower case, as OpenAPI path items name it (`get`, `post`, …).
-    pub fn as_str(self) -> &'static str {
+    /// The method as HTTP spells it (`GET`, `DELETE`, `OPTIONS`): what a provider names in a
+    /// message or an `Allow` header. An `Other` is as the host received it (upper case).
+    pub fn name(&self) -> &str {
         match self {
-            Method::Get => "get",
-            Method::Head => "head",
-            Method::Post => "post",
-            Method::Put => "put",
-            Method::Patch => "patch",
-            Method::Delete => "delete",
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Other(name) => name,
         }
+    }
+
+    /// The method in lower case, as OpenAPI path items name it (`get`, `options`, …).
+    pub fn openapi_key(&self) -> String {
+        self.name().to_ascii_lowercase()
     }
 }
 
@@ -168,7 +175,7 @@ impl Route {
     /// An authenticated route with no scope or rate class; POST, PUT and PATCH get a
     /// buffered body, other methods none.
     pub fn new(method: Method, path: &str, operation: &str) -> Route {
-        let body = match method {
+        let body = match &method {
             Method::Post | Method::Put | Method::Patch => BodyMode::Buffered,
             _ => BodyMode::None,
         };
@@ -250,6 +257,14 @@ pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_are_named_as_http_and_openapi_spell_them() {
+        assert_eq!(Method::Delete.name(), "DELETE");
+        assert_eq!(Method::Other("OPTIONS".into()).name(), "OPTIONS");
+        assert_eq!(Method::Patch.openapi_key(), "patch");
+        assert_eq!(Method::Other("TRACE".into()).openapi_key(), "trace");
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

@@ -1,12 +1,14 @@
 //! Guest-side SDK for backup-gateway provider plugins.
 //!
-//! This crate owns the one `wit_bindgen::generate!` for the `backup-gateway:provider@1.0.0`
+//! This crate owns the one `wit_bindgen::generate!` for the `backup-gateway:provider@1.1.0`
 //! world, so plugins don't each repeat it, and everything a provider needs besides its own
 //! routes and wording:
 //!
 //! - [`Provider`]: the exports, with the host passed to the handlers and defaults for the
 //!   ingest pair (the provider's 404 and 500; see [`provider`]);
-//! - [`Host`]: every import behind one trait; [`WasmHost`] calls the real ones;
+//! - [`Host`]: every import behind one trait; [`WasmHost`] calls the real ones. Every read
+//!   that touches the database answers a `Result`: an outage is [`HostError::Unavailable`],
+//!   which a provider shows as its own 503, never as "not found";
 //! - [`Collection`] and [`Stored`]: typed JSON records with compare-and-swap;
 //! - [`paging`]: one walk through the host's list cap;
 //! - `testing::FakeHost` (feature `testing`): the host in memory, for native tests, held
@@ -35,7 +37,9 @@ pub mod bindings {
     //! Generated bindings of the provider world (do not edit; see `wit/`).
     wit_bindgen::generate!({
         world: "provider",
-        path: "../wit/provider@1.0.0",
+        path: "../wit/provider@1.1.0",
+        // `Method` is a variant since 1.1 (no longer an enum with these derived).
+        additional_derives: [PartialEq, Eq],
         pub_export_macro: true,
         export_macro_name: "export_provider",
         default_bindings_module: "backup_gateway_sdk::bindings",
@@ -70,4 +74,4 @@ pub use provider::Provider;
 pub use records::{Collection, Stored};
 
 /// The contract version this SDK implements; put it in `Manifest::contract`.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";

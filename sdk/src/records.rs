@@ -7,9 +7,11 @@
 //! let mut r = RESTORES.insert(host, "7", Restore::pending())?;   // fails if "7" exists
 //! r.record.state = State::Running;
 //! RESTORES.save(host, &mut r)?;   // conflict if someone wrote "7" since it was read
+//! RESTORES.delete_if_unchanged(host, &r)?;   // the same check for a delete
 //! ```
 //!
-//! A document that does not parse as the record type is logged (`unreadable record
+//! Reads answer `Result`: an outage (`HostError::Unavailable`) is an error, never an absent
+//! record. A document that does not parse as the record type is logged (`unreadable record
 //! {collection}/{key}: …`) and treated as absent, so one bad record never hides the others.
 
 use std::marker::PhantomData;
@@ -72,16 +74,18 @@ impl<R: Serialize + DeserializeOwned> Collection<R> {
     }
 
     /// The record under `key`, if there is one that parses.
-    pub fn load(&self, host: &impl Host, key: &str) -> Option<Stored<R>> {
-        self.parse(host, host.document(self.name, key)?)
+    pub fn load(&self, host: &impl Host, key: &str) -> Result<Option<Stored<R>>, HostError> {
+        Ok(host
+            .document(self.name, key)?
+            .and_then(|d| self.parse(host, d)))
     }
 
     /// Every record of the collection that parses, in key order.
-    pub fn load_all(&self, host: &impl Host) -> Vec<Stored<R>> {
-        paging::all_documents(host, self.name)
+    pub fn load_all(&self, host: &impl Host) -> Result<Vec<Stored<R>>, HostError> {
+        Ok(paging::all_documents(host, self.name)?
             .into_iter()
             .filter_map(|d| self.parse(host, d))
-            .collect()
+            .collect())
     }
 
     /// Write a new record under `key`; a conflict when one exists.
@@ -102,9 +106,19 @@ impl<R: Serialize + DeserializeOwned> Collection<R> {
         Ok(())
     }
 
-    /// Delete the record under `key`; false when there was none.
+    /// Delete the record under `key` whatever it holds; false when there was none.
     pub fn delete(&self, host: &impl Host, key: &str) -> Result<bool, HostError> {
-        host.delete_document(self.name, key)
+        host.delete_document(self.name, key, None)
+    }
+
+    /// Delete a record that was read, only while it is as read: a conflict (`revision
+    /// mismatch`, nothing deleted) when someone wrote it since; false when it is gone.
+    pub fn delete_if_unchanged(
+        &self,
+        host: &impl Host,
+        stored: &Stored<R>,
+    ) -> Result<bool, HostError> {
+        host.delete_document(self.name, &stored.key, Some(stored.revision))
     }
 
     fn parse(&self, host: &impl Host, doc: Document) -> Option<Stored<R>> {
@@ -125,7 +139,7 @@ impl<R: Serialize + DeserializeOwned> Collection<R> {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::testing::FakeHost;
+    use crate::testing::{FakeHost, Import};
     use serde::Deserialize;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,7 +162,7 @@ mod tests {
             NOTES.insert(&host, "a", note("again")),
             Err(HostError::Conflict(_))
         ));
-        let mut stale = NOTES.load(&host, "a").expect("loaded");
+        let mut stale = NOTES.load(&host, "a").expect("read").expect("loaded");
         a.record.text = "two".into();
         NOTES.save(&host, &mut a).expect("saved");
         assert_eq!(a.revision, 2);
@@ -157,9 +171,41 @@ mod tests {
             NOTES.save(&host, &mut stale),
             Err(HostError::Conflict(m)) if m == "revision mismatch"
         ));
-        assert_eq!(NOTES.load(&host, "a").map(|s| s.record), Some(note("two")));
+        assert_eq!(
+            NOTES.load(&host, "a").expect("read").map(|s| s.record),
+            Some(note("two"))
+        );
         assert!(NOTES.delete(&host, "a").expect("deleted"));
-        assert!(NOTES.load(&host, "a").is_none());
+        assert!(NOTES.load(&host, "a").expect("read").is_none());
+    }
+
+    #[test]
+    fn a_delete_after_a_read_refuses_a_changed_record() {
+        let host = FakeHost::new();
+        let read = NOTES.insert(&host, "a", note("one")).expect("inserted");
+        let mut writer = NOTES.load(&host, "a").expect("read").expect("loaded");
+        writer.record.text = "two".into();
+        NOTES.save(&host, &mut writer).expect("saved");
+        assert!(matches!(
+            NOTES.delete_if_unchanged(&host, &read),
+            Err(HostError::Conflict(m)) if m == "revision mismatch"
+        ));
+        assert!(NOTES.load(&host, "a").expect("read").is_some());
+        assert!(NOTES.delete_if_unchanged(&host, &writer).expect("deleted"));
+        assert!(!NOTES.delete_if_unchanged(&host, &writer).expect("gone"));
+    }
+
+    #[test]
+    fn an_outage_is_an_error_not_an_absent_record() {
+        let host = FakeHost::new();
+        NOTES.insert(&host, "a", note("one")).expect("inserted");
+        host.fail_next(Import::DocumentsGet, 1, HostError::Unavailable);
+        assert!(matches!(
+            NOTES.load(&host, "a"),
+            Err(HostError::Unavailable)
+        ));
+        host.fail_next(Import::DocumentsList, 1, HostError::Unavailable);
+        assert!(matches!(NOTES.load_all(&host), Err(HostError::Unavailable)));
     }
 
     #[test]
@@ -168,9 +214,9 @@ mod tests {
         NOTES.insert(&host, "a", note("one")).expect("inserted");
         host.put_document("notes", "bad", "[1,2]", None)
             .expect("put");
-        let all = NOTES.load_all(&host);
+        let all = NOTES.load_all(&host).expect("listed");
         assert_eq!(all.len(), 1);
-        assert!(NOTES.load(&host, "bad").is_none());
+        assert!(NOTES.load(&host, "bad").expect("read").is_none());
         let warnings = host.warnings();
         assert_eq!(warnings.len(), 2);
         assert!(

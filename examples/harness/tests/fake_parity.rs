@@ -2,17 +2,14 @@
 //! (`backup_gateway_sdk::conformance`) run natively on `testing::FakeHost`, and inside the
 //! real host through the `conformance` test plugin (built by `scripts/build-plugins` into
 //! `${CARGO_TARGET_DIR:-target}/test-plugins/`), on the same seeded resources; before the
-//! `captures` sequence one real worker runs the queued jobs, and the test plays that worker
-//! on the fake (`start_job`, `complete_capture`). The fake's
-//! transcript is the scenario's expectation, so any line where the two hosts answer
+//! `captures` sequence one real worker runs the queued jobs, and
+//! `conformance::fake_transcripts` plays that worker on the fake. The fake's transcript is
+//! the scenario's expectation, so any line where the two hosts answer
 //! differently fails the step with both answers side by side.
 
 use std::path::{Path, PathBuf};
 
 use backup_gateway_sdk::conformance::{self, ORG, RESOURCES, SEQUENCES, SUBJECT};
-use backup_gateway_sdk::jobs::JobStatus;
-use backup_gateway_sdk::resources::Resource;
-use backup_gateway_sdk::testing::{FakeHost, T0};
 
 /// Every source's content.
 const DISK: &[u8] = b"disk";
@@ -23,50 +20,8 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
-/// The fake host seeded as the scenario's `[setup]` seeds the real one.
-fn seeded_fake() -> FakeHost {
-    let fake = FakeHost::new();
-    for seed in RESOURCES {
-        fake.set_caller(seed.org, SUBJECT);
-        fake.add_resource(Resource {
-            kind: seed.kind.into(),
-            id: seed.id.into(),
-            name: seed.name.into(),
-            state: "active".into(),
-            attributes: "{}".into(),
-            has_source: seed.source,
-            created_at: T0,
-        });
-    }
-    fake.set_caller(ORG, SUBJECT);
-    fake
-}
-
-/// The fake's transcripts, in order (`unscoped` with no principal).
-fn fake_transcripts() -> Vec<(&'static str, Vec<String>)> {
-    let fake = seeded_fake();
-    SEQUENCES
-        .iter()
-        .map(|&name| {
-            if name == "unscoped" {
-                fake.set_unauthenticated();
-            }
-            if name == "captures" {
-                // As the host's one worker does: oldest first, each source 4 bytes.
-                for job in fake.all_jobs() {
-                    if job.status == JobStatus::Queued {
-                        fake.start_job(&job.id, 0);
-                        fake.complete_capture(&job.id, DISK.len() as u64, DISK.len() as u64);
-                    }
-                }
-            }
-            let lines = conformance::run(&fake, name).unwrap_or_default();
-            (name, lines)
-        })
-        .collect()
-}
-
-/// A scenario seeding the real host like [`seeded_fake`] and expecting each transcript.
+/// A scenario seeding the real host as `conformance::seeded_fake` seeds the fake, expecting
+/// each of the fake's transcripts.
 fn scenario(transcripts: &[(&str, Vec<String>)]) -> String {
     let mut s = String::from(
         "[setup.jobs]\nconcurrency = 0   # no workers: jobs stay as the sequences leave them\n\n",
@@ -122,7 +77,7 @@ fn the_fake_host_answers_every_sequence_as_the_real_host_does() {
         "{} is missing: build the plugins first with `scripts/build-plugins`",
         plugin.display()
     );
-    let transcripts = fake_transcripts();
+    let transcripts = conformance::fake_transcripts(DISK.len() as u64);
     assert_eq!(transcripts.len(), SEQUENCES.len());
     assert!(
         transcripts.iter().all(|(_, lines)| lines.len() >= 8),

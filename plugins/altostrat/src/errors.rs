@@ -245,7 +245,7 @@ pub fn problem_error(problem: Problem, req: &Request) -> ApiError {
                 Code::ResourceNotFound,
                 format!(
                     "Unrecognized request URL ({} {}).",
-                    req.method.as_str().to_ascii_uppercase(),
+                    clip(req.method.name()),
                     clip(&req.path)
                 ),
             ),
@@ -261,7 +261,7 @@ pub fn problem_error(problem: Problem, req: &Request) -> ApiError {
                 Code::MethodNotAllowed,
                 format!(
                     "The {} method is not allowed on this endpoint.",
-                    req.method.as_str().to_ascii_uppercase()
+                    clip(req.method.name())
                 ),
             );
             if !allowed.is_empty() {

@@ -1,6 +1,6 @@
 //! Tests of the error catalogue and of rendering every host problem.
 
-use backup_gateway_sdk::{Method, RateLimitState};
+use backup_gateway_sdk::{Method, Provider, RateLimitState};
 use serde_json::Value;
 
 use super::*;
@@ -155,21 +155,24 @@ fn not_found_depends_on_the_route() {
 }
 
 #[test]
-fn method_not_allowed_lists_the_allowed_methods() {
-    let req = request(
-        "",
-        Method::Delete,
-        "/backup/a1b2c3d4-e5f6-7890-1234-567890abcdef",
-    );
-    let resp = render(Problem::MethodNotAllowed, &req);
-    assert_error(
-        &resp,
-        405,
-        "invalid_request_error",
-        "method_not_allowed",
-        "The DELETE method is not allowed on this endpoint.",
-    );
-    assert_eq!(resp.header("allow"), Some("GET, POST"));
+fn method_not_allowed_names_the_method_and_lists_the_allowed_ones() {
+    let site = "/backup/a1b2c3d4-e5f6-7890-1234-567890abcdef";
+    // OPTIONS reaches the plugin as `other` since contract 1.1 (as GET before).
+    for (method, name) in [
+        (Method::Delete, "DELETE"),
+        (Method::Other("OPTIONS".into()), "OPTIONS"),
+    ] {
+        let req = request("", method, site);
+        let resp = crate::Altostrat::render_problem(Problem::MethodNotAllowed, &req);
+        assert_error(
+            &resp,
+            405,
+            "invalid_request_error",
+            "method_not_allowed",
+            &format!("The {name} method is not allowed on this endpoint."),
+        );
+        assert_eq!(resp.header("allow"), Some("GET, POST"));
+    }
     let req = request("", Method::Post, "/backup/x/subnets");
     assert_eq!(
         render(Problem::MethodNotAllowed, &req).header("allow"),
@@ -179,6 +182,26 @@ fn method_not_allowed_lists_the_allowed_methods() {
     assert_eq!(
         render(Problem::MethodNotAllowed, &req).header("allow"),
         None
+    );
+}
+
+#[test]
+fn extension_methods_are_named_as_received_and_clipped() {
+    let long = "X".repeat(150);
+    let req = request("", Method::Other(long.clone()), "/backup/x/subnets");
+    let (_, body) = parts(&render(Problem::MethodNotAllowed, &req));
+    assert_eq!(
+        body["message"],
+        format!(
+            "The {}… method is not allowed on this endpoint.",
+            &long[..100]
+        )
+    );
+    let req = request("", Method::Other("TRACE".into()), "/nowhere");
+    let (_, body) = parts(&render(Problem::NotFound, &req));
+    assert_eq!(
+        body["message"],
+        "Unrecognized request URL (TRACE /nowhere)."
     );
 }
 

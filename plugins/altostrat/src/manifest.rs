@@ -52,8 +52,8 @@ const ROUTES: [(Method, &str, &str, &str); 4] = [
 pub fn manifest() -> Manifest {
     let routes = ROUTES
         .iter()
-        .map(|&(method, path, operation, scope)| {
-            Route::new(method, path, operation)
+        .map(|(method, path, operation, scope)| {
+            Route::new(method.clone(), path, operation)
                 .scope(scope)
                 .body(BodyMode::None)
         })
@@ -81,7 +81,7 @@ pub fn allowed_methods(path: &str) -> Vec<String> {
                     .zip(&segments)
                     .all(|(p, s)| p.starts_with('{') || p == s)
         })
-        .map(|(method, ..)| method.as_str().to_ascii_uppercase())
+        .map(|(method, ..)| method.name().to_string())
         .collect();
     methods.sort();
     methods.dedup();
@@ -171,13 +171,7 @@ mod tests {
         let declared: BTreeSet<_> = manifest()
             .routes
             .iter()
-            .map(|r| {
-                (
-                    r.path.clone(),
-                    r.method.as_str().to_string(),
-                    r.operation.clone(),
-                )
-            })
+            .map(|r| (r.path.clone(), r.method.openapi_key(), r.operation.clone()))
             .collect();
         assert_eq!(documented, declared);
     }

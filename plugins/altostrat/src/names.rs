@@ -44,8 +44,12 @@ pub fn reserve(host: &impl Host, site: &Resource, received_at: u64) -> Result<St
     let on_host_error = |e: &HostError| ApiError::from_host(e, ApiError::site_not_found(&site.id));
     for _ in 0..ATTEMPTS {
         let (last, revision) = match host.document(COLLECTION, &site.id) {
-            Some(doc) => (last_of(&doc.value), doc.revision),
-            None => (newest_name(host, site).map_err(|e| on_host_error(&e))?, 0),
+            Ok(Some(doc)) => (last_of(&doc.value), doc.revision),
+            Ok(None) => (newest_name(host, site).map_err(|e| on_host_error(&e))?, 0),
+            Err(e) => {
+                let what = format!("reading document {COLLECTION}/{}", site.id);
+                return Err(on_host_error(&store::logged(host, &what, e)));
+            }
         };
         let seconds = match last {
             Some(last) if last >= wanted => last.saturating_add(1),

@@ -236,7 +236,9 @@ fn site(host: &impl Host, req: &Request) -> Result<Resource, ApiError> {
             ),
         ));
     }
-    store::find_site(host, id).ok_or_else(|| ApiError::site_not_found(id))
+    store::find_site(host, id)
+        .map_err(|e| ApiError::from_host(&e, ApiError::site_not_found(id)))?
+        .ok_or_else(|| ApiError::site_not_found(id))
 }
 
 /// A hyphenated UUID of any version, in either case.

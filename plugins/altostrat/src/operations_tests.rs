@@ -123,6 +123,7 @@ fn backups_requested_in_the_same_second_get_distinct_names() {
     // The site's name document says what was issued last.
     let doc = host
         .document(crate::names::COLLECTION, SITE)
+        .expect("read")
         .expect("document");
     assert_eq!(doc.value, r#"{"last":1732567802}"#);
     // A request that cannot reserve a name (it keeps losing races) queues nothing.
@@ -237,6 +238,51 @@ fn unknown_sites_are_404_for_every_operation() {
         "invalid_request_error",
         "resource_not_found",
     );
+}
+
+/// Altostrat's 503, as `ApiError::unavailable` words it.
+const UNAVAILABLE: &str = "The backup service is temporarily unavailable. Try again later.";
+
+#[test]
+fn a_site_lookup_in_an_outage_is_503_for_every_operation_not_404() {
+    for req in [
+        on_site(REQUEST_BACKUP, SITE),
+        on_site(LIST_BACKUPS, SITE),
+        on_site(LIST_SUBNETS, SITE),
+        get("1732567800.rsc", &[]),
+    ] {
+        let host = two_sites().with_backup(SITE, UNIX, b"x");
+        host.fail_always(Import::ResourcesGet, HostError::Unavailable);
+        let message = assert_error(
+            &handle(&host, &req),
+            503,
+            "api_error",
+            "service_unavailable",
+        );
+        assert_eq!(message, UNAVAILABLE, "{}", req.operation);
+        assert!(host.specs().is_empty());
+        assert_eq!(
+            host.warnings(),
+            [format!(
+                "reading site {SITE} failed: HostError::Unavailable"
+            )]
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_name_document_queues_nothing() {
+    let host = two_sites();
+    host.fail_always(Import::DocumentsGet, HostError::Unavailable);
+    let message = assert_error(
+        &handle(&host, &on_site(REQUEST_BACKUP, SITE)),
+        503,
+        "api_error",
+        "service_unavailable",
+    );
+    assert_eq!(message, UNAVAILABLE);
+    assert!(host.specs().is_empty());
+    assert_eq!(host.calls(Import::DocumentsPut), 0);
 }
 
 #[test]

@@ -18,14 +18,18 @@ pub fn logged(host: &impl Host, what: &str, e: HostError) -> HostError {
 }
 
 /// The site a path's `siteId` names, if the caller's org has it. UUIDs are compared without
-/// regard to case: the lower-case form is tried first, then the id as given.
-pub fn find_site(host: &impl Host, site_id: &str) -> Option<Resource> {
+/// regard to case: the lower-case form is tried first, then the id as given. A failed
+/// lookup is logged and returned (an outage is no missing site).
+pub fn find_site(host: &impl Host, site_id: &str) -> Result<Option<Resource>, HostError> {
+    let lookup = |id: &str| {
+        host.resource(SITE_KIND, id)
+            .map_err(|e| logged(host, &format!("reading site {id}"), e))
+    };
     let lower = site_id.to_ascii_lowercase();
-    host.resource(SITE_KIND, &lower).or_else(|| {
-        (lower != site_id)
-            .then(|| host.resource(SITE_KIND, site_id))
-            .flatten()
-    })
+    match lookup(&lower)? {
+        None if lower != site_id => lookup(site_id),
+        found => Ok(found),
+    }
 }
 
 /// Whether a backup belongs to the site (the host filters already; this guards the listing).

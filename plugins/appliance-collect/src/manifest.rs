@@ -141,13 +141,7 @@ mod tests {
         let declared: BTreeSet<_> = m
             .routes
             .iter()
-            .map(|r| {
-                (
-                    r.path.clone(),
-                    r.method.as_str().to_string(),
-                    r.operation.clone(),
-                )
-            })
+            .map(|r| (r.path.clone(), r.method.openapi_key(), r.operation.clone()))
             .collect();
         assert_eq!(documented, declared);
     }

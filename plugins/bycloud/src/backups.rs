@@ -36,17 +36,14 @@ pub const NO_PARENT: &str = "No backups available to do an incremental backup.";
 /// The record `{backup_id}` names; 404 when the caller's org has none.
 pub fn find(store: &impl Host, req: &Request) -> Result<StoredRecord, ApiError> {
     let raw = req.param("backup_id").unwrap_or_default();
-    validate::uuid(raw)
-        .and_then(|id| catalog::load(store, &id))
-        .ok_or_else(|| ApiError::backup_not_found(raw))
+    let id = validate::uuid(raw).ok_or_else(|| ApiError::backup_not_found(raw))?;
+    catalog::load(store, &id)?.ok_or_else(|| ApiError::backup_not_found(raw))
 }
 
 /// `POST /v1/backups` → 202 `{backup}`.
 pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = validate::create_body(req)?;
-    let volume = store
-        .resource(VOLUME_KIND, &body.volume_id)
-        .ok_or_else(|| ApiError::volume_not_found(&body.volume_id))?;
+    let volume = store::find_volume(store, &body.volume_id)?;
     volumes::check_backup(&volume, body.force)?;
     let parent_id = if body.incremental {
         Some(parent_of(store, &volume.id)?)
@@ -127,14 +124,14 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
 /// The parent of a new incremental backup of `volume_id`: its newest backup whose data
 /// exists (`available`, or `restoring` from); 400 when it has none.
 fn parent_of(store: &impl Host, volume_id: &str) -> Result<String, ApiError> {
-    let active = catalog::active_jobs(store);
+    let active = catalog::active_jobs(store)?;
     let index: catalog::BackupIndex = store::volume_backups(store, Some(volume_id))
         .map_err(|e| ApiError::from_host(&e))?
         .into_iter()
         .map(|b| (b.id.clone(), b))
         .collect();
     let mut best: Option<Entry> = None;
-    for stored in catalog::load_all(store) {
+    for stored in catalog::load_all(store)? {
         if stored.record.fields.volume_id != volume_id {
             continue;
         }
@@ -152,10 +149,12 @@ fn parent_of(store: &impl Host, volume_id: &str) -> Result<String, ApiError> {
 }
 
 /// After recording an incremental backup: if its parent started being deleted meanwhile
-/// (the delete checked for dependents before this record existed), withdraw it → 409.
+/// (the delete checked for dependents before this record existed), withdraw it → 409. A
+/// parent that cannot be read withdraws it too (→ the read's error, e.g. 503): an
+/// incremental backup must never outlive its parent.
 fn still_a_parent(store: &impl Host, child: &StoredRecord, parent: &str) -> Result<(), ApiError> {
-    let alive = catalog::load(store, parent).is_some_and(|p| !p.record.deleting);
-    if alive {
+    let alive = catalog::load(store, parent).map(|p| p.is_some_and(|p| !p.record.deleting));
+    if alive == Ok(true) {
         return Ok(());
     }
     if let Err(e) = store.cancel_job(&child.record.job_id) {
@@ -164,16 +163,19 @@ fn still_a_parent(store: &impl Host, child: &StoredRecord, parent: &str) -> Resu
             child.record.job_id
         ));
     }
-    if let Err(e) = store.delete_document(COLLECTION, &child.record.fields.id) {
+    // Whatever was written since (a settled outcome): the record goes with its capture.
+    if let Err(e) = store.delete_document(COLLECTION, &child.record.fields.id, None) {
         store.warn(&format!(
             "withdrawing backup record {} failed: {e:?}",
             child.record.fields.id
         ));
     }
-    Err(ApiError::conflict(
-        BACKUP_REFUSED,
-        format!("The parent backup '{parent}' is being deleted; retry the incremental backup."),
-    ))
+    Err(alive.err().unwrap_or_else(|| {
+        ApiError::conflict(
+            BACKUP_REFUSED,
+            format!("The parent backup '{parent}' is being deleted; retry the incremental backup."),
+        )
+    }))
 }
 
 /// A refused capture job: the host's conflict is another capture or restore of the volume.
@@ -196,7 +198,7 @@ fn capture_refused(store: &impl Host, volume_id: &str, error: &HostError) -> Api
 /// `GET /v1/backups` → `{backups, meta, links}`.
 pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req)?;
-    let active = catalog::active_jobs(store);
+    let active = catalog::active_jobs(store)?;
     let mut entries = catalog::resolve_all(store, &active)?;
     listing::sort(&mut entries);
     let parents = catalog::live_parents(&entries);
@@ -215,7 +217,7 @@ pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
 /// `GET /v1/backups/{backup_id}` → `{backup}`.
 pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let stored = find(store, req)?;
-    let active = catalog::active_jobs(store);
+    let active = catalog::active_jobs(store)?;
     let entry = catalog::resolve(store, stored, &active, None)?;
     let dependents = catalog::find_dependents(store, entry.id(), &active)?;
     Ok(Response::json(
@@ -238,7 +240,7 @@ fn has_dependents(id: &str) -> ApiError {
 /// `DELETE /v1/backups/{backup_id}` → 202.
 pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let stored = find(store, req)?;
-    let active = catalog::active_jobs(store);
+    let active = catalog::active_jobs(store)?;
     let entry = catalog::resolve(store, stored, &active, None)?;
     let id = entry.id().to_string();
     if matches!(entry.status, Status::Creating | Status::Restoring) {
@@ -258,15 +260,9 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     if !stored.record.deleting {
         stored.record.deleting = true;
         stored.record.updated_at = stored.record.updated_at.max(req.received_at);
-        catalog::save(store, &mut stored).map_err(|e| match e {
-            HostError::Conflict(_) => ApiError::conflict(
-                DELETE_REFUSED,
-                format!("Backup '{id}' changed while it was being deleted; retry."),
-            ),
-            other => ApiError::from_host(&other),
-        })?;
+        catalog::save(store, &mut stored).map_err(|e| changed_while_deleting(&id, e))?;
         // A restore or an incremental backup that started before the mark.
-        let active = catalog::active_jobs(store);
+        let active = catalog::active_jobs(store)?;
         let restoring = entry
             .backup
             .as_ref()
@@ -298,11 +294,23 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
             ApiError::from_host(&e)
         })?;
     }
-    store.delete_document(COLLECTION, &id).map_err(|e| {
+    // At the revision marked (or read): a record written since is someone else's news.
+    catalog::delete(store, &stored).map_err(|e| {
         store.warn(&format!("deleting backup record {id} failed: {e:?}"));
-        ApiError::from_host(&e)
+        changed_while_deleting(&id, e)
     })?;
     Ok(Response::empty(202))
+}
+
+/// A failed write of a record being deleted: its conflict is a change since it was read.
+fn changed_while_deleting(id: &str, e: HostError) -> ApiError {
+    match e {
+        HostError::Conflict(_) => ApiError::conflict(
+            DELETE_REFUSED,
+            format!("Backup '{id}' changed while it was being deleted; retry."),
+        ),
+        other => ApiError::from_host(&other),
+    }
 }
 
 #[cfg(test)]
@@ -310,7 +318,7 @@ mod tests {
     use super::*;
     use crate::testing::{T0, record, volume};
     use backup_gateway_sdk::jobs::JobStatus;
-    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::{FakeHost, Import};
 
     const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 
@@ -331,7 +339,7 @@ mod tests {
         let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
         let (_, child) = parent_and_child(&store);
         assert_eq!(still_a_parent(&store, &child, "parent"), Ok(()));
-        assert!(catalog::load(&store, "child").is_some());
+        assert!(catalog::load(&store, "child").expect("read").is_some());
     }
 
     #[test]
@@ -346,19 +354,32 @@ mod tests {
             error.details,
             "The parent backup 'parent' is being deleted; retry the incremental backup."
         );
-        assert!(catalog::load(&store, "child").is_none());
+        assert!(catalog::load(&store, "child").expect("read").is_none());
         assert_eq!(
-            store.job(&child.record.job_id).map(|j| j.status),
+            store
+                .job(&child.record.job_id)
+                .expect("read")
+                .map(|j| j.status),
             Some(JobStatus::Cancelled)
         );
         // A parent that is gone altogether withdraws it too.
         store
-            .delete_document(COLLECTION, "parent")
+            .delete_document(COLLECTION, "parent", None)
             .expect("deleted");
         let (_, orphan) = parent_and_child(&store);
         store
-            .delete_document(COLLECTION, "parent")
+            .delete_document(COLLECTION, "parent", None)
             .expect("deleted");
         assert!(still_a_parent(&store, &orphan, "parent").is_err());
+    }
+
+    #[test]
+    fn a_parent_that_cannot_be_read_withdraws_the_child_as_503() {
+        let store = FakeHost::with_resources(vec![volume(VOL, "available")]);
+        let (_, child) = parent_and_child(&store);
+        store.fail_next_on(Import::DocumentsGet, COLLECTION, 1, HostError::Unavailable);
+        let error = still_a_parent(&store, &child, "parent").expect_err("withdrawn");
+        assert_eq!(error.status, 503);
+        assert!(catalog::load(&store, "child").expect("read").is_none());
     }
 }

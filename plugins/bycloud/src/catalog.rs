@@ -4,7 +4,8 @@
 //! A listing resolves every record with three kinds of host calls whatever the number of
 //! backups: the records (documents, 1000 a call), the stored volume backups (1000 a call) and
 //! the active jobs (one call); only records whose capture has not settled yet cost a job
-//! lookup each.
+//! lookup each. Any of these reads failing is logged and answered as the host error it was
+//! ([`ApiError::from_host`]: an outage is ByCloud's 503), never as an absent record or job.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,19 +17,29 @@ use backup_gateway_sdk::{
 
 use crate::errors::ApiError;
 use crate::record::{self, Entry, RECORDS, Status, StoredRecord};
-use crate::store;
+use crate::store::{self, failed};
 
 /// Stored backups by host id.
 pub type BackupIndex = HashMap<String, Backup>;
 
 /// The record of backup `id` (`None`, logged, when it does not parse).
-pub fn load(store: &impl Host, id: &str) -> Option<StoredRecord> {
-    RECORDS.load(store, id)
+pub fn load(store: &impl Host, id: &str) -> Result<Option<StoredRecord>, ApiError> {
+    RECORDS
+        .load(store, id)
+        .map_err(|e| failed(store, &format!("reading backup record {id}"), &e))
 }
 
 /// Every readable record.
-pub fn load_all(store: &impl Host) -> Vec<StoredRecord> {
-    RECORDS.load_all(store)
+pub fn load_all(store: &impl Host) -> Result<Vec<StoredRecord>, ApiError> {
+    RECORDS
+        .load_all(store)
+        .map_err(|e| failed(store, "listing backup records", &e))
+}
+
+/// Delete a record that was read, only while it is as read (a conflict otherwise); false
+/// when it is gone already.
+pub fn delete(store: &impl Host, stored: &StoredRecord) -> Result<bool, HostError> {
+    RECORDS.delete_if_unchanged(store, stored)
 }
 
 /// Write a record over the revision it was read at (0: it must not exist yet); on success
@@ -38,25 +49,23 @@ pub fn save(store: &impl Host, stored: &mut StoredRecord) -> Result<(), HostErro
 }
 
 /// The org's queued and running jobs of this plugin (captures and restores).
-pub fn active_jobs(store: &impl Host) -> Vec<Job> {
-    store
+pub fn active_jobs(store: &impl Host) -> Result<Vec<Job>, ApiError> {
+    let jobs = store
         .jobs(&JobQuery {
+            kinds: Vec::new(),
             resource_kind: None,
             resource_id: None,
             statuses: vec![JobStatus::Queued, JobStatus::InProgress],
             limit: PAGE_LIMIT,
         })
-        .into_iter()
-        .filter(record::job_active)
-        .collect()
+        .map_err(|e| failed(store, "listing active jobs", &e))?;
+    Ok(jobs.into_iter().filter(record::job_active).collect())
 }
 
 /// Every stored volume backup, by host id.
 pub fn backup_index(store: &impl Host) -> Result<BackupIndex, ApiError> {
-    let all = store::volume_backups(store, None).map_err(|e| {
-        store.warn(&format!("listing stored backups failed: {e:?}"));
-        ApiError::from_host(&e)
-    })?;
+    let all = store::volume_backups(store, None)
+        .map_err(|e| failed(store, "listing stored backups", &e))?;
     Ok(all.into_iter().map(|b| (b.id.clone(), b)).collect())
 }
 
@@ -70,10 +79,9 @@ fn stored_backup(
     if let Some(found) = index.and_then(|i| i.get(id)) {
         return Ok(Some(found.clone()));
     }
-    store.backup(id).map_err(|e| {
-        store.warn(&format!("reading stored backup {id} failed: {e:?}"));
-        ApiError::from_host(&e)
-    })
+    store
+        .backup(id)
+        .map_err(|e| failed(store, &format!("reading stored backup {id}"), &e))
 }
 
 /// Resolve one record: look up what its status depends on, derive it, and write a settled
@@ -87,7 +95,9 @@ pub fn resolve(
     let rec = &stored.record;
     let unsettled = rec.backup_id.is_none() && rec.fail_reason.is_none();
     let job = if unsettled {
-        store.job(&rec.job_id)
+        store
+            .job(&rec.job_id)
+            .map_err(|e| failed(store, &format!("reading capture job {}", rec.job_id), &e))?
     } else {
         None
     };
@@ -134,7 +144,7 @@ pub fn resolve(
 /// Every record, resolved.
 pub fn resolve_all(store: &impl Host, active: &[Job]) -> Result<Vec<Entry>, ApiError> {
     let index = backup_index(store)?;
-    load_all(store)
+    load_all(store)?
         .into_iter()
         .map(|stored| resolve(store, stored, active, Some(&index)))
         .collect()
@@ -153,7 +163,7 @@ pub fn live_parents(entries: &[Entry]) -> HashSet<&str> {
 /// Whether another backup that is not in `error` builds on `id` (resolving only the records
 /// that name it as their parent).
 pub fn find_dependents(store: &impl Host, id: &str, active: &[Job]) -> Result<bool, ApiError> {
-    for stored in load_all(store) {
+    for stored in load_all(store)? {
         if stored.record.fields.parent_id.as_deref() != Some(id) {
             continue;
         }
@@ -198,7 +208,10 @@ mod tests {
         ));
         save(&store, &mut a).expect("updated");
         assert_eq!(a.revision, 2);
-        assert_eq!(load(&store, "id-1").map(|s| s.revision), Some(2));
+        assert_eq!(
+            load(&store, "id-1").expect("read").map(|s| s.revision),
+            Some(2)
+        );
     }
 
     #[test]
@@ -207,8 +220,8 @@ mod tests {
         store
             .put_document(COLLECTION, "bad", "[1,2]", None)
             .expect("put");
-        assert!(load(&store, "bad").is_none());
-        assert!(load_all(&store).is_empty());
+        assert!(load(&store, "bad").expect("read").is_none());
+        assert!(load_all(&store).expect("listed").is_empty());
         assert!(store.warnings()[0].contains("unreadable record backups/bad"));
     }
 
@@ -228,7 +241,7 @@ mod tests {
             Some(host.as_str())
         );
         assert_eq!(entry.stored.revision, 2, "written back");
-        let reloaded = load(&store, "id-1").expect("record");
+        let reloaded = load(&store, "id-1").expect("read").expect("record");
         assert_eq!(reloaded.record.backup_id.as_deref(), Some(host.as_str()));
 
         // Settled records need no job lookup.
@@ -287,6 +300,30 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_records_and_jobs_are_503_not_absent() {
+        let store = FakeHost::new();
+        let stored = with_job(&store, "id-1", JobStatus::InProgress);
+        store.fail_next(Import::JobsGet, 1, HostError::Unavailable);
+        let error = resolve(&store, stored, &[], None).expect_err("unavailable");
+        assert_eq!(error.status, 503);
+        for import in [
+            Import::DocumentsGet,
+            Import::DocumentsList,
+            Import::JobsList,
+        ] {
+            store.fail_next(import, 1, HostError::Unavailable);
+            let status = match import {
+                Import::DocumentsGet => load(&store, "id-1").err(),
+                Import::DocumentsList => load_all(&store).err(),
+                _ => active_jobs(&store).err(),
+            }
+            .map(|e| e.status);
+            assert_eq!(status, Some(503), "{import:?}");
+        }
+        assert_eq!(store.warnings().len(), 4, "{:?}", store.warnings());
+    }
+
+    #[test]
     fn restores_show_and_dependents_count_unless_in_error() {
         let store = FakeHost::new();
         let parent = with_job(&store, "parent", JobStatus::InProgress);
@@ -298,18 +335,19 @@ mod tests {
             Some(&host),
             JobStatus::Queued,
         );
-        let active = active_jobs(&store);
+        let active = active_jobs(&store).expect("listed");
         assert_eq!(active.len(), 1);
         let entry = resolve(&store, parent.clone(), &active, None).expect("resolved");
         assert_eq!(entry.status, Status::Restoring);
         store.set_job_status(&restore.id, JobStatus::Completed);
-        let entry = resolve(&store, entry.stored, &active_jobs(&store), None).expect("resolved");
+        let active = active_jobs(&store).expect("listed");
+        let entry = resolve(&store, entry.stored, &active, None).expect("resolved");
         assert_eq!(entry.status, Status::Available);
 
         assert!(!find_dependents(&store, "parent", &[]).expect("looked"));
         let mut child = with_job(&store, "child", JobStatus::Failed);
         assert!(!find_dependents(&store, "parent", &[]).expect("looked"));
-        child = load(&store, "child").unwrap_or(child);
+        child = load(&store, "child").expect("read").unwrap_or(child);
         child.record.fields.parent_id = Some("parent".into());
         save(&store, &mut child).expect("saved");
         assert!(

@@ -13,7 +13,7 @@ use crate::operations;
 use crate::record::GIB;
 use crate::store::VOLUME_KIND;
 use crate::testing::{T0, request, volume};
-use backup_gateway_sdk::paging::all_resources;
+use backup_gateway_sdk::paging::{all_resources, resources_of};
 use backup_gateway_sdk::testing::{FakeHost, Import};
 
 const VOL: &str = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -219,7 +219,10 @@ fn create_refusals() {
         format!("Volume '{ATTACHED}' has a backup or restore in progress.")
     );
     assert_eq!(
-        store.documents(crate::record::COLLECTION, None, 1000).len(),
+        store
+            .documents(crate::record::COLLECTION, None, 1000)
+            .expect("listed")
+            .len(),
         1,
         "no record for refusals"
     );
@@ -248,6 +251,7 @@ fn create_maps_host_failures() {
         assert!(
             store
                 .documents(crate::record::COLLECTION, None, 1000)
+                .expect("listed")
                 .is_empty()
         );
     }
@@ -263,7 +267,7 @@ fn create_maps_host_failures() {
     assert_eq!(status, 503);
     let job = store.all_jobs()[0].clone();
     assert_eq!(
-        store.job(&job.id).map(|j| j.status),
+        store.job(&job.id).expect("read").map(|j| j.status),
         Some(JobStatus::Cancelled)
     );
 }
@@ -422,6 +426,7 @@ fn delete_refuses_busy_backups_and_finishes_after_a_failure() {
     assert!(
         store
             .documents(crate::record::COLLECTION, None, 1000)
+            .expect("listed")
             .is_empty()
     );
     assert_eq!(delete(&store, &id).0, 404);
@@ -475,7 +480,9 @@ fn restore_into_an_existing_volume() {
     let (_, body) = get(&store, &id);
     assert_eq!(body["backup"]["status"], "available");
     assert_eq!(body["backup"]["updated_at"], "2026-04-27T10:00:00Z");
-    let record = crate::catalog::load(&store, &id).expect("record");
+    let record = crate::catalog::load(&store, &id)
+        .expect("read")
+        .expect("record");
     assert_eq!(
         record.record.last_restore_job.as_deref(),
         Some(restore_job.as_str())
@@ -529,7 +536,10 @@ fn restore_without_a_volume_creates_one() {
     let (status, body) = restore(&store, &id, None);
     assert_eq!(status, 202);
     let new_id = body["volume_id"].as_str().expect("volume id").to_string();
-    let created = store.resource(VOLUME_KIND, &new_id).expect("created");
+    let created = store
+        .resource(VOLUME_KIND, &new_id)
+        .expect("read")
+        .expect("created");
     assert_eq!(created.name, format!("restore_backup_{id}"));
     let attributes: Value = serde_json::from_str(&created.attributes).expect("JSON");
     assert_eq!(
@@ -545,6 +555,7 @@ fn restore_without_a_volume_creates_one() {
     assert_eq!(
         store
             .resource(VOLUME_KIND, named)
+            .expect("read")
             .map(|v| v.name)
             .as_deref(),
         Some("copy")
@@ -564,7 +575,8 @@ fn a_new_volume_the_host_cannot_restore_into_is_marked_error() {
     let (status, body) = restore(&store, &id, None);
     assert_eq!(status, 500);
     assert_eq!(body["error"]["message"], "Internal server error");
-    let new_volume = all_resources(&store, VOLUME_KIND)
+    let new_volume = all_resources(&store, &resources_of(VOLUME_KIND))
+        .expect("listed")
         .into_iter()
         .find(|v| ![VOL, VOL_2, ATTACHED].contains(&v.id.as_str()))
         .expect("created");
@@ -627,4 +639,76 @@ fn list_pages_through_backups_with_filters() {
     let broken = host();
     broken.fail_always(Import::BackupsList, HostError::Unavailable);
     assert_eq!(list(&broken, &[]).0, 503);
+}
+
+/// A call of one route, answering its status and body.
+type Route<'a> = dyn Fn(&FakeHost) -> (u16, Value) + 'a;
+
+#[test]
+fn a_database_read_in_an_outage_is_the_503_envelope_on_every_route() {
+    let store = host();
+    let id = available(&store, json!({ "volume_id": VOL }), 10, 10);
+    // A second backup whose capture has not settled: reading it looks its job up.
+    let (_, pending) = create(&store, json!({ "volume_id": VOL_2 }));
+    let pending = pending["backup"]["id"].as_str().expect("id").to_string();
+    let create_on_vol_2 = |s: &FakeHost| create(s, json!({ "volume_id": VOL_2 }));
+    let into_vol_2 = Some(json!({ "volume_id": VOL_2 }));
+    let cases: [(&str, Import, &Route); 8] = [
+        ("create", Import::ResourcesGet, &create_on_vol_2),
+        ("list", Import::DocumentsList, &|s| list(s, &[])),
+        ("list", Import::JobsList, &|s| list(s, &[])),
+        ("get", Import::DocumentsGet, &|s| get(s, &id)),
+        ("get", Import::JobsGet, &|s| get(s, &pending)),
+        ("delete", Import::DocumentsGet, &|s| delete(s, &id)),
+        ("restore", Import::JobsList, &|s| restore(s, &id, None)),
+        ("restore", Import::ResourcesGet, &|s| {
+            restore(s, &id, into_vol_2.clone())
+        }),
+    ];
+    for (route, import, call) in cases {
+        let jobs = store.all_jobs().len();
+        store.fail_always(import, HostError::Unavailable);
+        let (status, body) = call(&store);
+        store.heal(import);
+        assert_eq!(
+            (status, body),
+            (
+                503,
+                json!({
+                    "error": {
+                        "code": 503,
+                        "message": "Service unavailable",
+                        "details": "The service is temporarily unavailable. Retry later.",
+                        "request_id": "req-0196a0b0-0000-7000-8000-000000000001",
+                    }
+                })
+            ),
+            "{route} {import:?}"
+        );
+        assert_eq!(store.all_jobs().len(), jobs, "{route} queued a job");
+    }
+    // Nothing was lost: healed, every backup is still there.
+    assert_eq!(get(&store, &id).0, 200);
+    assert_eq!(list(&store, &[]).1["meta"]["total"], 2);
+}
+
+#[test]
+fn a_record_changed_while_it_is_deleted_stays() {
+    let store = host();
+    let id = available(&store, json!({ "volume_id": VOL }), 10, 10);
+    // Someone writes the record between the delete's mark and its removal.
+    store.fail_next(
+        Import::DocumentsDelete,
+        1,
+        HostError::Conflict("revision mismatch".into()),
+    );
+    let (status, body) = delete(&store, &id);
+    assert_eq!(status, 409);
+    assert_eq!(
+        details(&body),
+        format!("Backup '{id}' changed while it was being deleted; retry.")
+    );
+    // A repeated DELETE finishes it.
+    assert_eq!(delete(&store, &id).0, 202);
+    assert_eq!(get(&store, &id).0, 404);
 }

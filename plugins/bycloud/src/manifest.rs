@@ -65,8 +65,8 @@ const ROUTES: [(Method, &str, &str, &str); 5] = [
 pub fn manifest() -> Manifest {
     let routes = ROUTES
         .iter()
-        .map(|&(method, path, operation, scope)| {
-            Route::new(method, path, operation)
+        .map(|(method, path, operation, scope)| {
+            Route::new(method.clone(), path, operation)
                 .scope(scope)
                 .rate_class(API_RATE_CLASS)
         })
@@ -216,7 +216,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    r.method.as_str().to_string(),
+                    r.method.openapi_key(),
                     r.operation.clone(),
                     r.scope.clone().unwrap_or_default(),
                 )

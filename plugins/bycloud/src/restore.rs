@@ -20,7 +20,7 @@ use crate::backups::find;
 use crate::catalog;
 use crate::errors::ApiError;
 use crate::record::{Entry, GIB, Status};
-use crate::store::VOLUME_KIND;
+use crate::store::{VOLUME_KIND, find_volume};
 use crate::validate;
 use crate::volumes::{self, RESTORE_REFUSED};
 
@@ -31,7 +31,7 @@ pub const BACKUP_NOT_RESTORABLE: &str = "Backup is not in a state that allows re
 pub fn restore(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = validate::restore_body(req)?;
     let stored = find(store, req)?;
-    let active = catalog::active_jobs(store);
+    let active = catalog::active_jobs(store)?;
     let entry = catalog::resolve(store, stored, &active, None)?;
     let backup = match (&entry.backup, entry.status) {
         (Some(b), Status::Available) => b.clone(),
@@ -49,9 +49,7 @@ pub fn restore(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
 
     let (volume_id, created) = match &body.volume_id {
         Some(id) => {
-            let volume = store
-                .resource(VOLUME_KIND, id)
-                .ok_or_else(|| ApiError::volume_not_found(id))?;
+            let volume = find_volume(store, id)?;
             volumes::check_restore_target(&volume)?;
             (volume.id, false)
         }

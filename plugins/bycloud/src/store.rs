@@ -1,10 +1,27 @@
 //! What the handlers read from the host about volumes (resources of kind `volume`) and their
-//! stored backups, over the SDK's [`Host`].
+//! stored backups, over the SDK's [`Host`], and how a failed read is answered.
 
-use backup_gateway_sdk::{Host, HostError, backups::Backup, paging};
+use backup_gateway_sdk::{Host, HostError, backups::Backup, paging, resources::Resource};
+
+use crate::errors::ApiError;
 
 /// Resource kind of every ByCloud volume.
 pub const VOLUME_KIND: &str = "volume";
+
+/// A failed host call, logged (clients see only ByCloud's wording) and answered as the host
+/// error it was: an outage is ByCloud's 503.
+pub fn failed(store: &impl Host, what: &str, e: &HostError) -> ApiError {
+    store.warn(&format!("{what} failed: {e:?}"));
+    ApiError::from_host(e)
+}
+
+/// The volume `id`; 404 when the caller's org has none.
+pub fn find_volume(store: &impl Host, id: &str) -> Result<Resource, ApiError> {
+    store
+        .resource(VOLUME_KIND, id)
+        .map_err(|e| failed(store, &format!("reading volume {id}"), &e))?
+        .ok_or_else(|| ApiError::volume_not_found(id))
+}
 
 /// Every stored backup of a volume (any volume when `volume` is `None`), oldest first,
 /// paging through the host's cap. The first host error ends the listing.

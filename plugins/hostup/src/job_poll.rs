@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::ids::{self, BACKUP_PREFIX, JOB_PREFIX};
 use crate::problem::ApiError;
-use crate::store::VPS_KIND;
+use crate::store::{VPS_KIND, logged};
 
 /// `queueType` of every VPS backup job.
 const QUEUE_TYPE: &str = "vps-backup";
@@ -51,8 +51,10 @@ fn phase(status: JobStatus) -> Phase {
 /// `GET /api/jobs/{jobId}`. Anything but a `job_…` id of a capture job on a VPS is 404.
 pub fn get_job(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let public = req.param("jobId").unwrap_or_default();
-    let job = ids::host_id(JOB_PREFIX, public)
-        .and_then(|id| store.job(&id))
+    let id = ids::host_id(JOB_PREFIX, public).ok_or_else(ApiError::not_found)?;
+    let job = store
+        .job(&id)
+        .map_err(|e| ApiError::from_host(&logged(store, &format!("reading job {id}"), e)))?
         .filter(|j| j.kind == JobKind::Capture && j.resource_kind == VPS_KIND)
         .ok_or_else(ApiError::not_found)?;
     let backup = match (&job.status, &job.backup_id) {

@@ -171,7 +171,7 @@ mod tests {
             .map(|r| {
                 (
                     r.path.clone(),
-                    r.method.as_str().to_string(),
+                    r.method.openapi_key(),
                     r.operation.clone(),
                     r.scope.clone().unwrap_or_default(),
                 )

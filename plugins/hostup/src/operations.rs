@@ -24,8 +24,10 @@ pub fn handle(store: &impl Host, req: &Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{VPS, request, vps};
-    use backup_gateway_sdk::testing::FakeHost;
+    use crate::testing::{VPS, job, job_uuid, request, vps};
+    use backup_gateway_sdk::HostError;
+    use backup_gateway_sdk::jobs::{JobKind, JobStatus};
+    use backup_gateway_sdk::testing::{FakeHost, Import};
     use serde_json::json;
 
     #[test]
@@ -76,5 +78,63 @@ mod tests {
         );
         let unknown = handle(&store, &request("nope", &[], "/api/v2/nope"));
         assert_eq!(unknown.status, 404);
+    }
+
+    /// An operation, its path parameters and path, and the read that fails.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, Import);
+
+    #[test]
+    fn a_database_read_in_an_outage_is_the_503_problem() {
+        let backups = format!("/api/v2/vps/{VPS}/backups");
+        let job_id = crate::ids::public_id(crate::ids::JOB_PREFIX, &job_uuid(1)).expect("UUID");
+        let job_path = format!("/api/jobs/{job_id}");
+        let backup = [("id", VPS), ("backupId", "bak_x")];
+        let cases: [Case; 6] = [
+            (
+                LIST_VPS_BACKUPS,
+                &[("id", VPS)],
+                &backups,
+                Import::ResourcesGet,
+            ),
+            (LIST_VPS_BACKUPS, &[("id", VPS)], &backups, Import::JobsList),
+            (
+                CREATE_VPS_BACKUP,
+                &[("id", VPS)],
+                &backups,
+                Import::JobsList,
+            ),
+            (DELETE_VPS_BACKUP, &backup, &backups, Import::ResourcesGet),
+            (GET_JOB, &[("jobId", &job_id)], &job_path, Import::JobsGet),
+            (LIST_VPS, &[], "/api/v2/vps", Import::ResourcesList),
+        ];
+        for (operation, params, path, import) in cases {
+            let store = FakeHost::with_resources(vec![vps(VPS)]);
+            store.add_job(job(1, VPS, JobKind::Capture, JobStatus::Queued));
+            store.fail_always(import, HostError::Unavailable);
+            let mut req = request(operation, params, path);
+            req.request_id = "01563e3a-b5d3-d676-4c61-efb99302bd5b".into();
+            let resp = handle(&store, &req);
+            assert_eq!(
+                (resp.status, resp.header("content-type")),
+                (503, Some("application/problem+json")),
+                "{operation} {import:?}"
+            );
+            assert_eq!(
+                resp.body_json(),
+                Some(json!({
+                    "type": "https://developer.hostup.se/errors/service_unavailable",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": "The service is temporarily unavailable. Retry later.",
+                    "code": "service_unavailable",
+                    "instance": path,
+                    "requestId": "req_01arz3ndektsv4rrffq69g5fav",
+                    "timestamp": "2026-04-27T11:00:00.000Z",
+                })),
+                "{operation} {import:?}"
+            );
+            assert_eq!(store.specs().len(), 0, "{operation} queued a job");
+            assert_eq!(store.warnings().len(), 1, "{operation} {import:?}");
+        }
     }
 }

@@ -52,14 +52,18 @@ pub struct InFlight {
     pub any: bool,
 }
 
-/// Which jobs of a VPS are queued or running.
-pub fn in_flight(host: &impl Host, vps_id: &str) -> InFlight {
-    let jobs = host.jobs(&JobQuery {
-        resource_kind: Some(VPS_KIND.into()),
-        resource_id: Some(vps_id.into()),
-        statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-        limit: PAGE_LIMIT,
-    });
+/// Which jobs of a VPS are queued or running. A failed lookup is logged and returned: a
+/// gate never opens on jobs it could not see.
+pub fn in_flight(host: &impl Host, vps_id: &str) -> Result<InFlight, HostError> {
+    let jobs = host
+        .jobs(&JobQuery {
+            kinds: Vec::new(),
+            resource_kind: Some(VPS_KIND.into()),
+            resource_id: Some(vps_id.into()),
+            statuses: vec![JobStatus::Queued, JobStatus::InProgress],
+            limit: PAGE_LIMIT,
+        })
+        .map_err(|e| logged(host, "listing jobs", e))?;
     // The host filters already; check again rather than trust it with a gate.
     let active = jobs.iter().filter(|j| {
         j.resource_kind == VPS_KIND
@@ -71,7 +75,7 @@ pub fn in_flight(host: &impl Host, vps_id: &str) -> InFlight {
         state.any = true;
         state.capture |= job.kind == JobKind::Capture;
     }
-    state
+    Ok(state)
 }
 
 #[cfg(test)]
@@ -113,26 +117,28 @@ mod tests {
     #[test]
     fn in_flight_distinguishes_captures_from_restores() {
         let host = FakeHost::with_resources(vec![vps(VPS)]);
-        assert_eq!(in_flight(&host, VPS), InFlight::default());
+        assert_eq!(in_flight(&host, VPS), Ok(InFlight::default()));
 
         host.add_job(job(1, VPS, JobKind::Restore, JobStatus::InProgress));
         host.add_job(job(2, VPS, JobKind::Capture, JobStatus::Completed));
         host.add_job(job(3, "vps_other", JobKind::Capture, JobStatus::Queued));
         assert_eq!(
             in_flight(&host, VPS),
-            InFlight {
+            Ok(InFlight {
                 capture: false,
                 any: true
-            }
+            })
         );
 
         host.add_job(job(4, VPS, JobKind::Capture, JobStatus::Queued));
         assert_eq!(
             in_flight(&host, VPS),
-            InFlight {
+            Ok(InFlight {
                 capture: true,
                 any: true
-            }
+            })
         );
+        host.fail_next(Import::JobsList, 1, HostError::Unavailable);
+        assert_eq!(in_flight(&host, VPS), Err(HostError::Unavailable));
     }
 }

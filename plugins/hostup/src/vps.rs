@@ -1,13 +1,17 @@
 //! `GET /api/v2/vps`: the caller's VPSes in HostUp's canonical inventory shape, with cursor
 //! paging and the `name` / `primaryIp` filters. Filters are applied while paging through the
-//! host's resource list, so a page is full whenever enough VPSes match.
+//! host's resource list (`primaryIp` by the host's attribute filter), so a page is full
+//! whenever enough VPSes match.
 
-use backup_gateway_sdk::{Host, Request, paging, resources::Resource};
+use backup_gateway_sdk::{
+    Host, HostError, Request, paging,
+    resources::{Query as ResourceQuery, Resource},
+};
 use serde_json::{Map, Value, json};
 
 use crate::cursor;
 use crate::problem::ApiError;
-use crate::store::VPS_KIND;
+use crate::store::{self, VPS_KIND};
 
 /// VPSes per page when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 20;
@@ -15,6 +19,8 @@ const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 /// The one `include` value HostUp documents.
 const PENDING_MAINTENANCE: &str = "pendingMaintenance";
+/// The attribute holding a VPS's primary IP (a string).
+const PRIMARY_IP: &str = "primaryIp";
 
 /// A resource's attributes as a JSON object (empty when they are not one).
 pub fn attributes(resource: &Resource) -> Map<String, Value> {
@@ -31,7 +37,7 @@ pub fn canonical(vps: &Resource, include_maintenance: bool) -> Value {
     let mut doc = json!({
         "id": vps.id,
         "name": vps.name,
-        "primaryIp": attr("primaryIp"),
+        "primaryIp": attr(PRIMARY_IP),
         "serviceStatus": vps.state,
         "powerState": attr("powerState"),
         "operatingSystem": attr("operatingSystem"),
@@ -105,7 +111,7 @@ impl ListQuery {
             .as_ref()
             .is_none_or(|n| n.to_lowercase() == vps.name.to_lowercase());
         let ip_ok = self.primary_ip.as_ref().is_none_or(|ip| {
-            attributes(vps).get("primaryIp").and_then(Value::as_str) == Some(ip.as_str())
+            attributes(vps).get(PRIMARY_IP).and_then(Value::as_str) == Some(ip.as_str())
         });
         name_ok && ip_ok
     }
@@ -131,7 +137,8 @@ fn includes(req: &Request) -> Result<bool, ApiError> {
 /// `GET /api/v2/vps` → `{data, nextCursor}`.
 pub fn list_vps(store: &impl Host, req: &Request) -> Result<Value, ApiError> {
     let query = ListQuery::parse(req)?;
-    let (page, more) = matching_page(store, &query);
+    let (page, more) = matching_page(store, &query)
+        .map_err(|e| ApiError::from_host(&store::logged(store, "listing VPSes", e)))?;
     let next = match (more, page.last()) {
         (true, Some(last)) => Value::String(cursor::encode(&last.id)),
         _ => Value::Null,
@@ -144,20 +151,29 @@ pub fn list_vps(store: &impl Host, req: &Request) -> Result<Value, ApiError> {
 }
 
 /// Up to `limit` matching VPSes after the cursor, and whether another match follows (found by
-/// looking for one more, so `nextCursor` never leads to an empty page).
-fn matching_page(store: &impl Host, query: &ListQuery) -> (Vec<Resource>, bool) {
+/// looking for one more, so `nextCursor` never leads to an empty page). The host filters by
+/// `primaryIp` (a string attribute); the name filter, and the IP again, are checked here.
+fn matching_page(store: &impl Host, query: &ListQuery) -> Result<(Vec<Resource>, bool), HostError> {
     let wanted = query.limit as usize + 1;
     let mut found: Vec<Resource> = Vec::new();
+    let resources = ResourceQuery {
+        after: query.after.clone(),
+        attribute: query
+            .primary_ip
+            .as_ref()
+            .map(|ip| (PRIMARY_IP.to_string(), ip.clone())),
+        ..paging::resources_of(VPS_KIND)
+    };
     // Only an empty page ends the scan: the host may serve fewer than asked.
-    paging::walk_resources(store, VPS_KIND, query.after.as_deref(), |vps| {
+    paging::walk_resources(store, &resources, |vps| {
         if vps.kind == VPS_KIND && query.matches(&vps) {
             found.push(vps);
         }
         found.len() < wanted
-    });
+    })?;
     let more = found.len() == wanted;
     found.truncate(query.limit as usize);
-    (found, more)
+    Ok((found, more))
 }
 
 #[cfg(test)]

@@ -24,11 +24,16 @@ const MANUAL: &str = "manual";
 /// Base of `pollUrl`; HostUp polls jobs outside `/api/v2`.
 pub const JOBS_PATH: &str = "/api/jobs/";
 
-/// The VPS the `{id}` path parameter names; 404 when the caller's org has none.
+/// The VPS the `{id}` path parameter names; 404 when the caller's org has none, 503 when
+/// the host cannot tell.
 pub fn find_vps(store: &impl Host, req: &Request) -> Result<Resource, ApiError> {
-    req.param("id")
+    let id = req
+        .param("id")
         .filter(|id| !id.is_empty())
-        .and_then(|id| store.resource(VPS_KIND, id))
+        .ok_or_else(ApiError::not_found)?;
+    store
+        .resource(VPS_KIND, id)
+        .map_err(|e| ApiError::from_host(&store::logged(store, &format!("reading VPS {id}"), e)))?
         .ok_or_else(ApiError::not_found)
 }
 
@@ -38,7 +43,7 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let vps = find_vps(store, req)?;
     let used = store::backup_count(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
     let quota = Quota::of(&vps, used);
-    let in_flight = store::in_flight(store, &vps.id);
+    let in_flight = store::in_flight(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
     gates::can_create_backup(vps.has_source, in_flight, &quota).check()?;
 
     let spec = JobSpec {
@@ -110,7 +115,7 @@ fn operation(store: &impl Host, job: &Job) -> Result<Value, ApiError> {
 pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let vps = find_vps(store, req)?;
     let backups = store::vps_backups(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
-    let in_flight = store::in_flight(store, &vps.id);
+    let in_flight = store::in_flight(store, &vps.id).map_err(|e| ApiError::from_host(&e))?;
     let quota = Quota::of(&vps, backups.len() as u64);
     let can_create = gates::can_create_backup(vps.has_source, in_flight, &quota);
     let can_restore = gates::can_restore(backups.len() as u64, in_flight);

@@ -18,6 +18,10 @@
 //! **Cancelled backups** stay visible as `CANCELLING` for [`CANCEL_GRACE`] after the job
 //! stopped; each read meanwhile deletes any backup the capture still managed to store. Then
 //! the record is removed and the id answers 404.
+//!
+//! **Reads fail loudly.** A record, name reservation or job the host cannot read is an error
+//! (JSA's 503 when the database is down), never a missing record or a vanished job: a status
+//! derived from an outage would be cached as `FAILED` for good.
 
 use backup_gateway_sdk::{
     Collection, Host, HostError, Stored,
@@ -30,7 +34,7 @@ use serde_json::{Value, json};
 use crate::errors::ApiError;
 use crate::fields::Field;
 use crate::hosts::HOST_KIND;
-use crate::store::{key_of, millis};
+use crate::store::{failed, key_of, millis};
 
 /// Document collection of backup records.
 pub const BACKUPS: &str = "backups";
@@ -185,12 +189,12 @@ pub fn job_active(job: &Job) -> bool {
 }
 
 /// The record of a backup.
-pub fn load(store: &impl Host, id: u64) -> Option<StoredBackup> {
+pub fn load(store: &impl Host, id: u64) -> Result<Option<StoredBackup>, HostError> {
     BACKUP_RECORDS.load(store, &key_of(id))
 }
 
 /// Every record, by id.
-pub fn load_all(store: &impl Host) -> Vec<StoredBackup> {
+pub fn load_all(store: &impl Host) -> Result<Vec<StoredBackup>, HostError> {
     BACKUP_RECORDS.load_all(store)
 }
 
@@ -210,23 +214,31 @@ fn cache(store: &impl Host, stored: &mut StoredBackup) {
     }
 }
 
-/// Remove a record and release its name.
+/// Remove a record and release its name. The record goes whatever was cached into it
+/// since it was read (outcomes are derived, and the caller has decided): no revision check.
 pub fn remove(store: &impl Host, record: &BackupRecord) -> Result<(), HostError> {
-    store.delete_document(BACKUPS, &key_of(record.id))?;
+    store.delete_document(BACKUPS, &key_of(record.id), None)?;
     release_name(store, &record.name, record.id);
     Ok(())
 }
 
-/// The backup id a name reservation points to.
-fn reserved_by(store: &impl Host, name: &str) -> Option<(u64, u64)> {
-    let doc = store.document(NAMES, name)?;
-    let id = serde_json::from_str::<Value>(&doc.value).ok()?["id"].as_u64()?;
-    Some((id, doc.revision))
+/// The backup id a name reservation points to, and the reservation's revision.
+fn reserved_by(store: &impl Host, name: &str) -> Result<Option<(u64, u64)>, HostError> {
+    let Some(doc) = store.document(NAMES, name)? else {
+        return Ok(None);
+    };
+    let id = serde_json::from_str::<Value>(&doc.value)
+        .ok()
+        .and_then(|v| v["id"].as_u64());
+    Ok(id.map(|id| (id, doc.revision)))
 }
 
 /// Whether a backup already has this name (a reservation whose record is gone is free).
-pub fn name_taken(store: &impl Host, name: &str) -> bool {
-    reserved_by(store, name).is_some_and(|(id, _)| load(store, id).is_some())
+pub fn name_taken(store: &impl Host, name: &str) -> Result<bool, HostError> {
+    match reserved_by(store, name)? {
+        Some((id, _)) => Ok(load(store, id)?.is_some()),
+        None => Ok(false),
+    }
 }
 
 /// Reserve a name for backup `id`, atomically. `Ok(false)` when another backup has it.
@@ -234,9 +246,9 @@ pub fn reserve_name(store: &impl Host, name: &str, id: u64) -> Result<bool, Host
     let value = json!({ "id": id }).to_string();
     match store.put_document(NAMES, name, &value, Some(0)) {
         Ok(_) => Ok(true),
-        Err(HostError::Conflict(_)) => match reserved_by(store, name) {
+        Err(HostError::Conflict(_)) => match reserved_by(store, name)? {
             // A stale reservation (its record is gone): take it over, still atomically.
-            Some((other, revision)) if load(store, other).is_none() => {
+            Some((other, revision)) if load(store, other)?.is_none() => {
                 match store.put_document(NAMES, name, &value, Some(revision)) {
                     Ok(_) => Ok(true),
                     Err(HostError::Conflict(_)) => Ok(false),
@@ -249,19 +261,27 @@ pub fn reserve_name(store: &impl Host, name: &str, id: u64) -> Result<bool, Host
     }
 }
 
-/// Release a name if backup `id` holds it.
+/// Release a name if backup `id` holds it, at the revision read: a backup that took the
+/// reservation over meanwhile keeps it. Best effort: a reservation left behind is stale
+/// (its record is gone) and [`reserve_name`] takes it over.
 pub fn release_name(store: &impl Host, name: &str, id: u64) {
-    if reserved_by(store, name).is_some_and(|(holder, _)| holder == id)
-        && let Err(e) = store.delete_document(NAMES, name)
-    {
-        store.warn(&format!("releasing backup name {name} failed: {e:?}"));
+    let released = match reserved_by(store, name) {
+        Ok(Some((holder, revision))) if holder == id => {
+            store.delete_document(NAMES, name, Some(revision)).map(drop)
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match released {
+        Ok(()) | Err(HostError::Conflict(_)) => {}
+        Err(e) => store.warn(&format!("releasing backup name {name} failed: {e:?}")),
     }
 }
 
 /// The backup's status; `None` when a cancelled backup has now disappeared.
 pub fn resolve(store: &impl Host, stored: &mut StoredBackup) -> Result<Option<Status>, ApiError> {
     if stored.record.state.as_deref() == Some(CANCELLING) {
-        return Ok(settle_cancelled(store, stored));
+        return settle_cancelled(store, stored);
     }
     if let Some(backup_id) = stored.record.backup_id.clone() {
         return presence(store, &backup_id).map(Some);
@@ -269,7 +289,14 @@ pub fn resolve(store: &impl Host, stored: &mut StoredBackup) -> Result<Option<St
     if stored.record.outcome.as_deref() == Some(FAILED) {
         return Ok(Some(Status::Failed));
     }
-    let Some(job) = store.job(&stored.record.job_id) else {
+    let job = store.job(&stored.record.job_id).map_err(|e| {
+        failed(
+            store,
+            &format!("reading capture job {}", stored.record.job_id),
+            &e,
+        )
+    })?;
+    let Some(job) = job else {
         store.warn(&format!(
             "capture job {} of backup {} is gone",
             stored.record.job_id, stored.record.id
@@ -340,12 +367,15 @@ pub fn mark_cancelling(store: &impl Host, stored: &mut StoredBackup) -> Result<(
 }
 
 /// A cancelled backup: still `CANCELLING` while its job runs or within the grace period
-/// (deleting anything the capture stored), then gone.
-fn settle_cancelled(store: &impl Host, stored: &StoredBackup) -> Option<Status> {
+/// (deleting anything the capture stored), then gone. A job that cannot be read is an error:
+/// nothing is deleted on a guess.
+fn settle_cancelled(store: &impl Host, stored: &StoredBackup) -> Result<Option<Status>, ApiError> {
     let record = &stored.record;
-    let job = store.job(&record.job_id);
+    let job = store
+        .job(&record.job_id)
+        .map_err(|e| failed(store, &format!("reading capture job {}", record.job_id), &e))?;
     if job.as_ref().is_some_and(job_active) {
-        return Some(Status::Cancelling);
+        return Ok(Some(Status::Cancelling));
     }
     if let Some(backup_id) = job.as_ref().and_then(|j| j.backup_id.as_deref()) {
         discard(store, backup_id);
@@ -356,16 +386,16 @@ fn settle_cancelled(store: &impl Host, stored: &StoredBackup) -> Option<Status> 
         .or(record.cancelled_at)
         .unwrap_or(0);
     if store.now() < stopped.saturating_add(CANCEL_GRACE) {
-        return Some(Status::Cancelling);
+        return Ok(Some(Status::Cancelling));
     }
     match remove(store, record) {
-        Ok(()) => None,
+        Ok(()) => Ok(None),
         Err(e) => {
             store.warn(&format!(
                 "removing cancelled backup {} failed: {e:?}",
                 record.id
             ));
-            Some(Status::Cancelling)
+            Ok(Some(Status::Cancelling))
         }
     }
 }
@@ -430,7 +460,7 @@ pub fn view(record: &BackupRecord, status: Status, current_version: &str) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::{FakeHost, Import};
 
     fn record(id: u64) -> BackupRecord {
         BackupRecord {
@@ -455,7 +485,7 @@ mod tests {
         let mut stored = crate::backup_record::stored(record(3), 0);
         save(&store, &mut stored).expect("saved");
         assert_eq!(stored.revision, 1);
-        assert_eq!(load(&store, 3), Some(stored.clone()));
+        assert_eq!(load(&store, 3), Ok(Some(stored.clone())));
         let doc = store.doc(BACKUPS, &key_of(3)).expect("doc");
         assert_eq!(doc["type"], "CONFIG");
         // A stale revision is refused.
@@ -471,7 +501,7 @@ mod tests {
         store
             .put_document(BACKUPS, &key_of(5), "\"x\"", None)
             .expect("put");
-        let all = load_all(&store);
+        let all = load_all(&store).expect("listed");
         assert_eq!(all.iter().map(|s| s.record.id).collect::<Vec<_>>(), [3, 4]);
         assert_eq!(store.warnings().len(), 1);
     }
@@ -479,10 +509,10 @@ mod tests {
     #[test]
     fn names_are_reserved_atomically_and_stale_ones_taken_over() {
         let store = FakeHost::new();
-        assert!(!name_taken(&store, "n"));
+        assert_eq!(name_taken(&store, "n"), Ok(false));
         assert!(matches!(reserve_name(&store, "n", 1), Ok(true)));
         // Reserved but the record does not exist yet: stale, so not taken...
-        assert!(!name_taken(&store, "n"));
+        assert_eq!(name_taken(&store, "n"), Ok(false));
         let mut stored = crate::backup_record::stored(
             BackupRecord {
                 name: "n".into(),
@@ -491,7 +521,7 @@ mod tests {
             0,
         );
         save(&store, &mut stored).expect("saved");
-        assert!(name_taken(&store, "n"));
+        assert_eq!(name_taken(&store, "n"), Ok(true));
         assert!(matches!(reserve_name(&store, "n", 2), Ok(false)));
         // ...and a stale one is taken over.
         assert!(matches!(reserve_name(&store, "m", 7), Ok(true)));
@@ -499,10 +529,47 @@ mod tests {
         assert_eq!(store.doc(NAMES, "m").expect("doc")["id"], 8);
         // Only the holder releases.
         release_name(&store, "n", 2);
-        assert!(name_taken(&store, "n"));
+        assert_eq!(name_taken(&store, "n"), Ok(true));
         remove(&store, &stored.record).expect("removed");
-        assert!(!name_taken(&store, "n"));
+        assert_eq!(name_taken(&store, "n"), Ok(false));
         assert!(store.doc(NAMES, "n").is_none());
+        // A name that cannot be looked up is an error, not free.
+        store.fail_next_on(Import::DocumentsGet, NAMES, 1, HostError::Unavailable);
+        assert_eq!(name_taken(&store, "n"), Err(HostError::Unavailable));
+        reserve_name(&store, "k", 3).expect("reserved");
+        store.fail_next_on(Import::DocumentsGet, BACKUPS, 1, HostError::Unavailable);
+        assert_eq!(name_taken(&store, "k"), Err(HostError::Unavailable));
+    }
+
+    #[test]
+    fn a_release_keeps_a_reservation_taken_over_meanwhile() {
+        let store = FakeHost::new();
+        assert!(matches!(reserve_name(&store, "n", 1), Ok(true)));
+        // Backup 2 takes the stale reservation over between 1's read and its delete.
+        store.fail_next_on(
+            Import::DocumentsDelete,
+            NAMES,
+            1,
+            HostError::Conflict("revision mismatch".into()),
+        );
+        release_name(&store, "n", 1);
+        assert!(store.doc(NAMES, "n").is_some());
+        assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+        release_name(&store, "n", 1);
+        assert!(store.doc(NAMES, "n").is_none());
+    }
+
+    #[test]
+    fn an_unreadable_capture_job_is_an_error_not_a_failed_backup() {
+        let store = FakeHost::new();
+        let mut stored = crate::backup_record::stored(record(3), 0);
+        save(&store, &mut stored).expect("saved");
+        store.fail_next(Import::JobsGet, 1, HostError::Unavailable);
+        let error = resolve(&store, &mut stored).expect_err("unavailable");
+        assert_eq!(error.status, 503);
+        assert_eq!(stored.record.outcome, None, "nothing cached");
+        // The job really is gone: now it is a failed backup.
+        assert_eq!(resolve(&store, &mut stored), Ok(Some(Status::Failed)));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::errors::ApiError;
 use crate::hosts::{self, HOST_KIND, JsaHost};
 use crate::query;
 use crate::restore_record;
-use crate::store::millis;
+use crate::store::{failed, millis};
 use crate::validate::{self, Long};
 
 /// Code: the backup name is taken.
@@ -94,9 +94,11 @@ struct NewBackup {
 /// `GET /backups`.
 pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let params = query::list_params(req, FIELDS, SORTABLE)?;
-    let version = hosts::current_version(hosts::console(store).as_ref());
+    let version = hosts::version_now(store)?;
+    let records =
+        record::load_all(store).map_err(|e| failed(store, "listing backup records", &e))?;
     let mut items = Vec::new();
-    for mut stored in record::load_all(store) {
+    for mut stored in records {
         if let Some(status) = record::resolve(store, &mut stored)? {
             items.push(record::view(&stored.record, status, &version));
         }
@@ -116,7 +118,9 @@ fn find(store: &impl Host, req: &Request) -> Result<(StoredBackup, Status), ApiE
         )
     };
     let id = validate::path_id(req).ok_or_else(not_found)?;
-    let mut stored = record::load(store, id).ok_or_else(not_found)?;
+    let mut stored = record::load(store, id)
+        .map_err(|e| failed(store, &format!("reading backup record {id}"), &e))?
+        .ok_or_else(not_found)?;
     let status = record::resolve(store, &mut stored)?.ok_or_else(not_found)?;
     Ok((stored, status))
 }
@@ -125,7 +129,7 @@ fn find(store: &impl Host, req: &Request) -> Result<(StoredBackup, Status), ApiE
 pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let (stored, status) = find(store, req)?;
-    let version = hosts::current_version(hosts::console(store).as_ref());
+    let version = hosts::version_now(store)?;
     let view = record::view(&stored.record, status, &version);
     Ok(query::respond_one(200, &view, fields.as_deref()))
 }
@@ -137,7 +141,9 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let body = parse_body(req)?;
 
     let config = match body.configuration_id {
-        Long::Value(id) => hosts::config(store, id).filter(|c| c.deployed),
+        Long::Value(id) => hosts::config(store, id)
+            .map_err(|e| failed(store, &format!("reading backup configuration {id}"), &e))?
+            .filter(|c| c.deployed),
         Long::Absent | Long::Impossible => None,
     }
     .ok_or_else(|| {
@@ -149,7 +155,9 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     })?;
     let host = check_host(store, &body, kind)?;
 
-    if record::name_taken(store, &body.name) {
+    if record::name_taken(store, &body.name)
+        .map_err(|e| failed(store, "looking a backup name up", &e))?
+    {
         return Err(name_taken(&body.name));
     }
     if config.staged_changes {
@@ -159,22 +167,22 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
             format!("Backup configuration {} has undeployed changes.", config.id),
         ));
     }
-    if restore_record::running(store) {
+    if restore_record::running(store)
+        .map_err(|e| failed(store, "looking for a running restore", &e))?
+    {
         return Err(ApiError::conflict(
             1016,
             text::RESTORE_RUNNING,
             "A restore is in progress.",
         ));
     }
-    if capture_in_flight(store, &host) {
+    if capture_in_flight(store, &host)? {
         return Err(backup_in_progress(host.id));
     }
 
-    let id = store.next_in_sequence(BACKUP_SEQUENCE);
-    if id == 0 {
-        store.warn("the backup id sequence did not answer");
-        return Err(ApiError::unavailable(""));
-    }
+    let id = store
+        .next_in_sequence(BACKUP_SEQUENCE)
+        .map_err(|e| failed(store, "drawing a backup id", &e))?;
     match record::reserve_name(store, &body.name, id) {
         Ok(true) => {}
         Ok(false) => return Err(name_taken(&body.name)),
@@ -226,7 +234,7 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
         JobStatus::InProgress => Status::InProgress,
         _ => Status::Initializing,
     };
-    let version = hosts::current_version(hosts::console(store).as_ref());
+    let version = hosts::version_now(store)?;
     let view = record::view(&stored.record, status, &version);
     Ok(query::respond_one(201, &view, fields.as_deref()))
 }
@@ -312,8 +320,9 @@ fn check_host(store: &impl Host, body: &NewBackup, kind: BackupType) -> Result<J
     let host = match body.host_id {
         Long::Value(id) => hosts::host(store, id),
         Long::Absent => hosts::console(store),
-        Long::Impossible => None,
+        Long::Impossible => Ok(None),
     }
+    .map_err(|e| failed(store, "reading the backup host", &e))?
     .ok_or_else(|| {
         ApiError::unprocessable(1009, text::HOST_MISSING, "The backup host does not exist.")
     })?;
@@ -364,16 +373,20 @@ fn backup_in_progress(host_id: u64) -> ApiError {
 }
 
 /// Whether a capture of the host is queued or running.
-fn capture_in_flight(store: &impl Host, host: &JsaHost) -> bool {
-    store
+fn capture_in_flight(store: &impl Host, host: &JsaHost) -> Result<bool, ApiError> {
+    let jobs = store
         .jobs(&JobQuery {
+            kinds: vec![JobKind::Capture],
             resource_kind: Some(HOST_KIND.into()),
             resource_id: Some(host.resource_id.clone()),
             statuses: vec![JobStatus::Queued, JobStatus::InProgress],
             limit: PAGE_LIMIT,
         })
+        .map_err(|e| failed(store, &format!("listing the jobs of host {}", host.id), &e))?;
+    // The host filters already; check again rather than trust it with a gate.
+    Ok(jobs
         .iter()
-        .any(|j| j.kind == JobKind::Capture && record::job_active(j))
+        .any(|j| j.kind == JobKind::Capture && record::job_active(j)))
 }
 
 /// `backup.<name>.<host id>.<yyyymmdd_hhmmss>.<config|data>.tgz`, after QRadar's naming.
@@ -448,7 +461,7 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
                 if let Err(e) = record::mark_cancelling(store, &mut stored) {
                     store.warn(&format!("marking backup {id} cancelling failed: {e:?}"));
                 }
-                return Ok(answer(store, &stored.record, Status::Cancelling, fields));
+                return answer(store, &stored.record, Status::Cancelling, fields);
             }
             // It finished (or vanished) in the meantime: delete what it left.
             Err(HostError::Conflict(_) | HostError::NotFound) => {
@@ -483,7 +496,7 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
         store.warn(&format!("removing backup record {id} failed: {e:?}"));
         ApiError::from_host(&e)
     })?;
-    Ok(answer(store, &stored.record, Status::Deleting, fields))
+    answer(store, &stored.record, Status::Deleting, fields)
 }
 
 /// The 202 answer to a DELETE.
@@ -492,10 +505,10 @@ fn answer(
     record: &BackupRecord,
     status: Status,
     fields: Option<Vec<crate::fields::Selected>>,
-) -> Response {
-    let version = hosts::current_version(hosts::console(store).as_ref());
+) -> Result<Response, ApiError> {
+    let version = hosts::version_now(store)?;
     let view = record::view(record, status, &version);
-    query::respond_one(202, &view, fields.as_deref())
+    Ok(query::respond_one(202, &view, fields.as_deref()))
 }
 
 #[cfg(test)]

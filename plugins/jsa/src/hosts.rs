@@ -9,10 +9,15 @@
 //!
 //! Defaults when an attribute is absent: `is_console`, `stores_data` and `staged_changes`
 //! false; `data_backups_configured` and `deployed` true; versions [`DEFAULT_VERSION`] and
-//! [`DEFAULT_BUILD_VERSION`]. Booleans may be JSON booleans or the strings `true`/`false`.
+//! [`DEFAULT_BUILD_VERSION`]. Booleans may be JSON booleans or the strings `true`/`false`
+//! (so the console is found by reading every host: the host's attribute filter matches
+//! strings only). A lookup the host cannot answer is its error, never "no such host".
 
-use backup_gateway_sdk::{Host, paging, resources::Resource};
+use backup_gateway_sdk::{Host, HostError, paging, resources::Resource};
 use serde_json::{Map, Value};
+
+use crate::errors::ApiError;
+use crate::store::failed;
 
 /// Resource kind of a JSA managed host.
 pub const HOST_KIND: &str = "jsa-host";
@@ -101,20 +106,22 @@ impl JsaHost {
 }
 
 /// The host with this id.
-pub fn host(store: &impl Host, id: u64) -> Option<JsaHost> {
-    store
-        .resource(HOST_KIND, &id.to_string())
+pub fn host(store: &impl Host, id: u64) -> Result<Option<JsaHost>, HostError> {
+    Ok(store
+        .resource(HOST_KIND, &id.to_string())?
         .as_ref()
-        .and_then(JsaHost::from_resource)
+        .and_then(JsaHost::from_resource))
 }
 
 /// The console (the lowest-numbered host marked `is_console`).
-pub fn console(store: &impl Host) -> Option<JsaHost> {
-    paging::all_resources(store, HOST_KIND)
-        .iter()
-        .filter_map(JsaHost::from_resource)
-        .filter(|h| h.is_console)
-        .min_by_key(|h| h.id)
+pub fn console(store: &impl Host) -> Result<Option<JsaHost>, HostError> {
+    Ok(
+        paging::all_resources(store, &paging::resources_of(HOST_KIND))?
+            .iter()
+            .filter_map(JsaHost::from_resource)
+            .filter(|h| h.is_console)
+            .min_by_key(|h| h.id),
+    )
 }
 
 /// The JSA version the deployment runs now (the console's).
@@ -122,22 +129,31 @@ pub fn current_version(console: Option<&JsaHost>) -> String {
     console.map_or_else(|| DEFAULT_VERSION.to_string(), |c| c.version.clone())
 }
 
+/// The JSA version the deployment runs now, read from the host; a console that cannot be
+/// read is JSA's 503 (or 500), not the default version.
+pub fn version_now(store: &impl Host) -> Result<String, ApiError> {
+    let console = console(store).map_err(|e| failed(store, "reading the console host", &e))?;
+    Ok(current_version(console.as_ref()))
+}
+
 /// The backup configuration with this id.
-pub fn config(store: &impl Host, id: u64) -> Option<BackupConfig> {
-    let resource = store.resource(CONFIG_KIND, &id.to_string())?;
+pub fn config(store: &impl Host, id: u64) -> Result<Option<BackupConfig>, HostError> {
+    let Some(resource) = store.resource(CONFIG_KIND, &id.to_string())? else {
+        return Ok(None);
+    };
     let attrs = attributes(&resource);
-    Some(BackupConfig {
+    Ok(Some(BackupConfig {
         id,
         deployed: flag(&attrs, "deployed", true),
         staged_changes: flag(&attrs, "staged_changes", false),
-    })
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{backup_config, jsa_host};
-    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::{FakeHost, Import};
     use serde_json::json;
 
     #[test]
@@ -152,30 +168,33 @@ mod tests {
             json!({"status": "Offline", "data_backups_configured": false}),
         ));
         store.add_resource(jsa_host(7, json!("not an object")));
-        let console = host(&store, 53).expect("53");
+        let console = host(&store, 53).expect("read").expect("53");
         assert!(console.is_console && console.stores_data && console.active);
         assert!(console.data_backups_configured);
         assert_eq!(console.version, "7.5.0.UP7");
         assert_eq!(console.build_version, DEFAULT_BUILD_VERSION);
-        let mh = host(&store, 104).expect("104");
+        let mh = host(&store, 104).expect("read").expect("104");
         assert!(!mh.is_console && !mh.stores_data && !mh.active && !mh.data_backups_configured);
-        let bare = host(&store, 7).expect("7");
+        let bare = host(&store, 7).expect("read").expect("7");
         assert_eq!(bare.version, DEFAULT_VERSION);
         assert!(bare.active, "the resource state 'active' counts");
-        assert!(host(&store, 8).is_none());
+        assert_eq!(host(&store, 8), Ok(None));
     }
 
     #[test]
     fn the_console_is_the_lowest_console_host() {
         let store = FakeHost::new();
-        assert_eq!(console(&store), None);
+        assert_eq!(console(&store), Ok(None));
         assert_eq!(current_version(None), DEFAULT_VERSION);
         store.add_resource(jsa_host(300, json!({"is_console": true, "version": "a"})));
         store.add_resource(jsa_host(53, json!({"is_console": true, "version": "b"})));
         store.add_resource(jsa_host(2, json!({})));
-        let c = console(&store).expect("console");
+        let c = console(&store).expect("read").expect("console");
         assert_eq!(c.id, 53);
         assert_eq!(current_version(Some(&c)), "b");
+        assert_eq!(version_now(&store).as_deref(), Ok("b"));
+        store.fail_next(Import::ResourcesList, 1, HostError::Unavailable);
+        assert_eq!(version_now(&store).map_err(|e| e.status), Err(503));
     }
 
     #[test]
@@ -195,20 +214,20 @@ mod tests {
         ));
         assert_eq!(
             config(&store, 1),
-            Some(BackupConfig {
+            Ok(Some(BackupConfig {
                 id: 1,
                 deployed: true,
                 staged_changes: false
-            })
+            }))
         );
         assert_eq!(
             config(&store, 2),
-            Some(BackupConfig {
+            Ok(Some(BackupConfig {
                 id: 2,
                 deployed: false,
                 staged_changes: true
-            })
+            }))
         );
-        assert_eq!(config(&store, 3), None);
+        assert_eq!(config(&store, 3), Ok(None));
     }
 }

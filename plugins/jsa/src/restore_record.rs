@@ -10,6 +10,10 @@
 //! pending or running. The `restore_slot/current` document names the newest restore; a new
 //! restore takes the slot with a compare-and-swap on its revision, so two racing creations
 //! cannot both succeed. A slot whose restore finished (or vanished) is free.
+//!
+//! Every read answers the host's error when it fails (the handlers show JSA's 503): a
+//! restore whose job cannot be read is not a vanished one, and a slot that cannot be read is
+//! not a free one.
 
 use backup_gateway_sdk::{Collection, Host, HostError, Stored, jobs::JobStatus};
 use serde::{Deserialize, Serialize};
@@ -163,19 +167,19 @@ impl RestoreStatus {
 }
 
 /// The record of a restore (none once it is being deleted).
-pub fn load(store: &impl Host, id: u64) -> Option<StoredRestore> {
-    RESTORE_RECORDS
-        .load(store, &store::key_of(id))
-        .filter(|r: &StoredRestore| r.record.state != DELETED)
+pub fn load(store: &impl Host, id: u64) -> Result<Option<StoredRestore>, HostError> {
+    Ok(RESTORE_RECORDS
+        .load(store, &store::key_of(id))?
+        .filter(|r: &StoredRestore| r.record.state != DELETED))
 }
 
 /// Every record, by id (those being deleted left out).
-pub fn load_all(store: &impl Host) -> Vec<StoredRestore> {
-    RESTORE_RECORDS
-        .load_all(store)
+pub fn load_all(store: &impl Host) -> Result<Vec<StoredRestore>, HostError> {
+    Ok(RESTORE_RECORDS
+        .load_all(store)?
         .into_iter()
         .filter(|r: &StoredRestore| r.record.state != DELETED)
-        .collect()
+        .collect())
 }
 
 /// Delete a restore: mark it `DELETED` at its revision (a concurrent update or outcome write
@@ -188,7 +192,8 @@ pub fn remove(store: &impl Host, stored: &StoredRestore) -> Result<(), HostError
     let mut tombstone = stored.clone();
     tombstone.record.state = DELETED.into();
     save(store, &mut tombstone)?;
-    if let Err(e) = store.delete_document(RESTORES, &store::key_of(id)) {
+    // The tombstone as written: nothing else writes a record that reads as absent.
+    if let Err(e) = RESTORE_RECORDS.delete_if_unchanged(store, &tombstone) {
         store.warn(&format!(
             "removing the record of deleted restore {id} failed: {e:?}"
         ));
@@ -221,23 +226,26 @@ pub fn fail(store: &impl Host, stored: &mut StoredRestore) -> Result<(), HostErr
     save(store, stored)
 }
 
-/// The restore's status.
-pub fn resolve(store: &impl Host, stored: &mut StoredRestore) -> RestoreStatus {
+/// The restore's status; the host's error when its job cannot be read.
+pub fn resolve(store: &impl Host, stored: &mut StoredRestore) -> Result<RestoreStatus, HostError> {
     match stored.record.state.as_str() {
-        PENDING => return RestoreStatus::Pending,
-        SUCCESS => return RestoreStatus::Success,
-        FAILED => return RestoreStatus::Failed,
+        PENDING => return Ok(RestoreStatus::Pending),
+        SUCCESS => return Ok(RestoreStatus::Success),
+        FAILED => return Ok(RestoreStatus::Failed),
         REQUESTING => {}
         other => {
             store.warn(&format!(
                 "restore {} has an unknown state {other:?}",
                 stored.record.id
             ));
-            return RestoreStatus::Failed;
+            return Ok(RestoreStatus::Failed);
         }
     }
-    let job = stored.record.job_id.as_deref().and_then(|id| store.job(id));
-    match job {
+    let job = match stored.record.job_id.as_deref() {
+        Some(id) => store.job(id)?,
+        None => None,
+    };
+    Ok(match job {
         None => {
             finish(store, stored, FAILED, None);
             RestoreStatus::Failed
@@ -254,7 +262,7 @@ pub fn resolve(store: &impl Host, stored: &mut StoredRestore) -> RestoreStatus {
                 RestoreStatus::Failed
             }
         },
-    }
+    })
 }
 
 /// The restore object (all fields, in the documented order).
@@ -276,29 +284,42 @@ pub fn view(record: &RestoreRecord, status: RestoreStatus) -> Value {
     })
 }
 
-/// The slot's revision (0: never taken) and the restore it names, if that restore still
-/// exists.
-pub fn slot(store: &impl Host) -> (u64, Option<StoredRestore>) {
-    let Some(doc) = store.document(SLOT, SLOT_KEY) else {
-        return (0, None);
+/// The slot document's revision (0: never taken) and the restore id it names.
+fn slot_holder(store: &impl Host) -> Result<(u64, Option<u64>), HostError> {
+    let Some(doc) = store.document(SLOT, SLOT_KEY)? else {
+        return Ok((0, None));
     };
     let id = serde_json::from_str::<Value>(&doc.value)
         .ok()
         .and_then(|v| v["restore_id"].as_u64());
-    (doc.revision, id.and_then(|id| load(store, id)))
+    Ok((doc.revision, id))
+}
+
+/// The slot's revision (0: never taken) and the restore it names, if that restore still
+/// exists.
+pub fn slot(store: &impl Host) -> Result<(u64, Option<StoredRestore>), HostError> {
+    let (revision, id) = slot_holder(store)?;
+    let current = match id {
+        Some(id) => load(store, id)?,
+        None => None,
+    };
+    Ok((revision, current))
 }
 
 /// The restore holding the slot while it is pending or running, with its status.
-pub fn open_restore(store: &impl Host) -> Option<(StoredRestore, RestoreStatus)> {
-    let (_, current) = slot(store);
-    let mut current = current?;
-    let status = resolve(store, &mut current);
-    status.open().then_some((current, status))
+pub fn open_restore(
+    store: &impl Host,
+) -> Result<Option<(StoredRestore, RestoreStatus)>, HostError> {
+    let Some(mut current) = slot(store)?.1 else {
+        return Ok(None);
+    };
+    let status = resolve(store, &mut current)?;
+    Ok(status.open().then_some((current, status)))
 }
 
 /// Whether a restore is running (requested and not finished).
-pub fn running(store: &impl Host) -> bool {
-    open_restore(store).is_some_and(|(_, status)| status.running())
+pub fn running(store: &impl Host) -> Result<bool, HostError> {
+    Ok(open_restore(store)?.is_some_and(|(_, status)| status.running()))
 }
 
 /// Take the slot for restore `id`, if its revision is still `revision`. `Ok(false)` when
@@ -312,23 +333,27 @@ pub fn claim_slot(store: &impl Host, id: u64, revision: u64) -> Result<bool, Hos
     }
 }
 
-/// Give the slot up (after a failed creation).
+/// Give the slot up (after a failed creation) if restore `id` still holds it, at the
+/// revision read: a restore that took it meanwhile keeps it. Best effort: a slot left naming
+/// a restore that was never written is free anyway.
 pub fn release_slot(store: &impl Host, id: u64) {
-    let holder = store
-        .document(SLOT, SLOT_KEY)
-        .and_then(|d| serde_json::from_str::<Value>(&d.value).ok())
-        .and_then(|v| v["restore_id"].as_u64());
-    if holder == Some(id)
-        && let Err(e) = store.delete_document(SLOT, SLOT_KEY)
-    {
-        store.warn(&format!("releasing the restore slot failed: {e:?}"));
+    let released = match slot_holder(store) {
+        Ok((revision, Some(holder))) if holder == id => store
+            .delete_document(SLOT, SLOT_KEY, Some(revision))
+            .map(drop),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match released {
+        Ok(()) | Err(HostError::Conflict(_)) => {}
+        Err(e) => store.warn(&format!("releasing the restore slot failed: {e:?}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backup_gateway_sdk::testing::FakeHost;
+    use backup_gateway_sdk::testing::{FakeHost, Import};
 
     fn pending(id: u64) -> StoredRestore {
         crate::restore_record::stored(
@@ -366,33 +391,42 @@ mod tests {
         let store = FakeHost::new();
         let mut odd = pending(1);
         odd.record.state = "WEIRD".into();
-        assert_eq!(resolve(&store, &mut odd), RestoreStatus::Failed);
+        assert_eq!(resolve(&store, &mut odd), Ok(RestoreStatus::Failed));
         let mut lost = pending(2);
         lost.record.state = REQUESTING.into();
         lost.record.job_id = Some("job-404".into());
         save(&store, &mut lost).expect("saved");
-        assert_eq!(resolve(&store, &mut lost), RestoreStatus::Failed);
-        assert_eq!(load(&store, 2).expect("record").record.state, FAILED);
+        // A job that cannot be read is not a vanished one: nothing is recorded.
+        store.fail_next(Import::JobsGet, 1, HostError::Unavailable);
+        assert_eq!(resolve(&store, &mut lost), Err(HostError::Unavailable));
+        let unchanged = load(&store, 2).expect("read").expect("record");
+        assert_eq!(unchanged.record.state, REQUESTING);
+        assert_eq!(resolve(&store, &mut lost), Ok(RestoreStatus::Failed));
+        let failed = load(&store, 2).expect("read").expect("record");
+        assert_eq!(failed.record.state, FAILED);
     }
 
     #[test]
     fn the_slot_is_taken_with_compare_and_swap() {
         let store = FakeHost::new();
-        assert_eq!(slot(&store), (0, None));
-        assert!(open_restore(&store).is_none());
+        assert_eq!(slot(&store), Ok((0, None)));
+        assert_eq!(open_restore(&store), Ok(None));
         assert!(matches!(claim_slot(&store, 1, 0), Ok(true)));
         assert!(matches!(claim_slot(&store, 2, 0), Ok(false)));
         // The slot names a restore that was never written: free.
-        assert_eq!(slot(&store), (1, None));
+        assert_eq!(slot(&store), Ok((1, None)));
         let mut r = pending(1);
         save(&store, &mut r).expect("saved");
-        let (rev, current) = slot(&store);
+        let (rev, current) = slot(&store).expect("read");
         assert_eq!((rev, current.map(|c| c.record.id)), (1, Some(1)));
         assert_eq!(
-            open_restore(&store).map(|(r, s)| (r.record.id, s)),
-            Some((1, RestoreStatus::Pending))
+            open_restore(&store).map(|o| o.map(|(r, s)| (r.record.id, s))),
+            Ok(Some((1, RestoreStatus::Pending)))
         );
-        assert!(!running(&store));
+        assert_eq!(running(&store), Ok(false));
+        // A slot that cannot be read is not a free one.
+        store.fail_next_on(Import::DocumentsGet, SLOT, 1, HostError::Unavailable);
+        assert_eq!(running(&store), Err(HostError::Unavailable));
         release_slot(&store, 2);
         assert!(store.doc(SLOT, SLOT_KEY).is_some());
         release_slot(&store, 1);

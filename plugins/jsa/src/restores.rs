@@ -19,7 +19,7 @@
 
 use backup_gateway_sdk::{
     Host, HostError, PAGE_LIMIT, Request, Response,
-    jobs::{JobKind, JobSpec, JobStatus, Query as JobQuery},
+    jobs::{Job, JobKind, JobSpec, JobStatus, Query as JobQuery},
 };
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ use crate::restore_record::{
     self as record, FIELDS, PENDING, REQUESTING, RestoreRecord, RestoreStatus, SORTABLE,
     StoredRestore,
 };
-use crate::store::millis;
+use crate::store::{failed, millis};
 use crate::validate::{self, Long};
 
 /// Code: another restore is pending or in progress.
@@ -90,13 +90,22 @@ mod text {
 pub fn list(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let params = query::list_params(req, FIELDS, SORTABLE)?;
     let items = record::load_all(store)
+        .map_err(|e| failed(store, "listing restore records", &e))?
         .into_iter()
         .map(|mut stored| {
-            let status = record::resolve(store, &mut stored);
-            record::view(&stored.record, status)
+            let status = resolve(store, &mut stored)?;
+            Ok(record::view(&stored.record, status))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(query::respond_list(items, &params))
+}
+
+/// A restore's status; its job that cannot be read is JSA's 503 (or 500).
+fn resolve(store: &impl Host, stored: &mut StoredRestore) -> Result<RestoreStatus, ApiError> {
+    record::resolve(store, stored).map_err(|e| {
+        let what = format!("reading the job of restore {}", stored.record.id);
+        failed(store, &what, &e)
+    })
 }
 
 /// The restore `{id}` names; 404/1001 when there is none.
@@ -111,14 +120,16 @@ fn find(store: &impl Host, req: &Request) -> Result<StoredRestore, ApiError> {
         )
     };
     let id = validate::path_id(req).ok_or_else(not_found)?;
-    record::load(store, id).ok_or_else(not_found)
+    record::load(store, id)
+        .map_err(|e| failed(store, &format!("reading restore record {id}"), &e))?
+        .ok_or_else(not_found)
 }
 
 /// `GET /restores/{id}`.
 pub fn get(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let fields = query::query_fields(req, FIELDS)?;
     let mut stored = find(store, req)?;
-    let status = record::resolve(store, &mut stored);
+    let status = resolve(store, &mut stored)?;
     let view = record::view(&stored.record, status);
     Ok(query::respond_one(200, &view, fields.as_deref()))
 }
@@ -140,21 +151,23 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let backup = check_backup(store, backup_id)?;
     let groups = check_groups(groups)?;
 
-    let (slot_revision, current) = record::slot(store);
+    let slot =
+        |store: &_| record::slot(store).map_err(|e| failed(store, "reading the restore slot", &e));
+    let (slot_revision, current) = slot(store)?;
     if let Some(mut current) = current
-        && record::resolve(store, &mut current).open()
+        && resolve(store, &mut current)?.open()
     {
         return Err(restore_exists(current.record.id));
     }
-    let id = store.next_in_sequence(RESTORE_SEQUENCE);
-    if id == 0 {
-        store.warn("the restore id sequence did not answer");
-        return Err(ApiError::unavailable(""));
-    }
+    let console =
+        hosts::console(store).map_err(|e| failed(store, "reading the console host", &e))?;
+    let id = store
+        .next_in_sequence(RESTORE_SEQUENCE)
+        .map_err(|e| failed(store, "drawing a restore id", &e))?;
     match record::claim_slot(store, id, slot_revision) {
         Ok(true) => {}
         Ok(false) => {
-            let holder = record::slot(store).1.map_or(0, |r| r.record.id);
+            let holder = slot(store)?.1.map_or(0, |r| r.record.id);
             return Err(restore_exists(holder));
         }
         Err(e) => {
@@ -176,7 +189,7 @@ pub fn create(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
                 .principal()
                 .map(|p| p.subject.clone())
                 .unwrap_or_default(),
-            host_id: hosts::console(store).map(|c| c.id),
+            host_id: console.map(|c| c.id),
             time_initiated: millis(req.received_at),
             time_completed: None,
             is_cross_deployment_restore: false,
@@ -227,7 +240,9 @@ fn check_backup(
         }
         Long::Value(id) => id,
     };
-    let Some(mut stored) = backup_record::load(store, id) else {
+    let found = backup_record::load(store, id)
+        .map_err(|e| failed(store, &format!("reading backup record {id}"), &e))?;
+    let Some(mut stored) = found else {
         return refuse(
             1003,
             text::BACKUP_MISSING,
@@ -263,7 +278,7 @@ fn check_backup(
             format!("Backup {id} is {}.", status.as_str()),
         );
     }
-    let version = hosts::current_version(hosts::console(store).as_ref());
+    let version = hosts::version_now(store)?;
     let view = backup_record::view(&stored.record, status, &version);
     if view["is_valid"] != Value::Bool(true) {
         return refuse(1006, text::NOT_VALID, format!("Backup {id} is not valid."));
@@ -339,7 +354,7 @@ pub fn update(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let requested = validate::string(&body, "status", "restore")?;
     let id = stored.record.id;
 
-    let status = record::resolve(store, &mut stored);
+    let status = resolve(store, &mut stored)?;
     if status != RestoreStatus::Pending {
         return Err(ApiError::unprocessable(
             1012,
@@ -357,12 +372,7 @@ pub fn update(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
             },
         ));
     }
-    let active = store.jobs(&JobQuery {
-        resource_kind: Some(HOST_KIND.into()),
-        resource_id: None,
-        statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-        limit: PAGE_LIMIT,
-    });
+    let active = active_jobs(store, None)?;
     if active.iter().any(|j| j.kind == JobKind::Capture) {
         return Err(backup_running());
     }
@@ -374,17 +384,24 @@ pub fn update(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
         ));
     }
 
-    // The backup must still be stored; if it is not, the restore fails right away.
-    let backup_ref = backup_record::load(store, stored.record.backup_id).and_then(|mut b| {
-        match backup_record::resolve(store, &mut b) {
-            Ok(Some(Status::Success)) => b.record.backup_id,
+    // The backup must still be stored; if it is not, the restore fails right away (but not
+    // when the host cannot tell: that is a 503, and the restore stays PENDING).
+    let backup_id = stored.record.backup_id;
+    let backup = backup_record::load(store, backup_id)
+        .map_err(|e| failed(store, &format!("reading backup record {backup_id}"), &e))?;
+    let backup_ref = match backup {
+        Some(mut b) => match backup_record::resolve(store, &mut b)? {
+            Some(Status::Success) => b.record.backup_id,
             _ => None,
-        }
-    });
+        },
+        None => None,
+    };
     let Some(backup_ref) = backup_ref else {
         return fail_now(store, &mut stored, fields, "its backup is no longer stored");
     };
-    let Some(console) = hosts::console(store) else {
+    let console =
+        hosts::console(store).map_err(|e| failed(store, "reading the console host", &e))?;
+    let Some(console) = console else {
         store.warn(&format!("restore {id}: no console host is declared"));
         return Err(ApiError::internal(""));
     };
@@ -449,7 +466,7 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     let mut stored = find(store, req)?;
     let id = stored.record.id;
     for _ in 0..DELETE_ATTEMPTS {
-        let status = record::resolve(store, &mut stored);
+        let status = resolve(store, &mut stored)?;
         if status.running() {
             return Err(ApiError::unprocessable(
                 NOT_DELETABLE,
@@ -474,15 +491,26 @@ pub fn delete(store: &impl Host, req: &Request) -> Result<Response, ApiError> {
     ))
 }
 
+/// The queued and running jobs of JSA hosts (of `host` only, when given).
+fn active_jobs(store: &impl Host, host: Option<&str>) -> Result<Vec<Job>, ApiError> {
+    store
+        .jobs(&JobQuery {
+            kinds: Vec::new(),
+            resource_kind: Some(HOST_KIND.into()),
+            resource_id: host.map(str::to_string),
+            statuses: vec![JobStatus::Queued, JobStatus::InProgress],
+            limit: PAGE_LIMIT,
+        })
+        .map_err(|e| failed(store, "listing the active jobs", &e))
+}
+
 /// The host refused the exclusive restore job: a restore job of the console (1016, e.g. a
 /// concurrent update of this restore) or else a capture of it (1015).
 fn console_busy(store: &impl Host, console: &str) -> ApiError {
-    let jobs = store.jobs(&JobQuery {
-        resource_kind: Some(HOST_KIND.into()),
-        resource_id: Some(console.into()),
-        statuses: vec![JobStatus::Queued, JobStatus::InProgress],
-        limit: PAGE_LIMIT,
-    });
+    let jobs = match active_jobs(store, Some(console)) {
+        Ok(jobs) => jobs,
+        Err(e) => return e,
+    };
     if jobs.iter().any(|j| j.kind == JobKind::Restore) {
         ApiError::conflict(
             UPDATE_RESTORE_RUNNING,

@@ -1,5 +1,17 @@
-//! JSA's conventions over the SDK's host: numeric record ids as document keys, and the
-//! host's microseconds as JSA's milliseconds.
+//! JSA's conventions over the SDK's host: numeric record ids as document keys, the host's
+//! microseconds as JSA's milliseconds, and how a failed host call is answered.
+
+use backup_gateway_sdk::{Host, HostError};
+
+use crate::errors::ApiError;
+
+/// A failed host call, logged into the host's trace (clients see only JSA's wording) and
+/// answered as [`ApiError::from_host`] does: 503/1000 when a backing service is down, else
+/// 500/1000.
+pub fn failed(store: &impl Host, what: &str, e: &HostError) -> ApiError {
+    store.warn(&format!("{what} failed: {e:?}"));
+    ApiError::from_host(e)
+}
 
 /// The document key of a numeric id: 20 zero-padded digits, so key order is id order.
 pub fn key_of(id: u64) -> String {

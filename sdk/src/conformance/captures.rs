@@ -1,6 +1,7 @@
 //! The `captures` sequence: what the host's workers left after running the queued jobs —
 //! the backups, the jobs' outcomes — and what a plugin can do with such a backup.
 
+use super::sequences::{all_jobs, listed};
 use super::{Transcript, job, outcome, spec};
 use crate::{
     Host,
@@ -36,20 +37,22 @@ pub(super) fn captures(host: &impl Host, t: &mut Transcript) {
                 b.stored_bytes,
                 b.subject,
                 b.metadata,
-                b.job_id
-                    .as_deref()
-                    .and_then(|j| host.job(j))
-                    .is_some_and(|j| j.backup_id.as_deref() == Some(b.id.as_str()))
+                match b.job_id.as_deref().map(|j| host.job(j)) {
+                    Some(Ok(j)) => j
+                        .is_some_and(|j| j.backup_id.as_deref() == Some(b.id.as_str()))
+                        .to_string(),
+                    Some(Err(e)) => super::error(&e),
+                    None => false.to_string(),
+                }
             ),
         );
     }
-    let all = JobQuery {
-        resource_kind: None,
-        resource_id: None,
-        statuses: Vec::new(),
-        limit: 100,
-    };
-    for j in host.jobs(&all).iter().rev() {
+    let all = all_jobs(100);
+    let jobs = host.jobs(&all);
+    if let Err(e) = &jobs {
+        t.say("jobs", super::error(e));
+    }
+    for j in jobs.iter().flatten().rev() {
         t.say(
             &format!("job #{}", j.seq),
             format!(
@@ -119,4 +122,19 @@ pub(super) fn captures(host: &impl Host, t: &mut Transcript) {
         restore.source_backup = Some(second.id.clone());
         t.say("restore", outcome(&host.create_job(&restore), job));
     }
+    let of = |kinds: Vec<JobKind>| {
+        outcome(
+            &host.jobs(&JobQuery {
+                kinds,
+                ..all.clone()
+            }),
+            |js| listed(js),
+        )
+    };
+    t.say("list restores", of(vec![JobKind::Restore]));
+    t.say("list captures", of(vec![JobKind::Capture]));
+    t.say(
+        "list captures and restores",
+        of(vec![JobKind::Capture, JobKind::Restore]),
+    );
 }

@@ -9,6 +9,8 @@
 
 mod captures;
 mod sequences;
+#[cfg(all(test, feature = "testing"))]
+mod tests;
 
 use captures::captures;
 use sequences::{backups, documents, ids, jobs, resources, unscoped};
@@ -81,6 +83,53 @@ pub const RESOURCES: &[Seed] = &[
         source: true,
     },
 ];
+
+/// A fake host seeded with [`RESOURCES`] (each in its org) and calling as [`ORG`]/[`SUBJECT`],
+/// as the parity scenario seeds the real one.
+#[cfg(feature = "testing")]
+pub fn seeded_fake() -> crate::testing::FakeHost {
+    let fake = crate::testing::FakeHost::new();
+    for seed in RESOURCES {
+        fake.set_caller(seed.org, SUBJECT);
+        fake.add_resource(Resource {
+            kind: seed.kind.into(),
+            id: seed.id.into(),
+            name: seed.name.into(),
+            state: "active".into(),
+            attributes: "{}".into(),
+            has_source: seed.source,
+            created_at: crate::testing::T0,
+        });
+    }
+    fake.set_caller(ORG, SUBJECT);
+    fake
+}
+
+/// Every sequence's transcript on [`seeded_fake`], in [`SEQUENCES`] order, run as the real
+/// host runs them: `unscoped` with no principal, and before `captures` the fake plays the
+/// host's one worker, running each queued job oldest first on a source of `source_size`
+/// bytes (`start_job`, `complete_capture`).
+#[cfg(feature = "testing")]
+pub fn fake_transcripts(source_size: u64) -> Vec<(&'static str, Vec<String>)> {
+    let fake = seeded_fake();
+    SEQUENCES
+        .iter()
+        .map(|&name| {
+            if name == "unscoped" {
+                fake.set_unauthenticated();
+            }
+            if name == "captures" {
+                for job in fake.all_jobs() {
+                    if job.status == crate::jobs::JobStatus::Queued {
+                        fake.start_job(&job.id, 0);
+                        fake.complete_capture(&job.id, source_size, source_size);
+                    }
+                }
+            }
+            (name, run(&fake, name).unwrap_or_default())
+        })
+        .collect()
+}
 
 /// The transcript of sequence `name` (`None`: no such sequence). `unscoped` expects a host
 /// called with no principal; the others the caller [`ORG`]/[`SUBJECT`]. `captures` expects

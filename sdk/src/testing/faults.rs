@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::HostError;
 
-/// An import of the provider world that can fail (ids other than sequences, the clock and
-/// the log cannot).
+/// An import of the provider world that can fail: every one that touches the database, the
+/// reads included (the other ids, the clock and the log cannot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Import {
     /// `resources.get`

@@ -11,7 +11,7 @@ use crate::{
     documents::Document,
     jobs::{Job, JobKind, JobSpec, JobStatus, Progress, Query as JobQuery},
     log::Level,
-    resources::Resource,
+    resources::{Query as ResourceQuery, Resource},
 };
 
 /// Most bytes one `backups.read` returns.
@@ -51,6 +51,25 @@ fn is_object(json: &str) -> bool {
 
 fn is_json(json: &str) -> bool {
     serde_json::from_str::<Value>(json).is_ok()
+}
+
+/// The host's rule for the key of `resources.list`'s attribute filter.
+const ATTRIBUTE_KEY_RULE: &str = "attribute key must be 1-64 of [A-Za-z0-9._-]";
+
+fn is_attribute_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Whether a resource's attributes (a JSON object) hold `key` at the top level with the
+/// string `value`: a number, a bool or anything else never matches, not even `12` for "12".
+fn has_attribute(attributes: &str, (key, value): &(String, String)) -> bool {
+    serde_json::from_str::<Map<String, Value>>(attributes)
+        .ok()
+        .and_then(|m| m.get(key).cloned())
+        .is_some_and(|v| v.as_str() == Some(value.as_str()))
 }
 
 /// The host's query filter: none or an empty string matches anything.
@@ -105,7 +124,7 @@ fn row_mut<'a>(org: &'a mut Org, id: &str) -> Option<&'a mut JobRow> {
 }
 
 impl Host for FakeHost {
-    fn resource(&self, kind: &str, id: &str) -> Option<Resource> {
+    fn resource(&self, kind: &str, id: &str) -> Result<Option<Resource>, HostError> {
         self.state
             .borrow_mut()
             .lookups
@@ -113,22 +132,29 @@ impl Host for FakeHost {
         self.scoped(Import::ResourcesGet, kind, |org, _| {
             Ok(org.resources.get(&(kind.into(), id.into())).cloned())
         })
-        .ok()
-        .flatten()
     }
 
-    fn resources(&self, kind: &str, after: Option<&str>, limit: u32) -> Vec<Resource> {
-        self.scoped(Import::ResourcesList, kind, |org, ctx| {
-            let after = after.unwrap_or("");
+    fn resources(&self, q: &ResourceQuery) -> Result<Vec<Resource>, HostError> {
+        if let Some((key, _)) = &q.attribute
+            && !is_attribute_key(key)
+        {
+            return Err(HostError::Invalid(ATTRIBUTE_KEY_RULE.into()));
+        }
+        self.scoped(Import::ResourcesList, &q.kind, |org, ctx| {
+            let after = q.after.as_deref().unwrap_or("");
             Ok(org
                 .resources
                 .values()
-                .filter(|r| r.kind == kind && r.id.as_str() > after)
-                .take(ctx.limit(limit))
+                .filter(|r| r.kind == q.kind && r.id.as_str() > after)
+                .filter(|r| {
+                    q.attribute
+                        .as_ref()
+                        .is_none_or(|a| has_attribute(&r.attributes, a))
+                })
+                .take(ctx.limit(q.limit))
                 .cloned()
                 .collect())
         })
-        .unwrap_or_default()
     }
 
     fn set_resource_state(&self, kind: &str, id: &str, state: &str) -> Result<(), HostError> {
@@ -333,7 +359,7 @@ impl Host for FakeHost {
         })
     }
 
-    fn job(&self, id: &str) -> Option<Job> {
+    fn job(&self, id: &str) -> Result<Option<Job>, HostError> {
         self.scoped(Import::JobsGet, id, |org, _| {
             Ok(org
                 .jobs
@@ -341,12 +367,12 @@ impl Host for FakeHost {
                 .find(|r| r.job.id == id)
                 .map(|r| r.job.clone()))
         })
-        .ok()
-        .flatten()
     }
 
-    fn job_by_seq(&self, seq: u64) -> Option<Job> {
-        i64::try_from(seq).ok()?;
+    fn job_by_seq(&self, seq: u64) -> Result<Option<Job>, HostError> {
+        if i64::try_from(seq).is_err() {
+            return Ok(None);
+        }
         self.scoped(Import::JobsGetBySeq, &seq.to_string(), |org, _| {
             Ok(org
                 .jobs
@@ -354,17 +380,16 @@ impl Host for FakeHost {
                 .find(|r| r.job.seq == seq)
                 .map(|r| r.job.clone()))
         })
-        .ok()
-        .flatten()
     }
 
-    fn jobs(&self, q: &JobQuery) -> Vec<Job> {
+    fn jobs(&self, q: &JobQuery) -> Result<Vec<Job>, HostError> {
         let kind = q.resource_kind.clone().unwrap_or_default();
         self.scoped(Import::JobsList, &kind, |org, ctx| {
             let mut matched: Vec<&Job> = org
                 .jobs
                 .iter()
                 .map(|r| &r.job)
+                .filter(|j| q.kinds.is_empty() || q.kinds.contains(&j.kind))
                 .filter(|j| matches(&q.resource_kind, &j.resource_kind))
                 .filter(|j| matches(&q.resource_id, &j.resource_id))
                 .filter(|j| q.statuses.is_empty() || q.statuses.contains(&j.status))
@@ -376,7 +401,6 @@ impl Host for FakeHost {
                 .cloned()
                 .collect())
         })
-        .unwrap_or_default()
     }
 
     fn cancel_job(&self, id: &str) -> Result<Job, HostError> {
@@ -406,7 +430,7 @@ impl Host for FakeHost {
         })
     }
 
-    fn document(&self, collection: &str, key: &str) -> Option<Document> {
+    fn document(&self, collection: &str, key: &str) -> Result<Option<Document>, HostError> {
         self.scoped(Import::DocumentsGet, collection, |org, _| {
             Ok(org
                 .documents
@@ -417,8 +441,6 @@ impl Host for FakeHost {
                     revision: *revision,
                 }))
         })
-        .ok()
-        .flatten()
     }
 
     fn put_document(
@@ -449,16 +471,32 @@ impl Host for FakeHost {
         })
     }
 
-    fn delete_document(&self, collection: &str, key: &str) -> Result<bool, HostError> {
+    fn delete_document(
+        &self,
+        collection: &str,
+        key: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, HostError> {
         self.scoped(Import::DocumentsDelete, collection, |org, _| {
-            Ok(org
-                .documents
-                .remove(&(collection.to_string(), key.to_string()))
-                .is_some())
+            let slot = (collection.to_string(), key.to_string());
+            // A missing document is `false` whatever revision was expected.
+            let Some((_, current)) = org.documents.get(&slot) else {
+                return Ok(false);
+            };
+            if expected.is_some_and(|e| e != *current) {
+                return Err(HostError::Conflict("revision mismatch".into()));
+            }
+            org.documents.remove(&slot);
+            Ok(true)
         })
     }
 
-    fn documents(&self, collection: &str, after: Option<&str>, limit: u32) -> Vec<Document> {
+    fn documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Document>, HostError> {
         self.scoped(Import::DocumentsList, collection, |org, ctx| {
             let after = after.unwrap_or("");
             Ok(org
@@ -473,7 +511,6 @@ impl Host for FakeHost {
                 })
                 .collect())
         })
-        .unwrap_or_default()
     }
 
     fn uuid_v4(&self) -> String {
@@ -492,13 +529,12 @@ impl Host for FakeHost {
         format!("01J{:023}", state.ids.ulid)
     }
 
-    fn next_in_sequence(&self, name: &str) -> u64 {
+    fn next_in_sequence(&self, name: &str) -> Result<u64, HostError> {
         self.scoped(Import::IdsNextInSequence, name, |org, _| {
             let next = org.sequences.entry(name.to_string()).or_insert(0);
             *next += 1;
             Ok(*next)
         })
-        .unwrap_or(0)
     }
 
     fn now(&self) -> u64 {

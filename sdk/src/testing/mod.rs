@@ -1,7 +1,8 @@
 //! A fake host for native tests (feature `testing`): [`FakeHost`] implements [`Host`] in
 //! memory with the real host's semantics and wording — org scoping, the checks `jobs.create`
 //! makes (metadata, resource, source, restore backup, exclusivity), compare-and-swap
-//! documents, the conflict texts — and adds what a test needs: seeding, error injection
+//! documents (writes and deletes), the resource attribute and job kind filters, the conflict
+//! and invalid texts — and adds what a test needs: seeding, error injection
 //! ([`FakeHost::fail_next`]), a call journal, and driving jobs the plugin created as the
 //! host's workers would ([`FakeHost::complete_capture`], [`FakeHost::fail_job`]).
 //!
@@ -13,7 +14,9 @@
 //! use backup_gateway_sdk::{Host, HostError, testing::{FakeHost, Import, resource}};
 //! let host = FakeHost::new();
 //! host.add_resource(resource("vps", "vps_1"));
-//! assert!(host.resource("vps", "vps_1").is_some());
+//! assert!(matches!(host.resource("vps", "vps_1"), Ok(Some(_))));
+//! host.fail_next(Import::ResourcesGet, 1, HostError::Unavailable);
+//! assert!(matches!(host.resource("vps", "vps_1"), Err(HostError::Unavailable)));
 //! host.fail_next(Import::DocumentsPut, 1, HostError::Unavailable);
 //! assert!(matches!(host.put_document("c", "k", "{}", None), Err(HostError::Unavailable)));
 //! assert!(host.put_document("c", "k", "{}", None).is_ok());
@@ -22,6 +25,8 @@
 mod faults;
 mod fixtures;
 mod imports;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -162,9 +167,11 @@ impl FakeHost {
 
     // ---- error injection and the journal ----
 
-    /// Fail the next `times` calls of `import` with `error`. Imports whose WIT type has no
-    /// error channel (`resources.get`, `jobs.list`, `ids.next-in-sequence`, …) answer as the
-    /// host does when its database is down: `None`, an empty list, `0`.
+    /// Fail the next `times` calls of `import` with `error`: every import that touches the
+    /// database can, the reads included (`resources.get`, `jobs.list`, `documents.get`,
+    /// `ids.next-in-sequence`, …), as the host's answer `unavailable` when its database is
+    /// down. A call refused for its arguments first (e.g. an invalid attribute key) neither
+    /// counts nor fails.
     pub fn fail_next(&self, import: Import, times: usize, error: HostError) {
         self.state
             .borrow_mut()

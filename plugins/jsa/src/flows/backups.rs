@@ -815,7 +815,7 @@ fn delete_cancels_a_capture_in_flight() {
         (Some(id), Some("CANCELLING"))
     );
     assert_eq!(
-        store.job(&job.id).map(|j| j.status),
+        store.job(&job.id).expect("read").map(|j| j.status),
         Some(backup_gateway_sdk::jobs::JobStatus::Cancelled)
     );
     assert_eq!(status_of(&store, id), "CANCELLING");
@@ -864,7 +864,12 @@ fn delete_removes_finished_backups() {
     let (missing, stored) = finished_backup(&store, "m", 10);
     store.lose_object(&stored);
     assert_eq!(body(&delete(&store, missing))["status"], "DELETING");
-    assert!(store.documents(BACKUPS, None, 1000).is_empty());
+    assert!(
+        store
+            .documents(BACKUPS, None, 1000)
+            .expect("listed")
+            .is_empty()
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! deployment, a request builder and assertions on QRadar's error shape.
 
 mod backups;
+mod outages;
 mod restores;
 
 use backup_gateway_sdk::{Method, Request, Response};

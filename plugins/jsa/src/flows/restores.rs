@@ -216,7 +216,7 @@ fn create_validation_codes() {
         json!({"backup_id": good, "groups": ["ASSETS_DATA", "USERS_CONFIG", "DOMAINS", "OFFENSES_DATA"]}),
     );
     assert_eq!(resp.status, 201, "{:?}", resp.body_json());
-    assert!(store.documents(RESTORES, None, 1000).len() == 1);
+    assert!(store.documents(RESTORES, None, 1000).expect("listed").len() == 1);
 }
 
 #[test]
