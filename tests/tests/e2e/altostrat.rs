@@ -244,3 +244,30 @@ async fn errors_are_altostrat_shaped() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "token_expired");
 }
+
+/// A method outside the contract's named cases reaches the plugin as itself (contract 1.1):
+/// Altostrat's 405 for `OPTIONS /backup/{siteId}` names OPTIONS, not GET, and lists what the
+/// path serves.
+#[tokio::test]
+async fn an_options_request_gets_a_405_naming_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("hq.rsc");
+    std::fs::write(&export, "/system identity set name=hq\n").unwrap();
+    let gw = gateway(&export).await;
+    let (c, base) = (&gw.client, gw.url.as_str());
+    let r = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/backup/{SITE}"))
+        .bearer_auth(OPAQUE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "method_not_allowed", "{v}");
+    assert_eq!(
+        v["message"],
+        "The OPTIONS method is not allowed on this endpoint."
+    );
+}

@@ -169,7 +169,7 @@ async fn health_lists_each_plugin_with_its_digest_and_routes() {
     assert_eq!(plugins.len(), 1, "{v}");
     let hello = &plugins[0];
     assert_eq!(hello["name"], "hello");
-    assert_eq!(hello["contract"], "1.0.0");
+    assert_eq!(hello["contract"], "1.1.0");
     let digest = hello["sha256"].as_str().unwrap_or_default();
     let wasm = std::fs::read(provider_plugin("hello_provider")).unwrap();
     assert_eq!(
