@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
             VOLUME as f64 / secs / 1e6
         );
     }
-    let (used, _) = db.usage("acme", "bench").await?;
+    let (used, _) = db.scoped("acme", "bench").usage().await?;
     println!(
         "  quota charged for the chain: {used} bytes = {:.3} x one volume",
         used as f64 / VOLUME as f64

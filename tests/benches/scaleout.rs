@@ -180,16 +180,15 @@ async fn jobs(c: &Nodes) -> anyhow::Result<f64> {
         })
         .await;
     loop {
-        let done = backup_gateway::jobs::store::list(
-            &c.db,
-            "acme",
-            "hostup",
-            (None, None),
-            &[backup_gateway::jobs::JobStatus::Completed],
-            1000,
-        )
-        .await?
-        .len();
+        let done =
+            c.db.scoped("acme", "hostup")
+                .jobs(
+                    (None, None),
+                    &[backup_gateway::jobs::JobStatus::Completed],
+                    1000,
+                )
+                .await?
+                .len();
         if done == JOBS {
             break;
         }

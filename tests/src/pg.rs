@@ -70,16 +70,32 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
-        let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            c.dir.path().display()
-        );
-        let log = c.dir.path().join("server.log").display().to_string();
-        c.run(
-            "pg_ctl",
-            &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"],
-        );
+        c.start_server();
         c
+    }
+
+    fn start_server(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.log().display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Take the server down (fast shutdown: sessions are closed, new connections refused),
+    /// as in an outage; [`PgCluster::bring_back`] starts it again on the same port and data.
+    pub fn take_down(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Start the server again after [`PgCluster::take_down`].
+    pub fn bring_back(&self) {
+        self.start_server();
     }
 
     fn data(&self) -> String {

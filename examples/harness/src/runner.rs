@@ -12,7 +12,6 @@ use axum::body::Body;
 use backup_gateway::config::Config;
 use backup_gateway::gateway::Gateway;
 use backup_gateway::jobs::JobStatus;
-use backup_gateway::jobs::store as job_store;
 use backup_gateway::plugins::{Plugin, PluginRuntime};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -600,16 +599,14 @@ async fn wait_jobs(live: &Live, timeout: Duration) -> Result<(), String> {
     loop {
         let mut pending = Vec::new();
         for org in &live.orgs {
-            let jobs = job_store::list(
-                &live.gw.services.db,
-                org,
-                &live.plugin.name,
-                (None, None),
-                &busy,
-                100,
-            )
-            .await
-            .map_err(|e| format!("reading the job table: {e}"))?;
+            let jobs = live
+                .gw
+                .services
+                .db
+                .scoped(org, &live.plugin.name)
+                .jobs((None, None), &busy, 100)
+                .await
+                .map_err(|e| format!("reading the job table: {e}"))?;
             pending.extend(jobs);
         }
         if pending.is_empty() {

@@ -137,7 +137,7 @@ async fn seed_resources(config: &Config, db: &Db) -> anyhow::Result<()> {
             source: r.source.as_ref().map(source_json),
             created_at: now_micros(),
         };
-        db.upsert_resource(&r.org, &r.plugin, &rec).await?;
+        db.scoped(&r.org, &r.plugin).upsert_resource(&rec).await?;
     }
     db.sync().await?;
     Ok(())

@@ -151,7 +151,8 @@ pub async fn response(
             let rec = gw
                 .services
                 .db
-                .backup(org, &plugin.name, &id)
+                .scoped(org, &plugin.name)
+                .backup(&id)
                 .await
                 .map_err(|e| ResponseError::Storage(e.to_string()))?
                 .ok_or(ResponseError::BackupNotFound)?;

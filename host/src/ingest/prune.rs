@@ -22,14 +22,14 @@ pub async fn prune(
         offset: 0,
         limit: 10_000,
     };
-    let (items, _) = db.backups(&newest.org, &newest.provider, &q).await?;
+    let (items, _) = db.scoped(&newest.org, &newest.provider).backups(&q).await?;
     let (mut count, mut total) = (0u64, 0u64);
     for b in items {
         count += 1;
         total += u64::try_from(b.size).unwrap_or(0);
         let over = (slots > 0 && count > u64::from(slots)) || (bytes > 0 && total > bytes);
         if over && b.id != newest.id {
-            if let Some(gone) = db.delete_backup(&b.org, &b.provider, &b.id).await? {
+            if let Some(gone) = db.scoped(&b.org, &b.provider).delete_backup(&b.id).await? {
                 let rec = &gone.record;
                 tracing::info!(backup = %rec.id, resource = %rec.resource_id, "pruned by retention");
                 objects.delete_unreferenced(&gone.objects).await;

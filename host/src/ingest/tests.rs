@@ -76,7 +76,7 @@ async fn a_reservation_holds_quota_until_written_or_abandoned() {
     let one = reserve(&db, &objects, target("one"), Size::Exact(600), 1000, None)
         .await
         .unwrap();
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 600));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (0, 600));
     // the quota is held: a second reservation that would pass it is refused
     assert!(matches!(
         reserve(&db, &objects, target("two"), Size::Exact(600), 1000, None).await,
@@ -85,7 +85,7 @@ async fn a_reservation_holds_quota_until_written_or_abandoned() {
     assert_eq!(walk(&root).len(), 1, "one temporary file open");
     // given back: nothing charged, nothing left on disk
     one.abandon().await;
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (0, 0));
     assert!(walk(&root).is_empty(), "{:?}", walk(&root));
     // room again; written, the reservation becomes the backup's charge
     let two = reserve(&db, &objects, target("two"), Size::Exact(600), 1000, None)
@@ -95,7 +95,7 @@ async fn a_reservation_holds_quota_until_written_or_abandoned() {
     let stream = futures_util::stream::iter([Ok(bytes::Bytes::from(data.clone()))]);
     let rec = two.write(stream).await.unwrap();
     assert_eq!(rec.sha256, hex::encode(Sha256::digest(&data)));
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (600, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (600, 0));
     assert_eq!(walk(&root), vec![root.join("acme/S1/two.bin")]);
 }
 
@@ -124,7 +124,7 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
         b.stored_bytes
     );
     assert_eq!(
-        db.usage("acme", "p").await.unwrap(),
+        db.scoped("acme", "p").usage().await.unwrap(),
         (a.stored_bytes + b.stored_bytes, 0),
         "quota counts each chunk once"
     );
@@ -142,12 +142,17 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
     assert_eq!(content_of(&db, &objects, &c).await, v2);
 
     // deleting the first keeps the chunks the others share, frees the rest
-    let gone = db.delete_backup("acme", "p", "a").await.unwrap().unwrap();
+    let gone = db
+        .scoped("acme", "p")
+        .delete_backup("a")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         gone.objects.is_empty(),
         "a's pack still holds shared chunks"
     );
-    let (used, _) = db.usage("acme", "p").await.unwrap();
+    let (used, _) = db.scoped("acme", "p").usage().await.unwrap();
     assert!(used < a.stored_bytes + b.stored_bytes && used >= v2.len() as i64 - 4 * 131072);
     assert_eq!(content_of(&db, &objects, &b).await, v2);
     assert!(
@@ -156,8 +161,17 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
             .unwrap()
     );
 
-    db.delete_backup("acme", "p", "c").await.unwrap().unwrap();
-    let gone = db.delete_backup("acme", "p", "b").await.unwrap().unwrap();
+    db.scoped("acme", "p")
+        .delete_backup("c")
+        .await
+        .unwrap()
+        .unwrap();
+    let gone = db
+        .scoped("acme", "p")
+        .delete_backup("b")
+        .await
+        .unwrap()
+        .unwrap();
     let mut keys = gone.objects.clone();
     keys.sort();
     assert_eq!(
@@ -165,7 +179,7 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
         vec!["acme/S1/a.pack".to_owned(), "acme/S1/b.pack".to_owned()]
     );
     objects.delete_unreferenced(&gone.objects).await;
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (0, 0));
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
         .fetch_one(db.pool())
         .await
@@ -235,7 +249,7 @@ async fn start_up_removes_the_object_of_a_commit_lost_with_the_power() {
     assert_eq!(reclaim(&db, &objects, true).await.unwrap(), 1);
     assert!(!objects.exists(key).await.unwrap());
     assert!(objects.exists(&kept.object_key).await.unwrap());
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (4, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (4, 0));
 }
 
 #[tokio::test]
@@ -253,7 +267,7 @@ async fn success_commits_and_charges_exactly_once() {
     .unwrap();
     assert_eq!(rec.sha256, hex::encode(Sha256::digest(b"hello world")));
     assert_eq!(rec.seq, 1);
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (11, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (11, 0));
     assert!(objects.exists(&rec.object_key).await.unwrap());
 }
 
@@ -283,20 +297,17 @@ async fn failures_leave_nothing_behind() {
         );
         assert!(!objects.exists(&t.key).await.unwrap());
     }
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (0, 0));
     let left: Vec<_> = std::fs::read_dir(d.path().join("o/.incoming"))
         .unwrap()
         .collect();
     assert!(left.is_empty());
     let (items, total) = db
-        .backups(
-            "acme",
-            "p",
-            &crate::store::BackupQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "p")
+        .backups(&crate::store::BackupQuery {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(items.is_empty() && total == 0);
@@ -316,7 +327,7 @@ async fn unknown_sizes_reserve_the_bound_and_charge_the_actual() {
     .await
     .unwrap();
     assert_eq!(rec.size, 3);
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (3, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (3, 0));
     let err = write(
         &db,
         &objects,
@@ -328,7 +339,7 @@ async fn unknown_sizes_reserve_the_bound_and_charge_the_actual() {
     .await
     .unwrap_err();
     assert!(matches!(err, IngestError::TooLarge(4)), "{err}");
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (3, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (3, 0));
 }
 
 #[tokio::test]
@@ -365,7 +376,7 @@ async fn quota_is_never_exceeded() {
     )
     .await
     .unwrap();
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (10, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (10, 0));
 }
 
 #[tokio::test]
@@ -391,15 +402,15 @@ async fn retention_prunes_oldest_but_never_the_newest() {
         limit: 10,
         ..Default::default()
     };
-    let (items, _) = db.backups("acme", "p", &q).await.unwrap();
+    let (items, _) = db.scoped("acme", "p").backups(&q).await.unwrap();
     let ids: Vec<_> = items.iter().map(|b| b.id.as_str()).collect();
     assert_eq!(ids, ["r3", "r2"]);
     assert!(!objects.exists("acme/S1/r0.bin").await.unwrap());
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (8, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (8, 0));
     // a size cap smaller than the newest backup keeps only the newest
     let newest = last.unwrap();
     prune(&db, &objects, &newest, 0, 1).await.unwrap();
-    let (items, _) = db.backups("acme", "p", &q).await.unwrap();
+    let (items, _) = db.scoped("acme", "p").backups(&q).await.unwrap();
     assert_eq!(items.len(), 1);
 }
 

@@ -93,7 +93,8 @@ pub(super) async fn prepare(
     // a retried job whose earlier attempt committed (and then lost its lease) is done
     if job.attempts > 1
         && let Some(b) = db
-            .backup_by_job(&job.org, &job.provider, &job.id)
+            .scoped(&job.org, &job.provider)
+            .backup_by_job(&job.id)
             .await
             .map_err(|e| retry(&e))?
     {
@@ -190,7 +191,11 @@ fn target(job: &JobRecord, source_extension: Option<&str>) -> Target {
 /// A capture's ingest that failed: the job's outcome (a retry racing a slow first attempt
 /// finds the other one's backup standing).
 async fn ingest_failed(db: &Db, job: &JobRecord, e: IngestError) -> Result<String, JobError> {
-    if let Ok(Some(b)) = db.backup_by_job(&job.org, &job.provider, &job.id).await {
+    if let Ok(Some(b)) = db
+        .scoped(&job.org, &job.provider)
+        .backup_by_job(&job.id)
+        .await
+    {
         return Ok(b.id);
     }
     Err(match e {

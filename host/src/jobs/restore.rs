@@ -25,7 +25,8 @@ pub(super) async fn restore(
         .as_deref()
         .ok_or_else(|| JobError::Fatal("no backup to restore".into()))?;
     let backup = db
-        .backup(&job.org, &job.provider, backup_id)
+        .scoped(&job.org, &job.provider)
+        .backup(backup_id)
         .await
         .map_err(|e| retry(&e))?
         .ok_or_else(|| JobError::Fatal("the backup no longer exists".into()))?;

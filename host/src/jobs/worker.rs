@@ -56,12 +56,8 @@ pub(super) async fn resource_source(
     job: &JobRecord,
 ) -> Result<crate::config::SourceConfig, JobError> {
     let resource = db
-        .resource(
-            &job.org,
-            &job.provider,
-            &job.resource_kind,
-            &job.resource_id,
-        )
+        .scoped(&job.org, &job.provider)
+        .resource(&job.resource_kind, &job.resource_id)
         .await
         .map_err(|e| JobError::Retry(format!("temporary failure: {e}")))?
         .ok_or_else(|| JobError::Fatal("the resource no longer exists".into()))?;

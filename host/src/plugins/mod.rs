@@ -342,6 +342,7 @@ impl Instances {
                 .trap_on_grow_failure(true)
                 .build(),
             ctx,
+            db_budget: std::time::Duration::from_millis(self.limits.deadline_ms / 2),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -22,9 +22,14 @@ pub struct RateLimited {
     pub reset_at_micros: u64,
 }
 
+/// How long counting a request (in all its classes) may wait on the database before the
+/// request is let through: a stalled or unreachable database (sqlx waits up to 30 s for a
+/// connection) must not hold every request at the door.
+pub const WINDOW_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Count one request against each of `classes`; refuse with the first class whose window is
-/// full (`now_secs`, this node's clock, only shapes `Retry-After`). Database trouble fails
-/// open (logged), as the reference service does.
+/// full (`now_secs`, this node's clock, only shapes `Retry-After`). Database trouble, or no
+/// answer within [`WINDOW_BUDGET`], fails open (logged), as the reference service does.
 pub async fn hit(
     db: &Db,
     plugin: &str,
@@ -32,6 +37,7 @@ pub async fn hit(
     principal: &Principal,
     now_secs: u64,
 ) -> Result<(), RateLimited> {
+    let deadline = tokio::time::Instant::now() + WINDOW_BUDGET;
     for spec in classes {
         let window = u64::from(spec.window_seconds.max(1));
         let key = if spec.per_org {
@@ -42,10 +48,18 @@ pub async fn hit(
                 spec.class, principal.org, principal.subject
             )
         };
-        let (count, start) = match db.hit_window(&key, i64::from(spec.window_seconds)).await {
-            Ok((count, start)) => (count, u64::try_from(start).unwrap_or(0)),
-            Err(e) => {
+        let counted = db.hit_window(&key, i64::from(spec.window_seconds));
+        let (count, start) = match tokio::time::timeout_at(deadline, counted).await {
+            Ok(Ok((count, start))) => (count, u64::try_from(start).unwrap_or(0)),
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "rate-limit window unavailable; allowing the request");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    budget_ms = WINDOW_BUDGET.as_millis(),
+                    "rate-limit window not counted in time; allowing the request"
+                );
                 continue;
             }
         };

@@ -14,7 +14,7 @@ mod pool;
 
 pub use db::{
     Admission, BackupQuery, BackupRecord, Db, Deleted, DocumentDeleted, DocumentRecord, Engine,
-    Reservation, Reserved, ResourceRecord, StaleIngest,
+    Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
 };
 pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};

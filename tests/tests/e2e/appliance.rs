@@ -88,7 +88,8 @@ pub(crate) async fn usage(gw: &TestGateway) -> (i64, i64) {
     gw.gateway
         .services
         .db
-        .usage("acme", "appliance-collect")
+        .scoped("acme", "appliance-collect")
+        .usage()
         .await
         .unwrap()
 }

@@ -253,7 +253,8 @@ async fn source_file(gw: &TestGateway, org: &str, volume: &str) -> PathBuf {
         .gateway
         .services
         .db
-        .resource(org, "bycloud", "volume", volume)
+        .scoped(org, "bycloud")
+        .resource("volume", volume)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("volume {volume} exists"));
@@ -266,14 +267,11 @@ async fn stored(gw: &TestGateway, org: &str) -> Vec<backup_gateway::store::Backu
     gw.gateway
         .services
         .db
-        .backups(
-            org,
-            "bycloud",
-            &backup_gateway::store::BackupQuery {
-                limit: 100,
-                ..Default::default()
-            },
-        )
+        .scoped(org, "bycloud")
+        .backups(&backup_gateway::store::BackupQuery {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .0
@@ -405,7 +403,8 @@ async fn restore_without_a_volume_creates_one() {
         .gateway
         .services
         .db
-        .resource("acme", "bycloud", "volume", &volume)
+        .scoped("acme", "bycloud")
+        .resource("volume", &volume)
         .await
         .unwrap()
         .expect("the new volume is a resource of acme");
@@ -424,7 +423,8 @@ async fn restore_without_a_volume_creates_one() {
         .gateway
         .services
         .db
-        .resource("acme", "bycloud", "volume", &unnamed)
+        .scoped("acme", "bycloud")
+        .resource("volume", &unnamed)
         .await
         .unwrap()
         .expect("created");

@@ -125,14 +125,11 @@ source = {{ file = "{scratch}" }}
         .gateway
         .services
         .db
-        .backups(
-            "acme",
-            "bycloud",
-            &backup_gateway::store::BackupQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "bycloud")
+        .backups(&backup_gateway::store::BackupQuery {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .expect("records");
     assert_eq!(records.len(), 5);
@@ -227,7 +224,8 @@ source = {{ file = "{scratch}" }}
         .gateway
         .services
         .db
-        .usage("acme", "bycloud")
+        .scoped("acme", "bycloud")
+        .usage()
         .await
         .expect("usage");
     assert_eq!((used, reserved), (0, 0), "every stored byte freed");

@@ -72,7 +72,7 @@ async fn chain_and_races(url: &str) {
     .await;
     let charged: i64 = recs.iter().map(|r| r.stored_bytes).sum();
     assert_eq!(charged, base.len() as i64, "one copy charged");
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (charged, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (charged, 0));
     for r in &recs {
         assert_eq!(r.sha256, sha256_hex(&base));
         assert_eq!(read_back(&db, &objects, r).await, base);
@@ -122,13 +122,18 @@ async fn chain_and_races(url: &str) {
     all.extend(chain.into_iter().map(|(r, _)| r));
     all.sort_by(|a, b| b.sha256.cmp(&a.sha256));
     for (n, r) in all.iter().enumerate() {
-        let gone = db.delete_backup("acme", "p", &r.id).await.unwrap().unwrap();
+        let gone = db
+            .scoped("acme", "p")
+            .delete_backup(&r.id)
+            .await
+            .unwrap()
+            .unwrap();
         objects.delete_unreferenced(&gone.objects).await;
         for left in &all[n + 1..] {
             assert!(content::exists(&db, &objects, left).await.unwrap());
         }
     }
-    assert_eq!(db.usage("acme", "p").await.unwrap(), (0, 0));
+    assert_eq!(db.scoped("acme", "p").usage().await.unwrap(), (0, 0));
     let left = files_under(&dir.path().join("o").join("acme"));
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -39,7 +39,8 @@ fn job(kind: JobKind, resource_id: &str) -> NewJob {
 
 async fn ids(db: &Db, org: &str, attribute: Option<(&str, &str)>) -> Vec<String> {
     let found = db
-        .resources(org, "p", "vps", None, attribute, 100)
+        .scoped(org, "p")
+        .resources("vps", None, attribute, 100)
         .await
         .unwrap();
     found.into_iter().map(|r| r.id).collect()
@@ -55,11 +56,13 @@ async fn new_reads(url: &str) {
         ("e", r#"{"site": "12'; DROP TABLE resources; --"}"#),
     ];
     for (id, attributes) in declared {
-        db.upsert_resource("acme", "p", &resource(id, attributes))
+        db.scoped("acme", "p")
+            .upsert_resource(&resource(id, attributes))
             .await
             .unwrap();
     }
-    db.upsert_resource("other", "p", &resource("z", r#"{"site": "12"}"#))
+    db.scoped("other", "p")
+        .upsert_resource(&resource("z", r#"{"site": "12"}"#))
         .await
         .unwrap();
     assert_eq!(ids(&db, "acme", Some(("site", "12"))).await, ["a", "c"]);
@@ -85,8 +88,13 @@ async fn new_reads(url: &str) {
         kinds,
         ..JobFilter::default()
     };
-    let count =
-        async |f: JobFilter<'_>| jobs::query(&db, "acme", "p", &f, 100).await.unwrap().len();
+    let count = async |f: JobFilter<'_>| {
+        db.scoped("acme", "p")
+            .query_jobs(&f, 100)
+            .await
+            .unwrap()
+            .len()
+    };
     assert_eq!(count(of(&[JobKind::Capture], None)).await, 2);
     assert_eq!(count(of(&[JobKind::Restore], None)).await, 1);
     assert_eq!(
@@ -96,34 +104,47 @@ async fn new_reads(url: &str) {
     assert_eq!(count(of(&[], None)).await, 3);
 
     let rev = db
-        .put_document("acme", "p", "c", "k", "{}", Some(0))
+        .scoped("acme", "p")
+        .put_document("c", "k", "{}", Some(0))
         .await
         .unwrap()
         .unwrap();
     let key = ("c", "k");
     let wrong = db
-        .delete_document("acme", "p", key, Some(rev + 1))
+        .scoped("acme", "p")
+        .delete_document(key, Some(rev + 1))
         .await
         .unwrap();
     assert_eq!(wrong, DocumentDeleted::RevisionMismatch);
     assert!(
-        db.document("acme", "p", "c", "k").await.unwrap().is_some(),
+        db.scoped("acme", "p")
+            .document("c", "k")
+            .await
+            .unwrap()
+            .is_some(),
         "kept on a mismatch"
     );
     let right = db
-        .delete_document("acme", "p", key, Some(rev))
+        .scoped("acme", "p")
+        .delete_document(key, Some(rev))
         .await
         .unwrap();
     assert_eq!(right, DocumentDeleted::Yes);
     let again = db
-        .delete_document("acme", "p", key, Some(rev))
+        .scoped("acme", "p")
+        .delete_document(key, Some(rev))
         .await
         .unwrap();
     assert_eq!(again, DocumentDeleted::Missing);
-    db.put_document("acme", "p", "c", "k", "{}", None)
+    db.scoped("acme", "p")
+        .put_document("c", "k", "{}", None)
         .await
         .unwrap();
-    let any = db.delete_document("acme", "p", key, None).await.unwrap();
+    let any = db
+        .scoped("acme", "p")
+        .delete_document(key, None)
+        .await
+        .unwrap();
     assert_eq!(any, DocumentDeleted::Yes);
 }
 

@@ -103,7 +103,10 @@ secret = "{secret}"
     .await
     .unwrap();
     assert_eq!(
-        db.usage("acme", "appliance-collect").await.unwrap(),
+        db.scoped("acme", "appliance-collect")
+            .usage()
+            .await
+            .unwrap(),
         (4096, 0)
     );
 }

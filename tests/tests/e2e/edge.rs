@@ -276,15 +276,13 @@ source = {{ file = "{src}" }}
     let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {r:?}"));
     assert_eq!(v["code"], "parameter_invalid", "{v}");
     assert!(v["type"].is_string() && v["doc_url"].is_string(), "{v}");
-    let jobs = backup_gateway::jobs::store::list(
-        &gw.gateway.services.db,
-        "acme",
-        "altostrat",
-        (None, None),
-        &[],
-        10,
-    )
-    .await
-    .unwrap();
+    let jobs = gw
+        .gateway
+        .services
+        .db
+        .scoped("acme", "altostrat")
+        .jobs((None, None), &[], 10)
+        .await
+        .unwrap();
     assert!(jobs.is_empty(), "a capture was queued: {jobs:?}");
 }

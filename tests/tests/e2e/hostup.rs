@@ -142,14 +142,11 @@ async fn full_flow(gw: &TestGateway, source: &[u8]) {
         .gateway
         .services
         .db
-        .backups(
-            "acme",
-            "hostup",
-            &backup_gateway::store::BackupQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "hostup")
+        .backups(&backup_gateway::store::BackupQuery {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(items.len(), 1);
@@ -204,13 +201,20 @@ async fn create_poll_list_delete_on_sqlite() {
 #[tokio::test]
 async fn create_poll_list_delete_on_postgres() {
     let pg = PgCluster::start();
-    let url = pg.database("hostup").await;
+    let (gw, bytes, _src) = on_postgres(&pg, "hostup").await;
+    full_flow(&gw, &bytes).await;
+}
+
+/// A gateway with HostUp on a database `name` of `pg`: the gateway, the VPS source's bytes
+/// and the directory holding them.
+async fn on_postgres(pg: &PgCluster, name: &str) -> (TestGateway, Vec<u8>, tempfile::TempDir) {
+    let url = pg.database(name).await;
     let src = tempfile::tempdir().unwrap();
     let (path, bytes) = source_file(src.path());
     let gw = TestGateway::start(&[provider_plugin("hostup")], &config(&path, Some(&url)))
         .await
         .unwrap();
-    full_flow(&gw, &bytes).await;
+    (gw, bytes, src)
 }
 
 #[tokio::test]
@@ -380,19 +384,16 @@ async fn a_job_interrupted_by_killing_the_gateway_completes_once_after_restart()
     );
     let db = database_in(dir.path()).await;
     let (items, _) = db
-        .backups(
-            "acme",
-            "hostup",
-            &backup_gateway::store::BackupQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "hostup")
+        .backups(&backup_gateway::store::BackupQuery {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(items[0].sha256, sha256_hex(&big));
     assert_eq!(
-        db.usage("acme", "hostup").await.unwrap(),
+        db.scoped("acme", "hostup").usage().await.unwrap(),
         (big.len() as i64, 0)
     );
 }
@@ -443,7 +444,7 @@ async fn a_capture_running_when_the_gateway_stops_is_handed_back_and_runs_after_
             .unwrap();
     assert_eq!(job, ("queued".into(), 0, None, 0), "handed back");
     assert_eq!(
-        db.usage("acme", "hostup").await.unwrap(),
+        db.scoped("acme", "hostup").usage().await.unwrap(),
         (0, 0),
         "nothing reserved"
     );
@@ -466,7 +467,8 @@ async fn a_capture_running_when_the_gateway_stops_is_handed_back_and_runs_after_
         .unwrap();
     assert_eq!(attempts, 1, "the stopped run did not count");
     let rec = db
-        .backup_by_job("acme", "hostup", &{
+        .scoped("acme", "hostup")
+        .backup_by_job(&{
             let id: String = sqlx::query_scalar("SELECT id FROM jobs")
                 .fetch_one(db.pool())
                 .await
@@ -478,7 +480,7 @@ async fn a_capture_running_when_the_gateway_stops_is_handed_back_and_runs_after_
         .expect("its backup");
     assert_eq!(rec.sha256, sha256_hex(&body));
     assert_eq!(
-        db.usage("acme", "hostup").await.unwrap(),
+        db.scoped("acme", "hostup").usage().await.unwrap(),
         (body.len() as i64, 0)
     );
 }
@@ -518,16 +520,8 @@ async fn racing_creates_for_one_vps_queue_exactly_one_capture() {
         "{statuses:?}"
     );
     assert!(statuses.contains(&202));
-    let jobs = backup_gateway::jobs::store::list(
-        &gw.gateway.services.db,
-        "acme",
-        "hostup",
-        (None, None),
-        &[],
-        100,
-    )
-    .await
-    .unwrap();
+    let acme = gw.gateway.services.db.scoped("acme", "hostup");
+    let jobs = acme.jobs((None, None), &[], 100).await.unwrap();
     assert_eq!(jobs.len(), statuses.iter().filter(|s| **s == 202).count());
     // wait for them to finish, then check no two were ever queued or running at once
     let mut jobs = jobs;
@@ -536,16 +530,7 @@ async fn racing_creates_for_one_vps_queue_exactly_one_capture() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
-        jobs = backup_gateway::jobs::store::list(
-            &gw.gateway.services.db,
-            "acme",
-            "hostup",
-            (None, None),
-            &[],
-            100,
-        )
-        .await
-        .unwrap();
+        jobs = acme.jobs((None, None), &[], 100).await.unwrap();
     }
     jobs.sort_by_key(|j| j.created_at);
     for pair in jobs.windows(2) {
@@ -590,7 +575,9 @@ async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
     let db = &gw.gateway.services.db;
     let mut jobs = Vec::new();
     for _ in 0..400 {
-        jobs = backup_gateway::jobs::store::list(db, "acme", "hostup", (None, None), &[], 100)
+        jobs = db
+            .scoped("acme", "hostup")
+            .jobs((None, None), &[], 100)
             .await
             .unwrap();
         if jobs.iter().all(|j| j.finished_at.is_some()) {
@@ -606,7 +593,8 @@ async fn a_worker_claims_its_next_job_while_publishing_and_runs_each_once() {
             "{j:?}"
         );
         let b = db
-            .backup_by_job("acme", "hostup", &j.id)
+            .scoped("acme", "hostup")
+            .backup_by_job(&j.id)
             .await
             .unwrap()
             .expect("its backup");
@@ -658,7 +646,9 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
     let create = async |vps: &str| -> String {
         post_capture(&gw, vps).await;
         // the store's id of the job just queued: the VPS's newest
-        let jobs = backup_gateway::jobs::store::list(db, "acme", "hostup", (None, None), &[], 100)
+        let jobs = db
+            .scoped("acme", "hostup")
+            .jobs((None, None), &[], 100)
             .await
             .unwrap();
         jobs.into_iter()
@@ -669,10 +659,7 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
     };
     let finished = async |id: &str| -> backup_gateway::jobs::store::JobRecord {
         for _ in 0..800 {
-            let job = backup_gateway::jobs::store::get(db, "acme", "hostup", id)
-                .await
-                .unwrap()
-                .unwrap();
+            let job = db.scoped("acme", "hostup").job(id).await.unwrap().unwrap();
             if job.finished_at.is_some() {
                 return job;
             }
@@ -709,13 +696,13 @@ async fn a_capture_prepared_ahead_runs_when_the_last_jobs_retention_frees_its_qu
     // retention runs after a capture's commit (which is what marks its job finished), so
     // the last job's pruning may still be under way
     let expected = ((A + B) as i64, 0);
-    let mut usage = db.usage("acme", "hostup").await.unwrap();
+    let mut usage = db.scoped("acme", "hostup").usage().await.unwrap();
     for _ in 0..400 {
         if usage == expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
-        usage = db.usage("acme", "hostup").await.unwrap();
+        usage = db.scoped("acme", "hostup").usage().await.unwrap();
     }
     assert_eq!(
         usage, expected,
@@ -764,10 +751,11 @@ async fn a_job_claimed_ahead_is_handed_back_when_the_node_stops() {
     }
     let db = gw.gateway.services.db.clone();
     let jobs = async || {
-        let mut jobs =
-            backup_gateway::jobs::store::list(&db, "acme", "hostup", (None, None), &[], 10)
-                .await
-                .unwrap();
+        let mut jobs = db
+            .scoped("acme", "hostup")
+            .jobs((None, None), &[], 10)
+            .await
+            .unwrap();
         jobs.sort_by(|x, y| x.resource_id.cmp(&y.resource_id));
         jobs
     };
@@ -793,7 +781,7 @@ async fn a_job_claimed_ahead_is_handed_back_when_the_node_stops() {
         j[1]
     );
     assert_eq!(
-        db.usage("acme", "hostup").await.unwrap(),
+        db.scoped("acme", "hostup").usage().await.unwrap(),
         (5000, 0),
         "A charged, nothing reserved for B"
     );
@@ -832,4 +820,46 @@ pub(crate) async fn post_capture(gw: &TestGateway, vps: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A database outage while HostUp lists a VPS's backups is HostUp's own 503 problem, within
+/// the plugin's deadline (the rate-limit window and the read each give up in time instead of
+/// waiting out sqlx's 30 s connection timeout, which used to run the plugin past its
+/// deadline into the host's 500); once the database is back the same request succeeds.
+#[tokio::test]
+async fn a_database_outage_during_a_read_is_hostups_503_problem() {
+    let pg = PgCluster::start();
+    let (gw, _, _src) = on_postgres(&pg, "outage").await;
+    let list = || {
+        gw.client
+            .get(gw.at(&format!("/api/v2/vps/{VPS}/backups")))
+            .bearer_auth("hu-viewer")
+            .send()
+    };
+    assert_eq!(list().await.unwrap().status(), 200);
+    pg.take_down();
+    let r = list().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["type"], "https://developer.hostup.se/errors/service_unavailable",
+        "{body}"
+    );
+    assert_eq!(body["status"], 503, "{body}");
+    assert_eq!(
+        body["instance"],
+        format!("/api/v2/vps/{VPS}/backups"),
+        "{body}"
+    );
+    pg.bring_back();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = list().await.unwrap().status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 200, "the database is back");
 }

@@ -247,15 +247,12 @@ async fn backup_list_missing_and_restore() {
         .gateway
         .services
         .db
-        .backups(
-            "acme",
-            "jsa",
-            &backup_gateway::store::BackupQuery {
-                newest_first: true,
-                limit: 1,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "jsa")
+        .backups(&backup_gateway::store::BackupQuery {
+            newest_first: true,
+            limit: 1,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let key = &items[0].object_key;
@@ -436,15 +433,12 @@ async fn an_opened_backup_is_read_to_the_end_after_its_delete() {
     let services = &gw.gateway.services;
     let (records, _) = services
         .db
-        .backups(
-            "acme",
-            "jsa",
-            &backup_gateway::store::BackupQuery {
-                newest_first: true,
-                limit: 1,
-                ..Default::default()
-            },
-        )
+        .scoped("acme", "jsa")
+        .backups(&backup_gateway::store::BackupQuery {
+            newest_first: true,
+            limit: 1,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let record = records.into_iter().next().unwrap();

@@ -148,5 +148,31 @@ async fn a_reservation_keeps_the_caps_on_uploads_in_flight_on_postgres() {
             .unwrap();
         assert_eq!(got, expected, "reserving {id}");
     }
-    assert_eq!(db.usage("o", "p").await.unwrap(), (0, 40));
+    assert_eq!(db.scoped("o", "p").usage().await.unwrap(), (0, 40));
+}
+
+/// A database outage while appliance collect lists backups is collect's own 503 envelope
+/// (`{code, message, data}`), not the host's 500 after sqlx's 30 s connection timeout.
+#[tokio::test]
+async fn a_database_outage_during_a_list_is_collects_503_envelope() {
+    let pg = PgCluster::start();
+    let url = pg.database("outage").await;
+    let gw = gateway_with("", &format!("{NO_RATE}\n[database]\nurl = \"{url}\"\n")).await;
+    let r = upload(&gw, A1, Some("before.tar.gz"), b"kept".to_vec()).await;
+    assert_eq!(r.status(), 201);
+    pg.take_down();
+    let r = gw
+        .client
+        .get(gw.at("/api/systems/backups"))
+        .basic_auth(A1.0, Some(A1.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"code": 503, "message": "backup storage unavailable", "data": null})
+    );
+    pg.bring_back();
 }

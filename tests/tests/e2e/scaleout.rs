@@ -263,7 +263,10 @@ async fn an_upload_through_one_node_is_listed_and_downloaded_through_another() {
     assert_eq!(r.status(), 404);
     c.assert_bucket_clean(0).await;
     assert_eq!(
-        c.db.usage("acme", "appliance-collect").await.unwrap(),
+        c.db.scoped("acme", "appliance-collect")
+            .usage()
+            .await
+            .unwrap(),
         (0, 0)
     );
 }
@@ -347,7 +350,10 @@ async fn quota_and_rate_limits_hold_across_nodes_under_concurrent_load() {
     assert_eq!((ok, refused), (10, 20), "{statuses:?}");
     c.settled().await;
     assert_eq!(
-        c.db.usage("acme", "appliance-collect").await.unwrap(),
+        c.db.scoped("acme", "appliance-collect")
+            .usage()
+            .await
+            .unwrap(),
         (1_000_060, 0),
         "used exactly the quota, nothing left reserved"
     );
@@ -522,22 +528,19 @@ async fn a_capture_job_survives_the_death_of_the_node_running_it() {
     assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(c.count("SELECT COUNT(*) FROM backups").await, 1);
     let (items, _) =
-        c.db.backups(
-            "acme",
-            "hostup",
-            &backup_gateway::store::BackupQuery {
+        c.db.scoped("acme", "hostup")
+            .backups(&backup_gateway::store::BackupQuery {
                 limit: 10,
                 ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+            })
+            .await
+            .unwrap();
     assert_eq!(items[0].sha256, sha256_hex(&body));
     // the dead attempt's multipart upload was aborted by the survivor's sweep
     c.settled().await;
     c.assert_bucket_clean(1).await;
     assert_eq!(
-        c.db.usage("acme", "hostup").await.unwrap(),
+        c.db.scoped("acme", "hostup").usage().await.unwrap(),
         (body.len() as i64, 0)
     );
 }
@@ -606,7 +609,10 @@ async fn killed_and_cut_off_uploads_leave_no_object_and_no_part() {
     c.settled().await;
     c.assert_bucket_clean(1).await;
     assert_eq!(
-        c.db.usage("acme", "appliance-collect").await.unwrap(),
+        c.db.scoped("acme", "appliance-collect")
+            .usage()
+            .await
+            .unwrap(),
         (100_000, 0)
     );
 

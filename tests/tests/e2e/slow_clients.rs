@@ -183,7 +183,8 @@ async fn slow_and_fast_side_by_side(storage: &str) {
             .gateway
             .services
             .db
-            .backups("acme", "hostup", &items)
+            .scoped("acme", "hostup")
+            .backups(&items)
             .await
             .unwrap();
         assert_eq!(items.len(), 1);
@@ -298,7 +299,8 @@ async fn fifty_stalled_uploads_are_capped_and_ended_while_another_system_uploads
         gw.gateway
             .services
             .db
-            .usage("acme", "appliance-collect")
+            .scoped("acme", "appliance-collect")
+            .usage()
             .await
             .unwrap()
     };

@@ -1,9 +1,10 @@
-//! The job table: creating, reading, cancelling, and the worker side — claiming with a lease
+//! The job table: creating a job, and the worker side — claiming with a lease
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers), heartbeats that
 //! renew it and report progress, and the final transitions, each conditional on the lease
 //! still being held so a worker that lost its job cannot overwrite another's outcome.
 //! Lease expiry is set and compared by the database's clock, never a node's, so nodes with
-//! skewed clocks neither steal live jobs nor sit on dead ones.
+//! skewed clocks neither steal live jobs nor sit on dead ones. The org's side (reading,
+//! listing, cancelling, annotating) is `scoped`: methods of [`crate::store::Scoped`].
 //!
 //! What a client is told about (a job created, cancelled, its metadata set) is durable when
 //! these functions return; the worker's own transitions (claims, heartbeats, outcomes) are
@@ -15,6 +16,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::batch::{Batch, Param};
 use crate::store::{Db, DbError, Engine, now_micros};
+
+mod scoped;
+pub use scoped::JobFilter;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,169 +240,6 @@ pub async fn insert(db: &Db, new: &NewJob) -> Result<Option<JobRecord>, DbError>
     };
     db.sync().await?;
     Ok(Some(from_row(row)?))
-}
-
-/// A job of the org by id.
-pub async fn get(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    id: &str,
-) -> Result<Option<JobRecord>, DbError> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND id = $3"
-    )))
-    .bind(org)
-    .bind(provider)
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
-}
-
-/// A job of the org by sequence number.
-pub async fn get_by_seq(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    seq: i64,
-) -> Result<Option<JobRecord>, DbError> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND seq = $3"
-    )))
-    .bind(org)
-    .bind(provider)
-    .bind(seq)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
-}
-
-/// Jobs of the org, newest first, optionally of one resource and in some statuses.
-pub async fn list(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    resource: (Option<&str>, Option<&str>),
-    statuses: &[JobStatus],
-    limit: i64,
-) -> Result<Vec<JobRecord>, DbError> {
-    let filter = JobFilter {
-        resource_kind: resource.0,
-        resource_id: resource.1,
-        kinds: &[],
-        statuses,
-    };
-    query(db, org, provider, &filter, limit).await
-}
-
-/// What [`query`] selects; an empty list of kinds or statuses selects any.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct JobFilter<'a> {
-    /// Only jobs on this resource kind.
-    pub resource_kind: Option<&'a str>,
-    /// Only jobs on this resource id.
-    pub resource_id: Option<&'a str>,
-    /// Only jobs of these kinds.
-    pub kinds: &'a [JobKind],
-    /// Only jobs in these states.
-    pub statuses: &'a [JobStatus],
-}
-
-/// Jobs of an org and provider matching `filter`, newest first, at most `limit` (capped at
-/// 1000).
-pub async fn query(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    filter: &JobFilter<'_>,
-    limit: i64,
-) -> Result<Vec<JobRecord>, DbError> {
-    // placeholders only are interpolated: $6.. for the statuses, then the kinds
-    let placeholders = |from: usize, n: usize| -> String {
-        (from..from + n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut filters = String::new();
-    if !filter.statuses.is_empty() {
-        filters += &format!(
-            " AND status IN ({})",
-            placeholders(6, filter.statuses.len())
-        );
-    }
-    if !filter.kinds.is_empty() {
-        let from = 6 + filter.statuses.len();
-        filters += &format!(" AND kind IN ({})", placeholders(from, filter.kinds.len()));
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM jobs WHERE org = $1 AND provider = $2 AND ($3 = '' OR resource_kind = $3) \
-         AND ($4 = '' OR resource_id = $4) AND seq > $5{filters} ORDER BY seq DESC LIMIT {limit}",
-        limit = limit.clamp(0, 1000)
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql))
-        .bind(org)
-        .bind(provider)
-        .bind(filter.resource_kind.unwrap_or(""))
-        .bind(filter.resource_id.unwrap_or(""))
-        .bind(0i64);
-    for s in filter.statuses {
-        q = q.bind(s.as_str());
-    }
-    for k in filter.kinds {
-        q = q.bind(k.as_str());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
-}
-
-/// Cancel a queued or running job. `Ok(None)` when it does not exist, `Err(status)` when it
-/// already finished.
-pub async fn cancel(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    id: &str,
-) -> Result<Result<Option<JobRecord>, JobStatus>, DbError> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE jobs SET status = 'cancelled', finished_at = $1, message = 'cancelled', lease_owner = NULL \
-         WHERE org = $2 AND provider = $3 AND id = $4 AND status IN ('queued', 'in_progress') RETURNING {COLUMNS}"
-    )))
-    .bind(now_micros())
-    .bind(org)
-    .bind(provider)
-    .bind(id)
-    .fetch_optional(&mut *db.write().await?)
-    .await?;
-    if let Some(row) = row {
-        db.sync().await?;
-        return Ok(Ok(Some(from_row(&row)?)));
-    }
-    Ok(match get(db, org, provider, id).await? {
-        Some(job) => Err(job.status),
-        None => Ok(None),
-    })
-}
-
-/// Replace a job's plugin metadata; false when it does not exist.
-pub async fn set_metadata(
-    db: &Db,
-    org: &str,
-    provider: &str,
-    id: &str,
-    metadata: &str,
-) -> Result<bool, DbError> {
-    let r =
-        sqlx::query("UPDATE jobs SET metadata = $1 WHERE org = $2 AND provider = $3 AND id = $4")
-            .bind(metadata)
-            .bind(org)
-            .bind(provider)
-            .bind(id)
-            .execute(&mut *db.write().await?)
-            .await?;
-    db.sync().await?;
-    Ok(r.rows_affected() > 0)
 }
 
 /// Take the oldest runnable job (queued, or in progress with an expired lease and attempts

@@ -71,13 +71,13 @@ async fn lifecycle_and_lease_takeover() {
         .await
         .unwrap()
     );
-    let done = get(&db, "acme", "p", &j.id).await.unwrap().unwrap();
+    let done = db.scoped("acme", "p").job(&j.id).await.unwrap().unwrap();
     assert_eq!(
         (done.status, done.backup_id.as_deref()),
         (JobStatus::Completed, Some("b1"))
     );
     assert!(matches!(
-        cancel(&db, "acme", "p", &j.id).await.unwrap(),
+        db.scoped("acme", "p").cancel_job(&j.id).await.unwrap(),
         Err(JobStatus::Completed)
     ));
 }
@@ -124,32 +124,38 @@ async fn exhausted_jobs_fail_and_cancelled_ones_are_not_claimed() {
     );
     assert_eq!(fail_exhausted(&db, 1).await.unwrap(), 1);
     assert_eq!(
-        get(&db, "acme", "p", &a.id).await.unwrap().unwrap().status,
+        db.scoped("acme", "p")
+            .job(&a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         JobStatus::Failed
     );
     let b = insert(&db, &new_job("v2")).await.unwrap().unwrap();
     assert!(
-        cancel(&db, "acme", "p", &b.id)
+        db.scoped("acme", "p")
+            .cancel_job(&b.id)
             .await
             .unwrap()
             .unwrap()
             .is_some()
     );
     assert!(claim(&db, "w", -1_000_000, 3).await.unwrap().is_none());
-    let listed = list(
-        &db,
-        "acme",
-        "p",
-        (Some("vps"), None),
-        &[JobStatus::Failed, JobStatus::Cancelled],
-        10,
-    )
-    .await
-    .unwrap();
+    let listed = db
+        .scoped("acme", "p")
+        .jobs(
+            (Some("vps"), None),
+            &[JobStatus::Failed, JobStatus::Cancelled],
+            10,
+        )
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, b.id, "newest first");
     assert!(
-        list(&db, "globex", "p", (None, None), &[], 10)
+        db.scoped("globex", "p")
+            .jobs((None, None), &[], 10)
             .await
             .unwrap()
             .is_empty()

@@ -34,7 +34,7 @@ impl backups::Host for InstanceState {
             offset: i64::try_from(q.offset).unwrap_or(i64::MAX),
             limit: i64::from(q.limit.min(MAX_LIST)),
         };
-        let (items, total) = self.with_db(async |db, org, p| db.backups(org, p, &query).await)?;
+        let (items, total) = self.with_db(async |s| s.backups(&query).await)?;
         Ok(backups::Page {
             items: items.into_iter().map(to_backup).collect(),
             total: u64::try_from(total).unwrap_or(0),
@@ -42,9 +42,7 @@ impl backups::Host for InstanceState {
     }
 
     fn get(&mut self, id: String) -> Result<Option<backups::Backup>, types::HostError> {
-        Ok(self
-            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
-            .map(to_backup))
+        Ok(self.with_db(async |s| s.backup(&id).await)?.map(to_backup))
     }
 
     fn get_by_seq(&mut self, seq: u64) -> Result<Option<backups::Backup>, types::HostError> {
@@ -52,13 +50,12 @@ impl backups::Host for InstanceState {
             return Ok(None);
         };
         Ok(self
-            .with_db(async |db, org, p| db.backup_by_seq(org, p, seq).await)?
+            .with_db(async |s| s.backup_by_seq(seq).await)?
             .map(to_backup))
     }
 
     fn delete(&mut self, id: String) -> Result<bool, types::HostError> {
-        let Some(gone) = self.with_db(async |db, org, p| db.delete_backup(org, p, &id).await)?
-        else {
+        let Some(gone) = self.with_db(async |s| s.delete_backup(&id).await)? else {
             return Ok(false);
         };
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
@@ -68,7 +65,7 @@ impl backups::Host for InstanceState {
 
     fn read(&mut self, id: String, range: types::ByteRange) -> Result<Vec<u8>, types::HostError> {
         let rec = self
-            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
+            .with_db(async |s| s.backup(&id).await)?
             .ok_or(types::HostError::NotFound)?;
         let size = u64::try_from(rec.size).unwrap_or(0);
         let start = range.offset.min(size);
@@ -96,7 +93,7 @@ impl backups::Host for InstanceState {
 
     fn object_exists(&mut self, id: String) -> Result<bool, types::HostError> {
         let rec = self
-            .with_db(async |db, org, p| db.backup(org, p, &id).await)?
+            .with_db(async |s| s.backup(&id).await)?
             .ok_or(types::HostError::NotFound)?;
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
         rt.block_on(crate::store::content::exists(
@@ -111,9 +108,7 @@ impl backups::Host for InstanceState {
         if serde_json::from_str::<serde_json::Value>(&metadata).is_err() {
             return Err(types::HostError::Invalid("metadata must be JSON".into()));
         }
-        match self
-            .with_db(async |db, org, p| db.set_backup_metadata(org, p, &id, &metadata).await)?
-        {
+        match self.with_db(async |s| s.set_backup_metadata(&id, &metadata).await)? {
             true => Ok(()),
             false => Err(types::HostError::NotFound),
         }

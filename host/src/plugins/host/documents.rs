@@ -19,7 +19,7 @@ impl documents::Host for InstanceState {
         collection: String,
         key: String,
     ) -> Result<Option<documents::Document>, types::HostError> {
-        self.with_db(async |db, org, p| db.document(org, p, &collection, &key).await)
+        self.with_db(async |s| s.document(&collection, &key).await)
             .map(|d| d.map(to_document))
     }
 
@@ -34,10 +34,8 @@ impl documents::Host for InstanceState {
             return Err(types::HostError::Invalid("value must be JSON".into()));
         }
         let expected = expected_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
-        let rev = self.with_db(async |db, org, p| {
-            db.put_document(org, p, &collection, &key, &value, expected)
-                .await
-        })?;
+        let rev =
+            self.with_db(async |s| s.put_document(&collection, &key, &value, expected).await)?;
         match rev {
             Some(revision) => Ok(documents::Document {
                 key,
@@ -55,10 +53,8 @@ impl documents::Host for InstanceState {
         expected_revision: Option<u64>,
     ) -> Result<bool, types::HostError> {
         let expected = expected_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
-        let done = self.with_db(async |db, org, p| {
-            db.delete_document(org, p, (&collection, &key), expected)
-                .await
-        })?;
+        let done =
+            self.with_db(async |s| s.delete_document((&collection, &key), expected).await)?;
         match done {
             DocumentDeleted::Yes => Ok(true),
             DocumentDeleted::Missing => Ok(false),
@@ -75,10 +71,8 @@ impl documents::Host for InstanceState {
         limit: u32,
     ) -> Result<Vec<documents::Document>, types::HostError> {
         let limit = i64::from(limit.min(MAX_LIST));
-        let rows = self.with_db(async |db, org, p| {
-            db.documents(org, p, &collection, after.as_deref(), limit)
-                .await
-        })?;
+        let rows =
+            self.with_db(async |s| s.documents(&collection, after.as_deref(), limit).await)?;
         Ok(rows.into_iter().map(to_document).collect())
     }
 }

@@ -71,10 +71,7 @@ impl jobs::Host for InstanceState {
         let subject = self.ctx.subject.clone().unwrap_or_default();
         let kind = job_kind(spec.kind);
         let resource = self
-            .with_db(async |db, org, p| {
-                db.resource(org, p, &spec.resource_kind, &spec.resource_id)
-                    .await
-            })?
+            .with_db(async |s| s.resource(&spec.resource_kind, &spec.resource_id).await)?
             .ok_or(types::HostError::NotFound)?;
         if resource.source.is_none() {
             return Err(types::HostError::Invalid(
@@ -86,7 +83,7 @@ impl jobs::Host for InstanceState {
                 .source_backup
                 .as_deref()
                 .ok_or_else(|| types::HostError::Invalid("a restore needs source-backup".into()))?;
-            self.with_db(async |db, org, p| db.backup(org, p, id).await)?
+            self.with_db(async |s| s.backup(id).await)?
                 .ok_or(types::HostError::NotFound)?;
         }
         let new = NewJob {
@@ -103,13 +100,13 @@ impl jobs::Host for InstanceState {
             exclusive: spec.exclusive,
             deduplicate: spec.deduplicate && kind == JobKind::Capture,
         };
-        let job = self.with_db(async |db, org, p| {
+        let job = self.with_db(async |s| {
             let new = NewJob {
-                org: org.to_owned(),
-                provider: p.to_owned(),
+                org: s.org().to_owned(),
+                provider: s.provider().to_owned(),
                 ..new
             };
-            store::insert(db, &new).await
+            store::insert(s.db(), &new).await
         })?;
         if job.is_some()
             && let Some((_, services, _)) = self.scope()
@@ -122,7 +119,7 @@ impl jobs::Host for InstanceState {
     }
 
     fn get(&mut self, id: String) -> Result<Option<jobs::Job>, types::HostError> {
-        self.with_db(async |db, org, p| crate::jobs::store::get(db, org, p, &id).await)
+        self.with_db(async |s| s.job(&id).await)
             .map(|j| j.map(to_job))
     }
 
@@ -130,7 +127,7 @@ impl jobs::Host for InstanceState {
         let Ok(seq) = i64::try_from(seq) else {
             return Ok(None);
         };
-        self.with_db(async |db, org, p| crate::jobs::store::get_by_seq(db, org, p, seq).await)
+        self.with_db(async |s| s.job_by_seq(seq).await)
             .map(|j| j.map(to_job))
     }
 
@@ -144,14 +141,12 @@ impl jobs::Host for InstanceState {
             statuses: &statuses,
         };
         let limit = i64::from(q.limit.min(MAX_LIST));
-        let rows = self.with_db(async |db, org, p| {
-            crate::jobs::store::query(db, org, p, &filter, limit).await
-        })?;
+        let rows = self.with_db(async |s| s.query_jobs(&filter, limit).await)?;
         Ok(rows.into_iter().map(to_job).collect())
     }
 
     fn cancel(&mut self, id: String) -> Result<jobs::Job, types::HostError> {
-        match self.with_db(async |db, org, p| crate::jobs::store::cancel(db, org, p, &id).await)? {
+        match self.with_db(async |s| s.cancel_job(&id).await)? {
             Ok(Some(job)) => Ok(to_job(job)),
             Ok(None) => Err(types::HostError::NotFound),
             Err(status) => Err(types::HostError::Conflict(format!(
@@ -165,9 +160,7 @@ impl jobs::Host for InstanceState {
         if serde_json::from_str::<serde_json::Value>(&metadata).is_err() {
             return Err(types::HostError::Invalid("metadata must be JSON".into()));
         }
-        match self.with_db(async |db, org, p| {
-            crate::jobs::store::set_metadata(db, org, p, &id, &metadata).await
-        })? {
+        match self.with_db(async |s| s.set_job_metadata(&id, &metadata).await)? {
             true => Ok(()),
             false => Err(types::HostError::NotFound),
         }

@@ -12,7 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::types;
 use crate::services::Services;
-use crate::store::{Db, DbError};
+use crate::store::{DbError, Scoped};
 
 mod backups;
 mod documents;
@@ -63,6 +63,10 @@ pub struct InstanceState {
     pub(super) table: ResourceTable,
     pub(super) limits: StoreLimits,
     pub(super) ctx: CallContext,
+    /// How long one database call may take before the plugin is told `unavailable`: half
+    /// the call's deadline, so a stalled database leaves the plugin time to render its 503
+    /// (the epoch deadline cannot interrupt a call blocked in the host).
+    pub(super) db_budget: std::time::Duration,
 }
 
 impl WasiView for InstanceState {
@@ -95,13 +99,18 @@ impl InstanceState {
     /// Run a database call for the caller's org, mapping failures to `unavailable`.
     fn with_db<T>(
         &self,
-        f: impl AsyncFnOnce(&Db, &str, &str) -> Result<T, DbError>,
+        f: impl AsyncFnOnce(Scoped<'_>) -> Result<T, DbError>,
     ) -> Result<T, types::HostError> {
         let (org, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;
-        rt.block_on(f(&services.db, org, self.plugin())).map_err(|e| {
-            tracing::error!(plugin = self.plugin(), request_id = %self.ctx.request_id, error = %e, "capability call failed");
-            types::HostError::Unavailable
-        })
+        let scoped = services.db.scoped(org, self.plugin());
+        let outcome = rt.block_on(tokio::time::timeout(self.db_budget, f(scoped)));
+        let error = match outcome {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", self.db_budget.as_millis()),
+        };
+        tracing::error!(plugin = self.plugin(), request_id = %self.ctx.request_id, %error, "capability call failed");
+        Err(types::HostError::Unavailable)
     }
 }
 

@@ -23,7 +23,7 @@ impl resources::Host for InstanceState {
         kind: String,
         id: String,
     ) -> Result<Option<resources::Resource>, types::HostError> {
-        self.with_db(async |db, org, p| db.resource(org, p, &kind, &id).await)
+        self.with_db(async |s| s.resource(&kind, &id).await)
             .map(|r| r.map(to_resource))
     }
 
@@ -42,8 +42,8 @@ impl resources::Host for InstanceState {
         }
         let limit = i64::from(q.limit.min(MAX_LIST));
         let attribute = q.attribute.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
-        let rows = self.with_db(async |db, org, p| {
-            db.resources(org, p, &q.kind, q.after.as_deref(), attribute, limit)
+        let rows = self.with_db(async |s| {
+            s.resources(&q.kind, q.after.as_deref(), attribute, limit)
                 .await
         })?;
         Ok(rows.into_iter().map(to_resource).collect())
@@ -55,9 +55,7 @@ impl resources::Host for InstanceState {
         id: String,
         state: String,
     ) -> Result<(), types::HostError> {
-        match self
-            .with_db(async |db, org, p| db.set_resource_state(org, p, &kind, &id, &state).await)?
-        {
+        match self.with_db(async |s| s.set_resource_state(&kind, &id, &state).await)? {
             true => Ok(()),
             false => Err(types::HostError::NotFound),
         }
@@ -105,7 +103,7 @@ impl resources::Host for InstanceState {
             source: Some(source),
             created_at: now_micros(),
         };
-        match self.with_db(async |db, org, p| db.insert_resource(org, p, &rec).await)? {
+        match self.with_db(async |s| s.insert_resource(&rec).await)? {
             true => Ok(to_resource(rec)),
             false => Err(types::HostError::Conflict(
                 "a resource with this id exists".into(),

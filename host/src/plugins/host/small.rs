@@ -19,7 +19,7 @@ impl ids::Host for InstanceState {
     }
 
     fn next_in_sequence(&mut self, name: String) -> Result<u64, types::HostError> {
-        self.with_db(async |db, org, p| db.next_in_sequence(org, p, &name).await)
+        self.with_db(async |s| s.next_in_sequence(&name).await)
             .map(|v| u64::try_from(v).unwrap_or(0))
     }
 }

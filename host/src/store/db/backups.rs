@@ -3,68 +3,48 @@
 
 use super::*;
 
-impl Db {
+impl Scoped<'_> {
     /// A backup of the org by id.
-    pub async fn backup(
-        &self,
-        org: &str,
-        provider: &str,
-        id: &str,
-    ) -> Result<Option<BackupRecord>, DbError> {
+    pub async fn backup(&self, id: &str) -> Result<Option<BackupRecord>, DbError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE org = $1 AND provider = $2 AND id = $3"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         Ok(row.as_ref().map(backup_from_row).transpose()?)
     }
 
     /// The backup a job produced, if it committed one.
-    pub async fn backup_by_job(
-        &self,
-        org: &str,
-        provider: &str,
-        job_id: &str,
-    ) -> Result<Option<BackupRecord>, DbError> {
+    pub async fn backup_by_job(&self, job_id: &str) -> Result<Option<BackupRecord>, DbError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE org = $1 AND provider = $2 AND job_id = $3"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(job_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         Ok(row.as_ref().map(backup_from_row).transpose()?)
     }
 
     /// A backup of the org by sequence number.
-    pub async fn backup_by_seq(
-        &self,
-        org: &str,
-        provider: &str,
-        seq: i64,
-    ) -> Result<Option<BackupRecord>, DbError> {
+    pub async fn backup_by_seq(&self, seq: i64) -> Result<Option<BackupRecord>, DbError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE org = $1 AND provider = $2 AND seq = $3"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(seq)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         Ok(row.as_ref().map(backup_from_row).transpose()?)
     }
 
     /// Backups matching a query, and how many matched in all.
-    pub async fn backups(
-        &self,
-        org: &str,
-        provider: &str,
-        q: &BackupQuery,
-    ) -> Result<(Vec<BackupRecord>, i64), DbError> {
+    pub async fn backups(&self, q: &BackupQuery) -> Result<(Vec<BackupRecord>, i64), DbError> {
         let filter = "org = $1 AND provider = $2 AND ($3 = '' OR resource_kind = $3) \
                       AND ($4 = '' OR resource_id = $4)";
         let order = if q.newest_first { "DESC" } else { "ASC" };
@@ -73,45 +53,39 @@ impl Db {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE {filter} ORDER BY seq {order} LIMIT $5 OFFSET $6"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(kind)
         .bind(rid)
         .bind(q.limit)
         .bind(q.offset)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM backups WHERE {filter}"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(kind)
         .bind(rid)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.db.pool)
         .await?;
         let items = rows.iter().map(backup_from_row).collect::<Result<_, _>>()?;
         Ok((items, total))
     }
 
     /// Replace a backup's plugin metadata; false when it does not exist.
-    pub async fn set_backup_metadata(
-        &self,
-        org: &str,
-        provider: &str,
-        id: &str,
-        metadata: &str,
-    ) -> Result<bool, DbError> {
+    pub async fn set_backup_metadata(&self, id: &str, metadata: &str) -> Result<bool, DbError> {
         let r = sqlx::query(
             "UPDATE backups SET metadata = $1 WHERE org = $2 AND provider = $3 AND id = $4",
         )
         .bind(metadata)
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(id)
-        .execute(&mut *self.write().await?)
+        .execute(&mut *self.db.write().await?)
         .await?;
-        self.sync().await?;
+        self.db.sync().await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -119,19 +93,14 @@ impl Db {
     /// transaction (for a chunked backup: its chunk references, freeing chunks no other
     /// backup refers to). Returns the record and the objects left unreferenced, for the
     /// caller to delete.
-    pub async fn delete_backup(
-        &self,
-        org: &str,
-        provider: &str,
-        id: &str,
-    ) -> Result<Option<Deleted>, DbError> {
-        let mut conn = self.write().await?;
+    pub async fn delete_backup(&self, id: &str) -> Result<Option<Deleted>, DbError> {
+        let mut conn = self.db.write().await?;
         let mut tx = conn.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM backups WHERE org = $1 AND provider = $2 AND id = $3 RETURNING {BACKUP_COLUMNS}"
         )))
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -139,7 +108,7 @@ impl Db {
             return Ok(None);
         };
         let (freed, objects) = if record.chunked {
-            crate::store::chunks::release(&mut tx, org, provider, id).await?
+            crate::store::chunks::release(&mut tx, self.org, self.provider, id).await?
         } else {
             (record.stored_bytes, vec![record.object_key.clone()])
         };
@@ -147,16 +116,14 @@ impl Db {
             "UPDATE quota_usage SET used_bytes = used_bytes - $1 WHERE org = $2 AND provider = $3",
         )
         .bind(freed)
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         drop(conn);
         // durable before the caller deletes the objects
-        self.sync().await?;
+        self.db.sync().await?;
         Ok(Some(Deleted { record, objects }))
     }
-
-    // ---- quota and in-flight ingests ---------------------------------------------------
 }

@@ -17,37 +17,30 @@ pub enum DocumentDeleted {
     RevisionMismatch,
 }
 
-impl Db {
+impl Scoped<'_> {
     /// The next value of a named per-org, per-provider counter.
-    pub async fn next_in_sequence(
-        &self,
-        org: &str,
-        provider: &str,
-        name: &str,
-    ) -> Result<i64, DbError> {
-        let mut conn = self.write().await?;
+    pub async fn next_in_sequence(&self, name: &str) -> Result<i64, DbError> {
+        let mut conn = self.db.write().await?;
         let mut tx = conn.begin().await?;
-        let v = next_in_sequence(&mut tx, org, provider, name).await?;
+        let v = next_in_sequence(&mut tx, self.org, self.provider, name).await?;
         tx.commit().await?;
         drop(conn);
-        self.sync().await?;
+        self.db.sync().await?;
         Ok(v)
     }
 
     /// A document.
     pub async fn document(
         &self,
-        org: &str,
-        provider: &str,
         collection: &str,
         key: &str,
     ) -> Result<Option<DocumentRecord>, DbError> {
         let row = sqlx::query("SELECT key, value, revision FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4")
-            .bind(org)
-            .bind(provider)
+            .bind(self.org)
+            .bind(self.provider)
             .bind(collection)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         Ok(row
             .map(|r| -> Result<_, sqlx::Error> {
@@ -64,8 +57,6 @@ impl Db {
     /// Returns the new revision, or None on a revision conflict.
     pub async fn put_document(
         &self,
-        org: &str,
-        provider: &str,
         collection: &str,
         key: &str,
         value: &str,
@@ -73,17 +64,17 @@ impl Db {
     ) -> Result<Option<i64>, DbError> {
         let row = match expected {
             Some(0) => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING revision")
-                .bind(org).bind(provider).bind(collection).bind(key).bind(value)
-                .fetch_optional(&mut *self.write().await?).await?,
+                .bind(self.org).bind(self.provider).bind(collection).bind(key).bind(value)
+                .fetch_optional(&mut *self.db.write().await?).await?,
             Some(rev) => sqlx::query("UPDATE documents SET value = $1, revision = revision + 1 WHERE org = $2 AND provider = $3 AND collection = $4 AND key = $5 AND revision = $6 RETURNING revision")
-                .bind(value).bind(org).bind(provider).bind(collection).bind(key).bind(rev)
-                .fetch_optional(&mut *self.write().await?).await?,
+                .bind(value).bind(self.org).bind(self.provider).bind(collection).bind(key).bind(rev)
+                .fetch_optional(&mut *self.db.write().await?).await?,
             None => sqlx::query("INSERT INTO documents (org, provider, collection, key, value, revision) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (org, provider, collection, key) DO UPDATE SET value = excluded.value, revision = documents.revision + 1 RETURNING revision")
-                .bind(org).bind(provider).bind(collection).bind(key).bind(value)
-                .fetch_optional(&mut *self.write().await?).await?,
+                .bind(self.org).bind(self.provider).bind(collection).bind(key).bind(value)
+                .fetch_optional(&mut *self.db.write().await?).await?,
         };
         if row.is_some() {
-            self.sync().await?;
+            self.db.sync().await?;
         }
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
@@ -91,18 +82,16 @@ impl Db {
     /// Delete a document; with `expected`, only while its revision still equals it.
     pub async fn delete_document(
         &self,
-        org: &str,
-        provider: &str,
         (collection, key): (&str, &str),
         expected: Option<i64>,
     ) -> Result<DocumentDeleted, DbError> {
-        let mut w = self.write().await?;
+        let mut w = self.db.write().await?;
         let r = sqlx::query(
             "DELETE FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4 \
              AND (CAST($5 AS BIGINT) IS NULL OR revision = $5)",
         )
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(collection)
         .bind(key)
         .bind(expected)
@@ -110,7 +99,7 @@ impl Db {
         .await?;
         if r.rows_affected() > 0 {
             drop(w);
-            self.sync().await?;
+            self.db.sync().await?;
             return Ok(DocumentDeleted::Yes);
         }
         if expected.is_none() {
@@ -119,8 +108,8 @@ impl Db {
         let exists = sqlx::query(
             "SELECT 1 FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key = $4",
         )
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(collection)
         .bind(key)
         .fetch_optional(&mut *w)
@@ -134,19 +123,17 @@ impl Db {
     /// Documents of a collection by key after a cursor.
     pub async fn documents(
         &self,
-        org: &str,
-        provider: &str,
         collection: &str,
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DocumentRecord>, DbError> {
         let rows = sqlx::query("SELECT key, value, revision FROM documents WHERE org = $1 AND provider = $2 AND collection = $3 AND key > $4 ORDER BY key LIMIT $5")
-            .bind(org)
-            .bind(provider)
+            .bind(self.org)
+            .bind(self.provider)
             .bind(collection)
             .bind(after.unwrap_or(""))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?;
         Ok(rows
             .iter()

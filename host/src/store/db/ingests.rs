@@ -224,23 +224,23 @@ impl Db {
             })
             .collect::<Result<_, sqlx::Error>>()?)
     }
+}
 
+impl Scoped<'_> {
     /// Committed and reserved bytes of an org for a provider.
-    pub async fn usage(&self, org: &str, provider: &str) -> Result<(i64, i64), DbError> {
+    pub async fn usage(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(
             "SELECT used_bytes, reserved_bytes FROM quota_usage WHERE org = $1 AND provider = $2",
         )
-        .bind(org)
-        .bind(provider)
-        .fetch_optional(&self.pool)
+        .bind(self.org)
+        .bind(self.provider)
+        .fetch_optional(&self.db.pool)
         .await?;
         Ok(match row {
             Some(r) => (r.try_get(0)?, r.try_get(1)?),
             None => (0, 0),
         })
     }
-
-    // ---- sequences, documents, rate windows --------------------------------------------
 }
 
 /// The transaction that turns an ingest into a visible backup, completing its job (if any)

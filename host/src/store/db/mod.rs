@@ -1,6 +1,7 @@
 //! The metadata database: one schema (`host/migrations`) on SQLite (default, WAL) or
-//! PostgreSQL, through sqlx's Any driver. Every query takes the org (and provider) it is
-//! scoped to; nothing here can reach across tenants.
+//! PostgreSQL, through sqlx's Any driver. The queries over an org's data are methods of
+//! [`Scoped`] (`db.scoped(org, provider)`), which carries the org and provider; what is left
+//! on [`Db`] is the ingest pipeline's own bookkeeping and the node-wide sweeps.
 //!
 //! Writes go through [`Db::write`]: on SQLite one connection held by whoever writes, so
 //! writers queue in the process (first come, first served) instead of meeting SQLite's lock
@@ -32,6 +33,8 @@ mod documents;
 pub use documents::DocumentDeleted;
 mod ingests;
 mod resources;
+mod scoped;
+pub use scoped::Scoped;
 mod types;
 mod windows;
 
@@ -390,8 +393,6 @@ impl Db {
         }
         Ok(())
     }
-
-    // ---- resources ---------------------------------------------------------------------
 }
 
 /// How often SQLite's write-ahead log is checkpointed into the database file.

@@ -3,23 +3,18 @@
 
 use super::*;
 
-impl Db {
+impl Scoped<'_> {
     /// Insert or refresh a resource declared in the config (state is kept if present). Not
     /// synced: the caller syncs once after declaring them all.
-    pub async fn upsert_resource(
-        &self,
-        org: &str,
-        provider: &str,
-        r: &ResourceRecord,
-    ) -> Result<(), DbError> {
+    pub async fn upsert_resource(&self, r: &ResourceRecord) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO resources (org, provider, kind, id, name, state, attributes, source, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (org, provider, kind, id) DO UPDATE SET name = excluded.name, \
              attributes = excluded.attributes, source = excluded.source",
         )
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(&r.kind)
         .bind(&r.id)
         .bind(&r.name)
@@ -27,28 +22,22 @@ impl Db {
         .bind(&r.attributes)
         .bind(&r.source)
         .bind(r.created_at)
-        .execute(&mut *self.write().await?)
+        .execute(&mut *self.db.write().await?)
         .await?;
         Ok(())
     }
 
     /// A resource of the org.
-    pub async fn resource(
-        &self,
-        org: &str,
-        provider: &str,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<ResourceRecord>, DbError> {
+    pub async fn resource(&self, kind: &str, id: &str) -> Result<Option<ResourceRecord>, DbError> {
         let row = sqlx::query(
             "SELECT kind, id, name, state, attributes, source, created_at FROM resources \
              WHERE org = $1 AND provider = $2 AND kind = $3 AND id = $4",
         )
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(kind)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         Ok(row.as_ref().map(resource_from_row).transpose()?)
     }
@@ -58,14 +47,12 @@ impl Db {
     /// plugin import allows 1-64 of `[A-Za-z0-9._-]`); it is bound, never interpolated.
     pub async fn resources(
         &self,
-        org: &str,
-        provider: &str,
         kind: &str,
         after: Option<&str>,
         attribute: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<ResourceRecord>, DbError> {
-        let filter = match (attribute, self.engine) {
+        let filter = match (attribute, self.db.engine) {
             (None, _) => "",
             (Some(_), Engine::Sqlite) => {
                 " AND json_type(attributes, '$.\"' || $6 || '\"') = 'text' \
@@ -81,15 +68,15 @@ impl Db {
              WHERE org = $1 AND provider = $2 AND kind = $3 AND id > $4{filter} ORDER BY id LIMIT $5"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org)
-            .bind(provider)
+            .bind(self.org)
+            .bind(self.provider)
             .bind(kind)
             .bind(after.unwrap_or(""))
             .bind(limit);
         if let Some((key, value)) = attribute {
             q = q.bind(key).bind(value);
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.db.pool).await?;
         Ok(rows
             .iter()
             .map(resource_from_row)
@@ -99,8 +86,6 @@ impl Db {
     /// Set a resource's state; false when it does not exist.
     pub async fn set_resource_state(
         &self,
-        org: &str,
-        provider: &str,
         kind: &str,
         id: &str,
         state: &str,
@@ -109,29 +94,24 @@ impl Db {
             "UPDATE resources SET state = $1 WHERE org = $2 AND provider = $3 AND kind = $4 AND id = $5",
         )
         .bind(state)
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(kind)
         .bind(id)
-        .execute(&mut *self.write().await?)
+        .execute(&mut *self.db.write().await?)
         .await?;
-        self.sync().await?;
+        self.db.sync().await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Insert a new resource; false when one with that kind and id exists.
-    pub async fn insert_resource(
-        &self,
-        org: &str,
-        provider: &str,
-        r: &ResourceRecord,
-    ) -> Result<bool, DbError> {
+    pub async fn insert_resource(&self, r: &ResourceRecord) -> Result<bool, DbError> {
         let res = sqlx::query(
             "INSERT INTO resources (org, provider, kind, id, name, state, attributes, source, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
-        .bind(org)
-        .bind(provider)
+        .bind(self.org)
+        .bind(self.provider)
         .bind(&r.kind)
         .bind(&r.id)
         .bind(&r.name)
@@ -139,11 +119,9 @@ impl Db {
         .bind(&r.attributes)
         .bind(&r.source)
         .bind(r.created_at)
-        .execute(&mut *self.write().await?)
+        .execute(&mut *self.db.write().await?)
         .await?;
-        self.sync().await?;
+        self.db.sync().await?;
         Ok(res.rows_affected() > 0)
     }
-
-    // ---- backups -----------------------------------------------------------------------
 }

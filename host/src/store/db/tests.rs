@@ -27,7 +27,10 @@ async fn a_batch_takes_effect_whole_or_not_at_all_and_never_holds_the_writer() {
         .statement(seq)
         .param("org", Param::Text("acme"));
     assert!(db.run_batch(&failing).await.is_err());
-    assert_eq!(db.next_in_sequence("acme", "p", "n").await.unwrap(), 1);
+    assert_eq!(
+        db.scoped("acme", "p").next_in_sequence("n").await.unwrap(),
+        1
+    );
     // abandoned after it was handed over: it ran whole or not at all, and the next
     // writer is not left inside its transaction
     let abandoned = Batch::new()
@@ -39,7 +42,11 @@ async fn a_batch_takes_effect_whole_or_not_at_all_and_never_holds_the_writer() {
         let run = std::pin::pin!(db.run_batch(&abandoned));
         let _ = futures_util::poll!(run);
     }
-    let next = db.next_in_sequence("globex", "p", "n").await.unwrap();
+    let next = db
+        .scoped("globex", "p")
+        .next_in_sequence("n")
+        .await
+        .unwrap();
     assert!(next == 1 || next == 7, "half a batch took effect: {next}");
     let seen: i64 = sqlx::query_scalar("SELECT value FROM sequences WHERE org = 'globex'")
         .fetch_one(db.pool())
@@ -122,7 +129,7 @@ async fn a_reservation_keeps_the_caps_on_uploads_in_flight() {
     // a place frees when an upload ends
     db.release("a1").await.unwrap();
     assert_eq!(rsv(&db, upload("a4", "A", "p")).await, Reserved::Recorded);
-    assert_eq!(db.usage("o", "p").await.unwrap(), (0, 40));
+    assert_eq!(db.scoped("o", "p").usage().await.unwrap(), (0, 40));
 }
 
 #[tokio::test]
@@ -166,5 +173,5 @@ async fn ingest_leases_expire_by_the_database_clock() {
     db.release("dead").await.unwrap();
     assert!(!db.renew_ingest("dead", 60_000_000).await.unwrap());
     assert!(db.renew_ingest("live", 60_000_000).await.unwrap());
-    assert_eq!(db.usage("o", "p").await.unwrap(), (0, 10));
+    assert_eq!(db.scoped("o", "p").usage().await.unwrap(), (0, 10));
 }
