@@ -13,8 +13,10 @@
 //! `services`) is provider-neutral and knows nothing of HTTP or plugins; `plugins` runs
 //! plugins over it, `http` is the edge, `gateway` assembles the whole (`tests/tidy.rs`).
 
+pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod gateway;
 pub mod http;

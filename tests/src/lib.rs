@@ -73,12 +73,15 @@ fn existing(p: PathBuf) -> PathBuf {
 pub struct TestGateway {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The admin listener, `http://127.0.0.1:PORT` (bootstrap token [`ADMIN_TOKEN`]).
+    pub admin_url: String,
     /// A client with no timeouts of its own beyond 60 s.
     pub client: reqwest::Client,
     dir: Option<tempfile::TempDir>,
     /// The shared state, for assertions on the database and objects.
     pub gateway: std::sync::Arc<backup_gateway::gateway::Gateway>,
     server: tokio::task::JoinHandle<()>,
+    admin_server: tokio::task::JoinHandle<()>,
     /// Aborted when dropped.
     background: Option<backup_gateway::gateway::Background>,
     _runtime: std::sync::Arc<backup_gateway::plugins::PluginRuntime>,
@@ -87,6 +90,7 @@ pub struct TestGateway {
 impl Drop for TestGateway {
     fn drop(&mut self) {
         self.server.abort();
+        self.admin_server.abort();
     }
 }
 
@@ -105,6 +109,9 @@ data_dir = "{data}"
 plugins_dir = "{data}/plugins"
 {server}
 
+[admin]
+bootstrap_token_sha256 = "{admin}"
+
 [runtime]
 deadline_ms = 1000
 cache_dir = "{cache}"
@@ -117,8 +124,12 @@ lease_seconds = 3
 "#,
         data = dir.display(),
         cache = target_dir().join("test-cache").display(),
+        admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
     )
 }
+
+/// The bootstrap admin token every test gateway accepts on its admin listener.
+pub const ADMIN_TOKEN: &str = "bgat_test-bootstrap-token";
 
 impl TestGateway {
     /// Take the gateway's files (database, objects) out of its hands, so they outlive it:
@@ -174,9 +185,17 @@ impl TestGateway {
         let server = tokio::spawn(async move {
             backup_gateway::http::serve(listener, gw, std::future::pending()).await;
         });
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let admin_url = format!("http://{}", admin.local_addr()?);
+        let admin_gw = built.gateway.clone();
+        let admin_server = tokio::spawn(async move {
+            let _ = backup_gateway::admin::serve(admin, admin_gw, std::future::pending()).await;
+        });
         let background = backup_gateway::gateway::spawn_background(built.gateway.clone(), &config);
         Ok(TestGateway {
             url,
+            admin_url,
+            admin_server,
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(60))
                 .build()?,
@@ -191,6 +210,18 @@ impl TestGateway {
     /// `{url}{path}`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+
+    /// A request to the admin API at `path` (under `/admin/v1`), with `token`.
+    pub fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/admin/v1{path}", self.admin_url))
+            .bearer_auth(token)
     }
 
     /// The data directory.

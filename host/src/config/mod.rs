@@ -22,6 +22,9 @@ pub struct Config {
     /// HTTP server settings.
     #[serde(default)]
     pub server: ServerConfig,
+    /// The admin listener.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// WebAssembly runtime limits.
     #[serde(default)]
     pub runtime: RuntimeConfig,

@@ -1,5 +1,5 @@
-//! The node's own settings: the HTTP server, the plugin runtime, the database, object
-//! storage (local or S3) and the job workers.
+//! The node's own settings: the HTTP server, the admin listener, the plugin runtime, the
+//! database, object storage (local or S3) and the job workers.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -106,6 +106,32 @@ impl Default for RuntimeConfig {
             epoch_tick_ms: 10,
             cache_dir: None,
         }
+    }
+}
+
+/// The admin listener (the control plane's API).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where the admin API listens, e.g. `127.0.0.1:9090`; none: no admin listener.
+    pub listen: Option<SocketAddr>,
+    /// Hex SHA-256 of the bootstrap admin token (all scopes). Only the hash is configured
+    /// (also as `BACKUP_GATEWAY_ADMIN__BOOTSTRAP_TOKEN_SHA256`).
+    pub bootstrap_token_sha256: Option<String>,
+}
+
+impl AdminConfig {
+    /// The bootstrap token's digest, if one is configured and well-formed.
+    pub fn bootstrap_digest(&self) -> Result<Option<[u8; 32]>, String> {
+        self.bootstrap_token_sha256
+            .as_deref()
+            .map(|h| {
+                hex::decode(h.trim())
+                    .ok()
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                    .ok_or_else(|| "admin.bootstrap_token_sha256 must be 64 hex digits".to_owned())
+            })
+            .transpose()
     }
 }
 

@@ -1,5 +1,5 @@
-//! A node's background work: the job workers and the periodic housekeeping sweeps, and their
-//! graceful stop.
+//! A node's background work: the job workers, the periodic housekeeping sweeps and the
+//! control-plane watcher, and their graceful stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,7 @@ pub struct Background {
     stop: CancellationToken,
     workers: Vec<tokio::task::JoinHandle<()>>,
     sweeps: tokio::task::JoinHandle<()>,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Background {
@@ -32,6 +33,7 @@ impl Background {
     pub async fn stop(mut self, grace: Duration) {
         self.stop.cancel();
         self.sweeps.abort();
+        self.watcher.abort();
         let aborts: Vec<_> = self.workers.iter().map(|h| h.abort_handle()).collect();
         let workers = futures_util::future::join_all(self.workers.iter_mut());
         if tokio::time::timeout(grace, workers).await.is_err() {
@@ -46,22 +48,30 @@ impl Background {
 impl Drop for Background {
     fn drop(&mut self) {
         self.sweeps.abort();
+        self.watcher.abort();
         for h in &self.workers {
             h.abort();
         }
     }
 }
 
-/// Start a node's background work: job workers and periodic housekeeping.
+/// Start a node's background work: job workers, periodic housekeeping and the watcher that
+/// keeps the control-plane directory current.
 pub fn spawn_background(gw: Arc<Gateway>, config: &Config) -> Background {
     let node = config.node_id();
     tracing::info!(node = %node, "starting job workers and sweeps");
     let stop = CancellationToken::new();
     let workers = crate::jobs::worker::spawn(gw.worker_env(), config.jobs.clone(), &node, &stop);
+    let watcher = crate::control::spawn_watcher(
+        gw.services.db.clone(),
+        gw.control.directory().clone(),
+        stop.clone(),
+    );
     Background {
         stop,
         workers,
         sweeps: spawn_sweeps(gw.services.clone(), config.server.sweep_seconds),
+        watcher,
     }
 }
 

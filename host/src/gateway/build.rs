@@ -10,6 +10,7 @@ use anyhow::Context;
 use super::Gateway;
 use crate::auth::CredentialStore;
 use crate::config::{Config, SourceConfig};
+use crate::control::{Control, Directory};
 use crate::limits::{EffectiveLimits, UploadCaps};
 use crate::plugins::{Plugin, PluginRuntime, manifest};
 use crate::services::Services;
@@ -41,6 +42,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
     let runtime =
         Arc::new(PluginRuntime::new(&config.runtime).map_err(|e| anyhow::anyhow!("{e:#}"))?);
     let plugins = load_plugins(config, &runtime).await?;
+    let control = control(config, &db).await?;
     seed_resources(config, &db).await?;
     let limits: HashMap<String, EffectiveLimits> = plugins
         .iter()
@@ -62,6 +64,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
     recover(&services).await?;
     let gateway = Arc::new(Gateway {
         credentials,
+        control,
         plugins,
         services,
         limits: Arc::new(limits),
@@ -75,6 +78,29 @@ pub async fn build(config: &Config) -> anyhow::Result<Built> {
         edge: crate::http::EdgeLimits::new(&config.server),
     });
     Ok(Built { gateway, runtime })
+}
+
+/// The control plane: the file's orgs written to the database (those it lacks), the
+/// bootstrap admin token, and this node's directory loaded once before serving.
+async fn control(config: &Config, db: &Db) -> anyhow::Result<Arc<Control>> {
+    let orgs: Vec<(String, String)> = config
+        .orgs
+        .iter()
+        .map(|o| (o.id.clone(), o.name.clone().unwrap_or_else(|| o.id.clone())))
+        .collect();
+    db.seed_orgs(&orgs)
+        .await
+        .context("writing the configured orgs")?;
+    let bootstrap = config
+        .admin
+        .bootstrap_digest()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let directory = Arc::new(Directory::default());
+    directory
+        .refresh(db)
+        .await
+        .context("reading the control plane's state")?;
+    Ok(Arc::new(Control::new(db.clone(), bootstrap, directory)))
 }
 
 /// The configured credentials, with each plugin's JWT verifier.

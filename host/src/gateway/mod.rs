@@ -15,6 +15,7 @@ pub use build::{Built, build};
 pub use serve::serve;
 
 use crate::auth::CredentialStore;
+use crate::control::Control;
 use crate::http::EdgeLimits;
 use crate::jobs::worker::WorkerEnv;
 use crate::limits::{EffectiveLimits, Quotas, UploadCaps};
@@ -25,6 +26,8 @@ use crate::services::Services;
 pub struct Gateway {
     /// Who may call.
     pub credentials: CredentialStore,
+    /// Orgs, admin tokens, the audit log, and this node's cache of them.
+    pub control: Arc<Control>,
     /// Loaded plugins.
     pub plugins: Vec<Arc<Plugin>>,
     /// Database and object storage.

@@ -1,5 +1,6 @@
-//! Serving a gateway until a signal, then stopping it gracefully: in-flight requests finish
-//! within the grace period while the workers hand their jobs back.
+//! Serving a gateway (and its admin API, when `[admin] listen` is set) until a signal, then
+//! stopping it gracefully: in-flight requests finish within the grace period while the
+//! workers hand their jobs back.
 
 use std::time::Duration;
 
@@ -22,6 +23,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let background = spawn_background(gw.clone(), &config);
     let stopping = background.stopping();
+    if let Some(listen) = config.admin.listen {
+        let admin = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the admin listener {listen}"))?;
+        tracing::info!(addr = %admin.local_addr()?, "admin API listening");
+        let stop = stopping.clone();
+        let admin_gw = gw.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::admin::serve(admin, admin_gw, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        });
+    }
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::http::serve(listener, gw, async move {

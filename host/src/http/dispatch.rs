@@ -129,7 +129,7 @@ fn path_params(
 }
 
 /// The caller, on an authenticated route (`None` on an open one), or the problem that
-/// refuses it.
+/// refuses it (a suspended org's credentials are refused as invalid).
 fn authenticate(
     gw: &Gateway,
     entry: &RouteEntry,
@@ -143,6 +143,13 @@ fn authenticate(
         .credentials
         .authenticate(&plugin.name, &plugin.manifest.auth, headers)
     {
+        Ok(p) if gw.control.directory().is_suspended(&p.org) => {
+            // refused as the provider refuses a disabled account: its 401
+            tracing::info!(org = %p.org, plugin = %plugin.name, "request of a suspended org refused");
+            Err(Problem::Unauthenticated(
+                types::AuthFailure::InvalidCredentials,
+            ))
+        }
         Ok(p) => Ok(Some(p)),
         Err(AuthError::Failed(f)) => Err(Problem::Unauthenticated(problem::auth_failure(f))),
         Err(AuthError::Ambiguous(header)) => Err(Problem::Validation(vec![types::FieldError {

@@ -29,7 +29,11 @@ pub async fn prune(
         total += u64::try_from(b.size).unwrap_or(0);
         let over = (slots > 0 && count > u64::from(slots)) || (bytes > 0 && total > bytes);
         if over && b.id != newest.id {
-            if let Some(gone) = db.scoped(&b.org, &b.provider).delete_backup(&b.id).await? {
+            if let Some(gone) = db
+                .scoped(&b.org, &b.provider)
+                .delete_backup(&b.id, "retention")
+                .await?
+            {
                 let rec = &gone.record;
                 tracing::info!(backup = %rec.id, resource = %rec.resource_id, "pruned by retention");
                 objects.delete_unreferenced(&gone.objects).await;

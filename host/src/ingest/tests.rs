@@ -144,7 +144,7 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
     // deleting the first keeps the chunks the others share, frees the rest
     let gone = db
         .scoped("acme", "p")
-        .delete_backup("a")
+        .delete_backup("a", "test")
         .await
         .unwrap()
         .unwrap();
@@ -162,13 +162,13 @@ async fn deduplicated_captures_store_only_new_chunks_and_free_them_with_the_last
     );
 
     db.scoped("acme", "p")
-        .delete_backup("c")
+        .delete_backup("c", "test")
         .await
         .unwrap()
         .unwrap();
     let gone = db
         .scoped("acme", "p")
-        .delete_backup("b")
+        .delete_backup("b", "test")
         .await
         .unwrap()
         .unwrap();

@@ -13,8 +13,9 @@ mod objects;
 mod pool;
 
 pub use db::{
-    Admission, BackupQuery, BackupRecord, Db, Deleted, DocumentDeleted, DocumentRecord, Engine,
-    Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
+    AdminTokenRecord, Admission, AuditEntry, AuditQuery, AuditRecord, BackupQuery, BackupRecord,
+    Db, Deleted, DocumentDeleted, DocumentRecord, Engine, OrgChange, OrgDeleted, OrgRecord,
+    ProviderUsage, Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
 };
 pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};

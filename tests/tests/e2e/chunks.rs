@@ -124,7 +124,7 @@ async fn chain_and_races(url: &str) {
     for (n, r) in all.iter().enumerate() {
         let gone = db
             .scoped("acme", "p")
-            .delete_backup(&r.id)
+            .delete_backup(&r.id, "test")
             .await
             .unwrap()
             .unwrap();

@@ -1,6 +1,7 @@
 //! End-to-end tests: real HTTP against a gateway with real plugins, SQLite and local files.
 //! One binary for the whole suite (one link of the host).
 
+mod admin;
 mod altostrat;
 mod appliance;
 mod bycloud;

@@ -176,3 +176,52 @@ async fn a_database_outage_during_a_list_is_collects_503_envelope() {
     );
     pg.bring_back();
 }
+
+/// Two nodes on one PostgreSQL database: an org suspended through node A's admin API is
+/// refused on node B (which learns of it by polling the control version), in collect's own
+/// format, and served again on both once resumed; an org created on B is listed by A.
+#[tokio::test]
+async fn a_control_plane_change_on_one_node_reaches_the_other() {
+    use super::admin::{list_status, until_list_status};
+    use gateway_tests::ADMIN_TOKEN;
+    let pg = PgCluster::start();
+    let url = pg.database("control").await;
+    let extra = format!("{NO_RATE}\n[database]\nurl = \"{url}\"\n");
+    let (a, b) = (
+        gateway_with("", &extra).await,
+        gateway_with("", &extra).await,
+    );
+    let suspend = async |on: bool| {
+        let r = a
+            .admin(reqwest::Method::PATCH, "/orgs/acme", ADMIN_TOKEN)
+            .json(&serde_json::json!({ "suspended": on }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    assert_eq!(list_status(&b).await, 200);
+    suspend(true).await;
+    assert_eq!(
+        until_list_status(&b, 401).await,
+        serde_json::json!({"code": 401, "message": "invalid system credentials", "data": null})
+    );
+    suspend(false).await;
+    until_list_status(&b, 200).await;
+    let made = b
+        .admin(reqwest::Method::POST, "/orgs", ADMIN_TOKEN)
+        .json(&serde_json::json!({ "id": "initech" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let listed: Value = a
+        .admin(reqwest::Method::GET, "/orgs", ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["orgs"].as_array().unwrap().len(), 3, "{listed}");
+}

@@ -55,7 +55,12 @@ impl backups::Host for InstanceState {
     }
 
     fn delete(&mut self, id: String) -> Result<bool, types::HostError> {
-        let Some(gone) = self.with_db(async |s| s.delete_backup(&id).await)? else {
+        let actor = format!(
+            "client:{}/{}",
+            self.ctx.org.as_deref().unwrap_or("-"),
+            self.ctx.subject.as_deref().unwrap_or("-")
+        );
+        let Some(gone) = self.with_db(async |s| s.delete_backup(&id, &actor).await)? else {
             return Ok(false);
         };
         let (_, services, rt) = self.scope().ok_or(types::HostError::NotFound)?;

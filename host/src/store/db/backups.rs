@@ -1,7 +1,25 @@
 //! The `backups` table: reading, listing, annotating and deleting an org's backups (a
 //! delete frees their quota and, deduplicated, their chunks in the same transaction).
 
+use super::audit::{AuditEntry, Outcome};
 use super::*;
+
+/// What the audit log keeps of a deleted backup.
+fn backup_json(b: &BackupRecord) -> String {
+    serde_json::json!({
+        "id": b.id,
+        "provider": b.provider,
+        "seq": b.seq,
+        "resource_kind": b.resource_kind,
+        "resource_id": b.resource_id,
+        "filename": b.filename,
+        "size": b.size,
+        "sha256": b.sha256,
+        "created_at": b.created_at,
+        "subject": b.subject,
+    })
+    .to_string()
+}
 
 impl Scoped<'_> {
     /// A backup of the org by id.
@@ -91,39 +109,50 @@ impl Scoped<'_> {
 
     /// Remove a backup record and release its stored bytes from the quota, in one
     /// transaction (for a chunked backup: its chunk references, freeing chunks no other
-    /// backup refers to). Returns the record and the objects left unreferenced, for the
-    /// caller to delete.
-    pub async fn delete_backup(&self, id: &str) -> Result<Option<Deleted>, DbError> {
-        let mut conn = self.db.write().await?;
-        let mut tx = conn.begin().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM backups WHERE org = $1 AND provider = $2 AND id = $3 RETURNING {BACKUP_COLUMNS}"
-        )))
-        .bind(self.org)
-        .bind(self.provider)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(record) = row.as_ref().map(backup_from_row).transpose()? else {
-            return Ok(None);
+    /// backup refers to) with an audit entry by `actor` (`backup.delete`, the record as it
+    /// was). Returns the record and the objects left unreferenced, for the caller to delete.
+    pub async fn delete_backup(&self, id: &str, actor: &str) -> Result<Option<Deleted>, DbError> {
+        let audit = AuditEntry {
+            actor: actor.to_owned(),
+            org: Some(self.org.to_owned()),
+            action: "backup.delete".into(),
+            target: format!("backup/{}/{id}", self.provider),
+            before: None,
+            after: None,
         };
-        let (freed, objects) = if record.chunked {
-            crate::store::chunks::release(&mut tx, self.org, self.provider, id).await?
-        } else {
-            (record.stored_bytes, vec![record.object_key.clone()])
-        };
-        sqlx::query(
-            "UPDATE quota_usage SET used_bytes = used_bytes - $1 WHERE org = $2 AND provider = $3",
-        )
-        .bind(freed)
-        .bind(self.org)
-        .bind(self.provider)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        drop(conn);
         // durable before the caller deletes the objects
-        self.db.sync().await?;
-        Ok(Some(Deleted { record, objects }))
+        self.db
+            .audited(audit, async |tx| {
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM backups WHERE org = $1 AND provider = $2 AND id = $3 RETURNING {BACKUP_COLUMNS}"
+                )))
+                .bind(self.org)
+                .bind(self.provider)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some(record) = row.as_ref().map(backup_from_row).transpose()? else {
+                    return Ok(Outcome::Unchanged(None));
+                };
+                let (freed, objects) = if record.chunked {
+                    crate::store::chunks::release(tx, self.org, self.provider, id).await?
+                } else {
+                    (record.stored_bytes, vec![record.object_key.clone()])
+                };
+                sqlx::query(
+                    "UPDATE quota_usage SET used_bytes = used_bytes - $1 WHERE org = $2 AND provider = $3",
+                )
+                .bind(freed)
+                .bind(self.org)
+                .bind(self.provider)
+                .execute(&mut **tx)
+                .await?;
+                Ok(Outcome::Changed {
+                    before: Some(backup_json(&record)),
+                    after: None,
+                    value: Some(Deleted { record, objects }),
+                })
+            })
+            .await
     }
 }

@@ -15,7 +15,8 @@
 //!
 //! One file per table: `resources`, `backups`, `ingests` (reservations, the
 //! quota and the commit of a backup), `documents` (with per-org sequences), `windows` (rate
-//! windows); the rows themselves in `types`. This file holds the connection, the writer, the
+//! windows), and the control plane's `orgs`, `admin_tokens`, `audit` (the audit log and the
+//! control version); the rows themselves in `types`. This file holds the connection, the writer, the
 //! migrations, batches and the clock.
 
 use std::sync::Arc;
@@ -28,10 +29,16 @@ use super::durability::Durability;
 use super::error::DbError;
 use super::now_micros;
 
+mod admin_tokens;
+mod audit;
 mod backups;
 mod documents;
+pub use admin_tokens::AdminTokenRecord;
+pub use audit::{AuditEntry, AuditQuery, AuditRecord};
 pub use documents::DocumentDeleted;
+pub use orgs::{OrgChange, OrgDeleted, OrgRecord, ProviderUsage};
 mod ingests;
+mod orgs;
 mod resources;
 mod scoped;
 pub use scoped::Scoped;
@@ -77,6 +84,7 @@ const MIGRATIONS: &[(i64, For, &str)] = &[
     (5, For::Both, migration!("0005_durability.sql")),
     (6, For::Both, migration!("0006_admission.sql")),
     (7, For::Postgres, migration!("0007_batch.pg.sql")),
+    (8, For::Both, migration!("0008_control.sql")),
 ];
 
 /// Every SQLite connection's settings.
