@@ -25,7 +25,7 @@ pub struct Section {
 }
 
 /// Print the walkthrough for the loaded plugins.
-pub fn print_examples(config: &Config, gw: &Gateway, addr: SocketAddr) {
+pub fn print_examples(config: &Config, gw: &Gateway, addr: SocketAddr, admin: Option<SocketAddr>) {
     let base = format!("http://{addr}");
     println!("\nbackup-gateway is up at {base} — paste these lines, in order, in a shell:\n");
     let plugins: Vec<(&str, &[RouteSpec])> = gw
@@ -40,7 +40,37 @@ pub fn print_examples(config: &Config, gw: &Gateway, addr: SocketAddr) {
         }
         println!();
     }
+    if let Some(s) = admin.and_then(|a| admin_section(config, &format!("http://{a}"))) {
+        println!("# {}: {}", s.plugin, s.title);
+        for line in &s.lines {
+            println!("{line}");
+        }
+        println!();
+    }
     println!("{END}");
+}
+
+/// The demo's bootstrap admin token (`examples/demo.toml` holds its SHA-256 only).
+pub const DEMO_ADMIN_TOKEN: &str = "bgat_demo-admin-token";
+
+/// The admin API's part, when the bootstrap token is the demo's (no other is known here):
+/// the demo org with its usage, the tokens, the audit log of org creations.
+fn admin_section(config: &Config, base: &str) -> Option<Section> {
+    let demo = crate::control::hash_token(DEMO_ADMIN_TOKEN);
+    if config.admin.bootstrap_digest().ok().flatten() != Some(demo) {
+        return None;
+    }
+    let org = config.orgs.first()?;
+    let auth = format!("-H 'Authorization: Bearer {DEMO_ADMIN_TOKEN}'");
+    Some(Section {
+        plugin: "admin".into(),
+        title: "the control plane: an org with its usage, the admin tokens, the audit log".into(),
+        lines: vec![
+            format!("curl -sS '{base}/admin/v1/orgs/{}' {auth}; echo", org.id),
+            format!("curl -sS '{base}/admin/v1/tokens' {auth}; echo"),
+            format!("curl -sS '{base}/admin/v1/audit?action=org.create' {auth}; echo"),
+        ],
+    })
 }
 
 /// The walkthrough's sections, one per plugin (name, routes) that has a demo credential.

@@ -10,8 +10,9 @@
 //! [`http::app`], with no socket needed.
 //!
 //! The core (`ingest`, `store`, `jobs`, `ratelimit`, `auth`, `keys`, `lease`, `limits`,
-//! `services`) is provider-neutral and knows nothing of HTTP or plugins; `plugins` runs
-//! plugins over it, `http` is the edge, `gateway` assembles the whole (`tests/tidy.rs`).
+//! `services`, and the control plane `control`) is provider-neutral and knows nothing of
+//! HTTP or plugins; `plugins` runs plugins over it, `http` (clients) and `admin`
+//! (operators) are the edge, `gateway` assembles the whole (`tests/tidy.rs`).
 
 pub mod admin;
 pub mod auth;

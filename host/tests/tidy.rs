@@ -2,7 +2,8 @@
 //!
 //! - every module opens with its `//!` documentation;
 //! - the core is provider-neutral and unaware of the edge: `ingest`, `store`, `jobs`,
-//!   `ratelimit`, `auth`, `keys`, `lease`, `limits` and `services` name nothing of
+//!   `ratelimit`, `auth`, `keys`, `lease`, `limits`, `services` and the control plane
+//!   (`control`, whose HTTP face is `admin`) name nothing of
 //!   `crate::http`, `crate::gateway`, `crate::plugins` (the runtime and its WIT bindings)
 //!   or `axum`. The dependency direction is edge → runtime → core, never back.
 
@@ -19,10 +20,17 @@ const CORE: &[&str] = &[
     "lease",
     "limits",
     "services",
+    "control",
 ];
 
 /// What the core must not name.
-const FORBIDDEN: &[&str] = &["crate::http", "crate::gateway", "crate::plugins", "axum"];
+const FORBIDDEN: &[&str] = &[
+    "crate::http",
+    "crate::admin",
+    "crate::gateway",
+    "crate::plugins",
+    "axum",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -280,6 +280,10 @@ secret = "s""#,
         );
         let demo = Config::from_toml(include_str!("../../../examples/demo.toml")).unwrap();
         assert!(demo.server.print_examples);
+        assert_eq!(
+            demo.admin.bootstrap_digest().unwrap(),
+            Some(crate::control::hash_token(crate::demo::DEMO_ADMIN_TOKEN))
+        );
         let node = Config::from_toml(include_str!("../../../examples/scaleout.toml")).unwrap();
         assert!(node.database_url().starts_with("postgres://"));
         assert_eq!(node.storage_url(), "s3://backups/gateway");

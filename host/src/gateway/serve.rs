@@ -18,23 +18,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.server.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, plugins = gw.plugins.len(), "backup-gateway listening");
-    if config.server.print_examples {
-        crate::demo::print_examples(&config, &gw, addr);
-    }
     let background = spawn_background(gw.clone(), &config);
     let stopping = background.stopping();
-    if let Some(listen) = config.admin.listen {
-        let admin = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding the admin listener {listen}"))?;
-        tracing::info!(addr = %admin.local_addr()?, "admin API listening");
-        let stop = stopping.clone();
-        let admin_gw = gw.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::admin::serve(admin, admin_gw, stop.cancelled_owned()).await {
-                tracing::error!(error = %e, "admin listener failed");
-            }
-        });
+    let admin_addr = match config.admin.listen {
+        Some(listen) => Some(serve_admin(listen, gw.clone(), stopping.clone()).await?),
+        None => None,
+    };
+    if config.server.print_examples {
+        crate::demo::print_examples(&config, &gw, addr, admin_addr);
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -54,6 +45,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     background.stop(grace).await;
     drop(built);
     Ok(())
+}
+
+/// Bind the admin listener and serve it until `stop`; its address.
+async fn serve_admin(
+    listen: std::net::SocketAddr,
+    gw: std::sync::Arc<crate::gateway::Gateway>,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let admin = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the admin listener {listen}"))?;
+    let addr = admin.local_addr()?;
+    tracing::info!(%addr, "admin API listening");
+    tokio::spawn(async move {
+        if let Err(e) = crate::admin::serve(admin, gw, stop.cancelled_owned()).await {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
+    Ok(addr)
 }
 
 async fn shutdown_signal() {

@@ -44,6 +44,10 @@ fn start(data: &Path) -> Demo {
         .arg("--data-dir")
         .arg(data)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env(
+            "BACKUP_GATEWAY_ADMIN__LISTEN",
+            format!("127.0.0.1:{}", gateway_tests::free_port()),
+        )
         // The compiled plugins of earlier runs, as the other end-to-end tests share them.
         .env(
             "BACKUP_GATEWAY_RUNTIME__CACHE_DIR",
@@ -146,6 +150,12 @@ fn expected(provider: &str) -> &'static [&'static str] {
             "\"size_on_disk\":",
             "\"status\":\"DELETING\"",
         ],
+        "admin" => &[
+            "\"id\":\"demo\",\"name\":\"Demo Org\"",
+            "\"usage\":[",
+            "{\"tokens\":[]}",
+            "\"actor\":\"config\",\"org\":\"demo\",\"action\":\"org.create\"",
+        ],
         "hello" => &[
             "{\"greeting\":\"Hello, newcomer!\"}",
             "{\"echo\":{\"hello\":\"world\"}}",
@@ -167,6 +177,7 @@ fn the_demo_walkthrough_works_as_printed() {
         "bycloud",
         "jsa",
         "hello",
+        "admin",
     ] {
         assert!(
             names.contains(&provider),
