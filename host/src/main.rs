@@ -85,6 +85,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref(), &overrides)?;
             backup_gateway::gateway::serve(config).await
         }
-        Command::Check { plugin } => backup_gateway::plugins::check(&plugin),
+        // The probes call the plugin, which blocks: off the async threads, as every call is.
+        Command::Check { plugin } => {
+            tokio::task::spawn_blocking(move || backup_gateway::plugins::check(&plugin)).await?
+        }
     }
 }

@@ -2,91 +2,63 @@
 //! expectations.
 //!
 //! 1. **Every response against the plugin's OpenAPI document.** Every response on a path the
-//!    plugin owns — each scenario step's, success or error, and each *probe*'s: the harness
-//!    calls the plugin's `render-problem` directly for every host problem (401, 403, 404, 405,
-//!    413, 429, 500) on every route, so 429 and 500 are checked even when no step can provoke
-//!    them — is compared with the response the document gives for its status (the
-//!    operation's exact code, its range such as `4XX`, or its `default`): the media type must
-//!    be listed, a body present exactly when the document gives one, and a JSON body must
-//!    validate against the full schema (nested objects, `required`, `enum`, formats, `oneOf`
-//!    …; see [`backup_gateway::plugins::openapi`]). A step's success status its operation
-//!    does not document fails, and so does a step's error status documented nowhere; an
-//!    error documented only on another operation is checked against that one, with a
-//!    warning; a probe's status documented nowhere is a warning.
+//!    plugin owns — each scenario step's, success or error, and each *probe*'s: the host's
+//!    [`backup_gateway::plugins::problems::probe`] calls the plugin's `render-problem` for
+//!    every host problem (401 in each wording, 403, 404, 405, 413, 429, 500) on every route,
+//!    so 429 and 500 are checked even when no step can provoke them — is judged by the
+//!    host's [`backup_gateway::plugins::openapi::judge`]: the response the document gives for
+//!    its status (the operation's exact code, its range such as `4XX`, or its `default`),
+//!    its media type, a body exactly when the document gives one, and the full schema. The
+//!    probes and the judge are the ones `backup-gateway check` runs, so `check` and strict
+//!    mode cannot disagree on them.
 //! 2. **Without a document**, every error keeps the plugin's declared format: the media type
 //!    of its other errors, JSON that parses when that type is JSON, and the same JSON keys
 //!    (every object level) as its own rendering of a 404.
 //! 3. **Always**: a step's error that is the host's plain-JSON fallback (the plugin's
 //!    `render-problem` trapped or answered nonsense) fails, named as such; a probe that
-//!    traps or renders another status than the host's fails.
+//!    traps (said on one line) or renders another status than the host's fails.
 //! 4. **Coverage.** Every route of the manifest is hit by at least one step of the scenarios
 //!    run together (judged per run of the CLI, or per [`crate::run_suite`]).
 //! 5. **The document itself**: it parses, its schemas compile, and its operations are exactly
-//!    the manifest's routes (paths, methods, operation ids) — the same findings as
-//!    `backup-gateway check`.
+//!    the manifest's routes (paths, methods, operation ids) — the findings of `backup-gateway
+//!    check` ([`backup_gateway::plugins::openapi::Document`]).
 //!
-//! A finding seen in several responses is reported once, with the first place it was seen.
+//! A finding seen in several responses is reported once, with the first place it was seen
+//! and how many more showed it. A plugin that never loaded is not passed: its conformance is
+//! "not checked".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use backup_gateway::gateway::Gateway;
-use backup_gateway::plugins::bindings::types;
 use backup_gateway::plugins::manifest::Segment;
-use backup_gateway::plugins::{CallContext, Plugin};
+use backup_gateway::plugins::openapi::OpenApi;
+use backup_gateway::plugins::openapi::judge::{self, Findings};
+use backup_gateway::plugins::problems::{self, ProbeHost, Probes};
+use backup_gateway::plugins::{Plugin, RouteSpec};
 use serde_json::Value;
 
-use backup_gateway::plugins::openapi::{Lookup, OpenApi};
+pub use backup_gateway::plugins::openapi::judge::Observed;
+pub use backup_gateway::plugins::problems::media_type;
 
-/// Statuses of host-raised problems whose rendering the conformance mode checks.
-pub const HOST_PROBLEM_STATUSES: [u16; 7] = [401, 403, 404, 405, 413, 429, 500];
-
-/// A route of the plugin's manifest.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// Method, upper-case.
-    pub method: String,
-    /// Path template as declared.
-    pub template: String,
-    /// Operation id.
-    pub operation: String,
-    segments: Vec<Segment>,
-}
-
-impl std::fmt::Display for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} ({})", self.method, self.template, self.operation)
-    }
-}
-
-/// The manifest's routes.
-pub fn routes(plugin: &Plugin) -> Vec<Route> {
-    plugin
-        .manifest
-        .routes
-        .iter()
-        .map(|r| Route {
-            method: r.method.as_str().to_string(),
-            template: r.template.clone(),
-            operation: r.operation.clone(),
-            segments: r.segments.clone(),
-        })
-        .collect()
+/// A route as findings name it: `GET /hello/greetings/{name} (greet)`.
+pub fn describe(r: &RouteSpec) -> String {
+    format!("{} {} ({})", r.method, r.template, r.operation)
 }
 
 /// The route a request would reach: `method` must match when given; among templates matching
 /// the path, literal segments win over parameters (as in the host's router).
-pub fn match_route(routes: &[Route], method: Option<&str>, path: &str) -> Option<usize> {
+pub fn match_route(routes: &[RouteSpec], method: Option<&str>, path: &str) -> Option<usize> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let fits = |r: &Route| {
+    let fits = |r: &RouteSpec| {
         r.segments.len() == parts.len()
             && r.segments.iter().zip(&parts).all(|(s, p)| match s {
                 Segment::Literal(l) => l == p,
                 Segment::Param(_) => !p.is_empty(),
             })
     };
-    let rank = |r: &Route| -> Vec<bool> {
+    let rank = |r: &RouteSpec| -> Vec<bool> {
         r.segments
             .iter()
             .map(|s| matches!(s, Segment::Literal(_)))
@@ -95,14 +67,16 @@ pub fn match_route(routes: &[Route], method: Option<&str>, path: &str) -> Option
     routes
         .iter()
         .enumerate()
-        .filter(|(_, r)| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)) && fits(r))
+        .filter(|(_, r)| {
+            method.is_none_or(|m| r.method.as_str().eq_ignore_ascii_case(m)) && fits(r)
+        })
         .max_by(|(_, a), (_, b)| rank(a).cmp(&rank(b)))
         .map(|(i, _)| i)
 }
 
 /// Whether the host would let this plugin answer for `path`: a route shares its first literal
 /// segment (the host answers paths nobody owns with its own plain JSON).
-pub fn owns(routes: &[Route], path: &str) -> bool {
+pub fn owns(routes: &[RouteSpec], path: &str) -> bool {
     let first = path
         .trim_start_matches('/')
         .split(['/', '?'])
@@ -113,229 +87,21 @@ pub fn owns(routes: &[Route], path: &str) -> bool {
         .any(|r| matches!(r.segments.first(), Some(Segment::Literal(l)) if l == first))
 }
 
-/// One response the conformance mode looks at.
-#[derive(Debug, Clone)]
-pub struct Observed {
-    /// Where it came from: `step 3 (GET /x)` or `probe not-found on getJob`.
-    pub origin: String,
-    /// Method of the request, upper-case.
-    pub method: String,
-    /// Path of the request.
-    pub path: String,
-    /// The route whose operation answered (index into [`routes`]): method and path matched.
-    /// `None` for a path no route matches or a method the path does not have (404, 405).
-    pub route: Option<usize>,
-    /// Status code.
-    pub status: u16,
-    /// Media type, lower-case, without parameters.
-    pub media_type: Option<String>,
-    /// Body bytes.
-    pub body: Vec<u8>,
-    /// Whether this is a probe (a direct `render-problem` call).
-    pub probe: bool,
-}
-
-/// The media type of a `content-type` value.
-pub fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// The problems probed, by name.
-fn problems() -> Vec<(&'static str, types::Problem)> {
-    use types::{AuthFailure as A, Problem as P};
-    vec![
-        ("unauthenticated(missing)", P::Unauthenticated(A::Missing)),
-        (
-            "unauthenticated(unsupported-scheme)",
-            P::Unauthenticated(A::UnsupportedScheme),
-        ),
-        (
-            "unauthenticated(malformed-encoding)",
-            P::Unauthenticated(A::MalformedEncoding),
-        ),
-        (
-            "unauthenticated(malformed-credentials)",
-            P::Unauthenticated(A::MalformedCredentials),
-        ),
-        (
-            "unauthenticated(invalid-credentials)",
-            P::Unauthenticated(A::InvalidCredentials),
-        ),
-        (
-            "unauthenticated(expired-credentials)",
-            P::Unauthenticated(A::ExpiredCredentials),
-        ),
-        ("forbidden", P::Forbidden("harness:scope".into())),
-        ("not-found", P::NotFound),
-        ("method-not-allowed", P::MethodNotAllowed),
-        ("payload-too-large", P::PayloadTooLarge(1024)),
-        ("quota-exceeded", P::QuotaExceeded),
-        (
-            "rate-limited",
-            P::RateLimited(types::RateLimitState {
-                class: "harness".into(),
-                retry_after_seconds: 30,
-                limit: 1,
-                remaining: 0,
-                reset_at: 1_775_960_130_000_000,
-            }),
-        ),
-        ("internal", P::Internal),
-    ]
-}
-
-/// The status the host sends a problem with (`backup_gateway::http::problem::status`).
-fn problem_status(p: &types::Problem) -> u16 {
-    backup_gateway::http::problem::status(p).as_u16()
-}
-
-/// A concrete path for a template: every `{param}` becomes `probe`.
-fn sample_path(r: &Route) -> String {
-    let mut out = String::new();
-    for s in &r.segments {
-        out.push('/');
-        match s {
-            Segment::Literal(l) => out.push_str(l),
-            Segment::Param(_) => out.push_str("probe"),
-        }
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-fn wit_method(m: &str) -> types::Method {
-    match m {
-        "HEAD" => types::Method::Head,
-        "POST" => types::Method::Post,
-        "PUT" => types::Method::Put,
-        "PATCH" => types::Method::Patch,
-        "DELETE" => types::Method::Delete,
-        _ => types::Method::Get,
-    }
-}
-
-/// Call the plugin's `render-problem` for every host problem on every route (and on an
-/// unrouted path under the plugin's first route), as the host would. Calls that fault are
-/// reported as failures.
-pub async fn probe(
-    gw: &Arc<Gateway>,
-    plugin: &Arc<Plugin>,
-    routes: &[Route],
-    org: &str,
-) -> (Vec<Observed>, Vec<String>) {
-    let mut targets: Vec<(Option<usize>, String, String)> = routes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (Some(i), r.method.clone(), sample_path(r)))
-        .collect();
-    if let Some(Segment::Literal(first)) = routes.first().and_then(|r| r.segments.first()) {
-        targets.push((None, "GET".into(), format!("/{first}/harness-unrouted/x")));
-    }
-    let mut observed = Vec::new();
-    let mut failures = Vec::new();
-    for (route, method, path) in targets {
-        let operation = route
-            .map(|i| routes[i].operation.clone())
-            .unwrap_or_default();
-        for (name, problem) in problems() {
-            let status = problem_status(&problem);
-            if !HOST_PROBLEM_STATUSES.contains(&status) {
-                continue;
-            }
-            // A 405 concerns the path, not a route's operation (as the host sends it).
-            let operation = if matches!(problem, types::Problem::MethodNotAllowed) {
-                String::new()
-            } else {
-                operation.clone()
-            };
-            let principal = (!matches!(problem, types::Problem::Unauthenticated(_))).then(|| {
-                types::Principal {
-                    org: org.into(),
-                    subject: "harness".into(),
-                    scopes: Vec::new(),
-                }
-            });
-            let req = types::Request {
-                operation: operation.clone(),
-                method: wit_method(&method),
-                path: path.clone(),
-                params: Vec::new(),
-                query: Vec::new(),
-                headers: Vec::new(),
-                body: Vec::new(),
-                principal,
-                request_id: "0196a0b0-0000-4000-8000-000000000000".into(),
-                received_at: 1_775_960_100_000_000,
-            };
-            let ctx = CallContext {
-                plugin: plugin.name.clone(),
-                org: req.principal.as_ref().map(|p| p.org.clone()),
-                subject: req.principal.as_ref().map(|p| p.subject.clone()),
-                request_id: req.request_id.clone(),
-                services: Some(gw.services.clone()),
-                rt: Some(tokio::runtime::Handle::current()),
-            };
-            let (p, r) = (problem.clone(), req.clone());
-            let origin = format!(
-                "probe {name} on {}",
-                if operation.is_empty() {
-                    format!("{method} {path}")
-                } else {
-                    operation.clone()
-                }
-            );
-            let result = plugin
-                .call(ctx, move |prov, store| {
-                    prov.call_render_problem(store, &p, &r)
-                })
-                .await;
-            let resp = match result {
-                Ok(resp) => resp,
-                Err(fault) => {
-                    failures.push(format!("{origin}: render-problem failed: {fault}"));
-                    continue;
-                }
-            };
-            if resp.status != status {
-                failures.push(format!(
-                    "{origin}: rendered with status {}, but the host sends this problem as {status}",
-                    resp.status
-                ));
-            }
-            let content_type = resp
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                .map(|(_, v)| media_type(v));
-            let body = match resp.body {
-                types::Body::Bytes(b) => b,
-                types::Body::Empty => Vec::new(),
-                types::Body::Backup(_) => {
-                    failures.push(format!("{origin}: answered with a stored backup"));
-                    continue;
-                }
-            };
-            observed.push(Observed {
-                origin,
-                method: method.clone(),
-                path: path.clone(),
-                // A 405 answers a method the path does not have: no operation's.
-                route: route.filter(|_| !matches!(problem, types::Problem::MethodNotAllowed)),
-                status: resp.status,
-                media_type: content_type,
-                body,
-                probe: true,
-            });
-        }
-    }
-    (observed, failures)
+/// The render-problem probes of the host ([`problems::probe`], the ones `backup-gateway check`
+/// runs), with the scenario's gateway behind their imports.
+pub async fn probe(gw: &Arc<Gateway>, plugin: &Arc<Plugin>, org: &str) -> Probes {
+    let host = ProbeHost {
+        org: org.to_string(),
+        services: Some((gw.services.clone(), tokio::runtime::Handle::current())),
+    };
+    let plugin = plugin.clone();
+    let run = move || problems::probe(&plugin, &plugin.manifest.routes, &host);
+    tokio::task::spawn_blocking(run)
+        .await
+        .unwrap_or_else(|e| Probes {
+            failures: vec![("the probes".into(), format!("did not finish: {e}"))],
+            ..Probes::default()
+        })
 }
 
 /// The key paths of every object level of a JSON value (arrays' contents are not looked at).
@@ -356,41 +122,6 @@ fn is_host_fallback(status: u16, body: &Value) -> bool {
         .and_then(|s| s.canonical_reason())
         .unwrap_or("error");
     *body == serde_json::json!({ "error": { "status": status, "message": reason } })
-}
-
-/// Findings of the response checks: failures, and warnings that do not fail the run.
-#[derive(Debug, Default)]
-pub struct Findings {
-    /// Conformance failures.
-    pub failures: Vec<String>,
-    /// Things worth knowing that do not fail the run (e.g. a probe status documented nowhere).
-    pub warnings: Vec<String>,
-}
-
-impl Findings {
-    /// One failure per distinct message: the same finding seen in several responses is said
-    /// once, with where it was first seen and how many saw it.
-    fn grouped(found: Vec<(String, String)>) -> Vec<String> {
-        let mut order: Vec<String> = Vec::new();
-        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (origin, message) in found {
-            let origins = seen.entry(message.clone()).or_default();
-            if origins.is_empty() {
-                order.push(message);
-            }
-            origins.push(origin);
-        }
-        order
-            .into_iter()
-            .map(|message| {
-                let origins = &seen[&message];
-                match origins.len() {
-                    1 => format!("{}: {message}", origins[0]),
-                    n => format!("{} (and {} more like it): {message}", origins[0], n - 1),
-                }
-            })
-            .collect()
-    }
 }
 
 /// What the plugin's errors look like when it ships no OpenAPI document: the media type most
@@ -461,23 +192,24 @@ impl DeclaredFormat {
     }
 }
 
-/// Check every observed response on the plugin's paths, steps' and probes' alike.
+/// Check every observed response on the plugin's paths, steps' and probes' alike, with the
+/// probes' own failures (`found`, as `(origin, message)`) said among them.
 ///
-/// With an OpenAPI document, each response is compared with the one the document gives for
-/// its status ([`OpenApi::response`]: the operation's exact code, range or `default`, else
-/// another operation's), media type and full schema. A step's success status its operation
-/// does not document fails; so does a step's error status the document describes nowhere
-/// (a probe's is a warning: the host could send it, no step did). An error the operation
-/// does not document but another operation does is checked against that one, with a warning.
-/// Without a document, errors must keep the plugin's declared format ([`DeclaredFormat`]).
-/// Either way a step's error that is the host's plain-JSON fallback fails.
-pub fn check_responses(routes: &[Route], api: Option<&OpenApi>, observed: &[Observed]) -> Findings {
+/// With an OpenAPI document each response is judged by it ([`judge::judge`], the judge
+/// `backup-gateway check` uses). Without one, errors must keep the plugin's declared format
+/// ([`DeclaredFormat`]). Either way a step's error that is the host's plain-JSON fallback
+/// fails. Each finding is said once ([`Findings::grouped`]).
+pub fn check_responses(
+    routes: &[RouteSpec],
+    api: Option<&OpenApi>,
+    observed: &[Observed],
+    mut found: Vec<(String, String)>,
+) -> Findings {
     let relevant: Vec<&Observed> = observed
         .iter()
         .filter(|o| o.probe || owns(routes, &o.path))
         .collect();
     let declared = DeclaredFormat::of(&relevant);
-    let mut found: Vec<(String, String)> = Vec::new();
     let mut warnings = BTreeSet::new();
     for o in relevant {
         if o.status >= 400
@@ -491,12 +223,13 @@ pub fn check_responses(routes: &[Route], api: Option<&OpenApi>, observed: &[Obse
             ));
             continue;
         }
-        let messages = match api {
-            Some(api) => against_document(api, routes, o, &mut warnings),
-            None if o.status >= 400 => declared.check(o),
-            None => Vec::new(),
-        };
-        found.extend(messages.into_iter().map(|m| (o.origin.clone(), m)));
+        match api {
+            Some(api) => found.extend(judge::judge(api, routes, o, &mut warnings)),
+            None if o.status >= 400 => {
+                found.extend(declared.check(o).into_iter().map(|m| (o.origin.clone(), m)));
+            }
+            None => {}
+        }
     }
     Findings {
         failures: Findings::grouped(found),
@@ -504,63 +237,11 @@ pub fn check_responses(routes: &[Route], api: Option<&OpenApi>, observed: &[Obse
     }
 }
 
-/// One response against the document; warnings go to `warnings` (each said once).
-fn against_document(
-    api: &OpenApi,
-    routes: &[Route],
-    o: &Observed,
-    warnings: &mut BTreeSet<String>,
-) -> Vec<String> {
-    let route = o.route.map(|i| &routes[i]);
-    let operation = route.map_or_else(
-        || format!("{} {}", o.method, o.path),
-        |r| format!("{} {} ({})", r.method, r.template, r.operation),
-    );
-    let documented = match api.response(&o.method, route.map(|r| r.template.as_str()), o.status) {
-        Lookup::Operation(d) => d,
-        Lookup::Elsewhere(_) if o.status < 400 => {
-            return vec![format!(
-                "{} is not a status its operation {operation} documents",
-                o.status
-            )];
-        }
-        Lookup::Elsewhere(d) => {
-            if route.is_some() && !o.probe {
-                warnings.insert(format!(
-                    "{operation} documents no {} response; its {} was checked against {}",
-                    o.status, o.status, d.at
-                ));
-            }
-            d
-        }
-        Lookup::Nowhere if o.probe => {
-            warnings.insert(format!(
-                "the OpenAPI document documents no {} response anywhere (nor a range or a default); the host can send one",
-                o.status
-            ));
-            return Vec::new();
-        }
-        Lookup::Nowhere => {
-            return vec![format!(
-                "{} is a status the OpenAPI document describes nowhere (no operation documents it, a range or a default)",
-                o.status
-            )];
-        }
-    };
-    if o.method == "HEAD" {
-        return Vec::new();
-    }
-    api.check_response(&documented, o.media_type.as_deref(), &o.body)
-        .into_iter()
-        .map(|m| format!("{}: {m}", o.status))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn route(method: &str, template: &str, op: &str) -> Route {
+    fn route(method: &str, template: &str, op: &str) -> RouteSpec {
         let segments = template
             .trim_start_matches('/')
             .split('/')
@@ -571,11 +252,15 @@ mod tests {
                 },
             )
             .collect();
-        Route {
-            method: method.into(),
+        RouteSpec {
+            method: method.parse().expect("a method"),
             template: template.into(),
-            operation: op.into(),
             segments,
+            operation: op.into(),
+            authenticated: true,
+            scope: None,
+            body: backup_gateway::plugins::BodyMode::None,
+            rate_classes: Vec::new(),
         }
     }
 

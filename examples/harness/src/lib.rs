@@ -19,8 +19,9 @@
 //!
 //! Modules: [`scenario`] (the file format), [`vars`] (`{{name}}` substitution), [`matcher`]
 //! (expectations and matchers), [`runner`] (gateway per scenario, steps, jobs), [`conformance`]
-//! (the strict mode, judging responses by the plugin's OpenAPI document through the host's
-//! own [`backup_gateway::plugins::openapi`], the module `backup-gateway check` uses),
+//! (the strict mode: the host's own render-problem probes, [`backup_gateway::plugins::problems`],
+//! and its judge of responses by the plugin's OpenAPI document,
+//! [`backup_gateway::plugins::openapi::judge`] — what `backup-gateway check` runs too),
 //! [`report`] (results, printable).
 
 pub mod conformance;
@@ -39,7 +40,8 @@ pub use runner::{default_cache_dir, run_suite_async};
 /// How to run scenarios.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Conformance mode: error formats, route coverage, manifest/OpenAPI agreement.
+    /// Conformance mode: responses and render-problem probes judged by the OpenAPI document
+    /// (or error formats without one), route coverage, manifest/OpenAPI agreement.
     pub strict: bool,
     /// Where compiled plugins are cached (default: [`default_cache_dir`]).
     pub cache_dir: Option<PathBuf>,
@@ -79,6 +81,7 @@ pub fn run_scenario(
     );
     let mut report = suite.reports.pop().unwrap_or_default();
     report.conformance.append(&mut suite.conformance);
+    report.document = suite.document.take();
     report.warnings.append(&mut suite.warnings);
     report
 }

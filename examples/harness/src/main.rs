@@ -19,8 +19,9 @@ struct Cli {
     /// Scenario files (TOML), or directories of them.
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
-    /// Conformance mode: host problems in the plugin's declared error format, every manifest
-    /// route hit by a step, manifest and OpenAPI document in agreement.
+    /// Conformance mode: every response (and every render-problem probe) judged by the
+    /// plugin's OpenAPI document, or without one kept in its declared error format; every
+    /// manifest route hit by a step; manifest and OpenAPI document in agreement.
     #[arg(long)]
     strict: bool,
     /// Run every step even after one failed.

@@ -49,6 +49,9 @@ pub struct Report {
     pub not_run: usize,
     /// Conformance failures (strict mode; for [`crate::run_scenario`], the whole check).
     pub conformance: Vec<String>,
+    /// Where the OpenAPI document the conformance findings speak of is fixed, when there is
+    /// one ([`backup_gateway::plugins::openapi::SOURCE`]).
+    pub document: Option<String>,
     /// Notes that do not fail the run.
     pub warnings: Vec<String>,
     /// Time to build the gateway (database, plugin load, seeding).
@@ -108,6 +111,9 @@ impl fmt::Display for Report {
                 self.not_run
             )?;
         }
+        if let (Some(d), false) = (&self.document, self.conformance.is_empty()) {
+            writeln!(f, "  conformance (the OpenAPI document is {d}):")?;
+        }
         for c in &self.conformance {
             writeln!(f, "  conformance: {c}")?;
         }
@@ -131,6 +137,9 @@ pub struct SuiteReport {
     pub reports: Vec<Report>,
     /// Conformance failures over the whole run (strict mode).
     pub conformance: Vec<String>,
+    /// Where the OpenAPI document the findings speak of is fixed, when there is one
+    /// ([`backup_gateway::plugins::openapi::SOURCE`]).
+    pub document: Option<String>,
     /// Notes that do not fail the run.
     pub warnings: Vec<String>,
     /// Wall-clock time of the whole run.
@@ -162,7 +171,14 @@ impl fmt::Display for SuiteReport {
             } else {
                 "FAIL"
             };
-            writeln!(f, "{verdict}  conformance of {} (strict)", self.plugin)?;
+            match (&self.document, self.conformance.is_empty()) {
+                (Some(d), false) => writeln!(
+                    f,
+                    "{verdict}  conformance of {} (strict; the OpenAPI document is {d})",
+                    self.plugin
+                )?,
+                _ => writeln!(f, "{verdict}  conformance of {} (strict)", self.plugin)?,
+            }
             for c in &self.conformance {
                 writeln!(f, "  {c}")?;
             }

@@ -20,12 +20,13 @@ use sha2::Digest;
 use tower::ServiceExt;
 
 use crate::Options;
-use crate::conformance::{self, Observed, Route};
+use crate::conformance::{self, Observed};
 use crate::matcher::{self, Mismatch, clip};
 use crate::report::{Report, StepReport, SuiteReport};
 use crate::scenario::{Expect, Scenario, Step, expectation, toml_to_json};
 use crate::vars::Vars;
-use backup_gateway::plugins::openapi::OpenApi;
+use backup_gateway::plugins::RouteSpec;
+use backup_gateway::plugins::openapi::{self, Document};
 
 /// A gateway built for one scenario.
 struct Live {
@@ -103,11 +104,11 @@ async fn start(plugin_path: &Path, scenario: &Scenario, options: &Options) -> an
 /// What the suite accumulates across scenarios for the conformance mode.
 #[derive(Default)]
 struct Accumulated {
-    routes: Vec<Route>,
-    manifest_routes: Vec<backup_gateway::plugins::RouteSpec>,
-    openapi: Option<Result<OpenApi, String>>,
+    routes: Vec<RouteSpec>,
+    document: Option<Document>,
     observed: Vec<Observed>,
-    probe_failures: Vec<String>,
+    /// `(origin, message)`, said among the response findings.
+    probe_failures: Vec<(String, String)>,
     probed: bool,
     hit: BTreeSet<usize>,
     loaded: bool,
@@ -141,40 +142,32 @@ pub async fn run_suite_async(
     }
     if options.strict && acc.loaded {
         conformance_checks(&acc, &mut suite);
+    } else if options.strict {
+        suite
+            .conformance
+            .push("not checked: the plugin did not load".into());
     }
     suite.duration = started.elapsed();
     suite
 }
 
 fn conformance_checks(acc: &Accumulated, suite: &mut SuiteReport) {
-    suite.conformance.extend(acc.probe_failures.iter().cloned());
-    let api = match &acc.openapi {
-        Some(Ok(api)) => Some(api),
-        Some(Err(e)) => {
-            suite.conformance.push(e.clone());
-            None
-        }
-        None => None,
-    };
-    let findings = conformance::check_responses(&acc.routes, api, &acc.observed);
+    let api = acc.document.as_ref().and_then(|d| d.api.as_ref());
+    let findings =
+        conformance::check_responses(&acc.routes, api, &acc.observed, acc.probe_failures.clone());
     suite.conformance.extend(findings.failures);
     suite.warnings.extend(findings.warnings);
     for (i, r) in acc.routes.iter().enumerate() {
         if !acc.hit.contains(&i) {
-            suite
-                .conformance
-                .push(format!("route {r} is hit by no scenario step"));
+            suite.conformance.push(format!(
+                "route {} is hit by no scenario step",
+                conformance::describe(r)
+            ));
         }
     }
-    if let Some(api) = api {
-        let document = api
-            .problems()
-            .iter()
-            .cloned()
-            .chain(api.agreement(&acc.manifest_routes));
-        suite
-            .conformance
-            .extend(document.map(|p| format!("the OpenAPI document: {p}")));
+    if let Some(document) = &acc.document {
+        suite.conformance.extend(document.findings.iter().cloned());
+        suite.document = Some(openapi::SOURCE.to_string());
     }
 }
 
@@ -211,12 +204,8 @@ async fn run_one(
     report.plugin = live.plugin.name.to_string();
     if !acc.loaded {
         acc.loaded = true;
-        acc.routes = conformance::routes(&live.plugin);
-        acc.manifest_routes = live.plugin.manifest.routes.clone();
-        acc.openapi = live.plugin.manifest.openapi.as_deref().map(|text| {
-            OpenApi::parse(text)
-                .map_err(|e| format!("{e} (manifest.openapi of {})", plugin_path.display()))
-        });
+        acc.routes = live.plugin.manifest.routes.clone();
+        acc.document = Document::of(&live.plugin.manifest);
         suite.plugin = format!("{} {}", live.plugin.name, live.plugin.manifest.version);
     }
     let credentialed = scenario
@@ -240,10 +229,9 @@ async fn run_one(
             .first()
             .cloned()
             .unwrap_or_else(|| "harness".into());
-        let (observed, failures) =
-            conformance::probe(&live.gw, &live.plugin, &acc.routes, &org).await;
-        acc.observed.extend(observed);
-        acc.probe_failures.extend(failures);
+        let probes = conformance::probe(&live.gw, &live.plugin, &org).await;
+        acc.observed.extend(probes.observed);
+        acc.probe_failures.extend(probes.failures);
     }
 
     let mut vars = Vars::new(&scenario.initial_vars());

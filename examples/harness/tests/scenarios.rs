@@ -245,12 +245,47 @@ expect.status = 500
     let all = report.conformance.join("\n");
     for needle in [
         "step 2 (GET /hostile/double-fault) of hostile.toml: 500 is the host's plain-JSON fallback",
-        "probe internal on double-fault: render-problem failed: trap",
-        "probe payload-too-large on ok: rendered with status 400, but the host sends this problem as 413",
+        // Each finding once: the 12 probes of double-fault that carry its operation (all but
+        // the 405) trap alike, and 413 is rendered as 400 for two problems on each of the 6
+        // routes that render and on the unrouted path.
+        "probe unauthenticated(missing) on double-fault (and 11 more like it): render-problem failed: trap: ",
+        "probe payload-too-large on ok (and 13 more like it): rendered with status 400, but the host sends this problem as 413",
         "route GET /hostile/ok (ok) is hit by no scenario step",
     ] {
         assert!(all.contains(needle), "{needle:?} not in:\n{all}");
     }
+    // The trap is said on one line, with the plugin's panic message and without a backtrace.
+    let trap = report
+        .conformance
+        .iter()
+        .find(|c| c.contains("render-problem failed: trap"))
+        .expect("the trap is reported");
+    assert!(trap.contains("render-problem fails too"), "{trap}");
+    for line in &report.conformance {
+        assert!(
+            !line.contains('\n') && !line.contains("backtrace"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn strict_mode_does_not_pass_a_plugin_that_never_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("broken.wasm");
+    std::fs::write(&plugin, b"not a component").expect("writing the plugin");
+    let path = scenario(&dir, "any.toml", HELLO_SETUP);
+    let report = run_suite(&plugin, &[path], &strict());
+    let text = report.to_string();
+    assert!(!report.passed(), "{text}");
+    assert_eq!(
+        report.conformance,
+        ["not checked: the plugin did not load"],
+        "{text}"
+    );
+    assert!(text.contains("FAIL  conformance of"), "{text}");
+    assert!(!text.contains("PASS  conformance"), "{text}");
+    assert!(text.contains("broken.wasm: cannot be loaded"), "{text}");
 }
 
 #[test]

@@ -213,16 +213,52 @@ fn strict_mode_fails_on_responses_the_document_does_not_describe() {
     assert!(report.steps.iter().all(|s| s.passed()), "{report}");
     assert!(!report.passed(), "{report}");
     let all = report.conformance.join("\n");
-    for needle in [
+    // (where it was first seen, what): one line says both.
+    for (place, what) in [
         // (a)
-        "400: does not fit the schema of POST /my/echo responses.400: body: missing properties 'code', 'detail'",
+        (
+            "step 3 (POST /my/echo) of hello: greet, echo and the error format → 400 against POST /my/echo responses.400",
+            "does not fit the schema: body: missing properties 'code', 'detail'",
+        ),
         // (b)
-        "200: does not fit the schema of GET /my/greetings/{name} responses.200: body: missing properties 'language'",
+        (
+            "→ 200 against GET /my/greetings/{name} responses.200",
+            "does not fit the schema: body: missing properties 'language'",
+        ),
         // (c): the unknown path and the wrong method reach no operation; greet's default is
-        // the first `default` of the document
-        "404: does not fit the schema of GET /my/greetings/{name} responses.default: body: missing properties 'problem'",
+        // the first `default` of the document. The probes see it first, on several statuses.
+        (
+            "probe not-found on greet → 404 against GET /my/greetings/{name} responses.default (and ",
+            "does not fit the schema: body: missing properties 'problem'",
+        ),
     ] {
-        assert!(all.contains(needle), "{needle:?} not in:\n{all}");
+        assert!(
+            report
+                .conformance
+                .iter()
+                .any(|l| l.contains(place) && l.ends_with(what)),
+            "{place:?} … {what:?} not in:\n{all}"
+        );
+    }
+    // (c) on 404, 405, 413, 429 and 500, on greet and off any route, is one finding.
+    let problem = "more like it): does not fit the schema: body: missing properties 'problem'";
+    assert_eq!(all.matches(problem).count(), 1, "{all}");
+    assert_eq!(
+        all.matches("missing properties 'problem'").count(),
+        1,
+        "{all}"
+    );
+    // The report says where the document is fixed, once, and never names a copy.
+    let text = report.to_string();
+    assert_eq!(
+        text.matches("the OpenAPI document is manifest.openapi, src/openapi.json in the template")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("harness-"), "{text}");
+    for line in &report.conformance {
+        assert!(line.matches("OpenAPI document").count() <= 1, "{line}");
     }
     // Each finding once, however many responses showed it.
     let lines: Vec<&str> = report.conformance.iter().map(String::as_str).collect();
@@ -231,33 +267,42 @@ fn strict_mode_fails_on_responses_the_document_does_not_describe() {
     assert_eq!(lines, unique, "{all}");
 }
 
-/// `backup-gateway check` on a copy whose document lacks one of its routes exits non-zero
-/// and names the route; on the template as shipped it passes.
-#[test]
-fn check_fails_when_manifest_and_document_disagree() {
+/// `backup-gateway check PLUGIN.wasm`: (success, stdout and stderr).
+fn check(wasm: &Path) -> (bool, String) {
     let gateway = target_dir().join("release/backup-gateway");
     assert!(
         gateway.exists(),
         "{} is missing: cargo build --release -p backup-gateway",
         gateway.display()
     );
-    let check = |wasm: &Path| {
-        let out = Command::new(&gateway)
-            .arg("check")
-            .arg(wasm)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("running backup-gateway check");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    };
+    let out = Command::new(&gateway)
+        .arg("check")
+        .arg(wasm)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running backup-gateway check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `backup-gateway check` on a copy whose document lacks one of its routes exits non-zero
+/// and names the route; on the template as shipped it passes, probes included.
+#[test]
+fn check_fails_when_manifest_and_document_disagree() {
     let (ok, text) = check(&target_dir().join("plugins/hello_provider.wasm"));
     assert!(
         ok && text.contains("OpenAPI document: agrees with the manifest"),
+        "{text}"
+    );
+    // 13 problems on each of 2 routes and one unrouted path.
+    assert!(
+        text.contains(
+            "render-problem: 39 probes, every rendering has the host's status and fits the document"
+        ),
         "{text}"
     );
 
@@ -270,11 +315,43 @@ fn check_fails_when_manifest_and_document_disagree() {
     let (ok, text) = check(&wasm);
     assert!(!ok, "check passed:\n{text}");
     for needle in [
+        "findings (the OpenAPI document is manifest.openapi, src/openapi.json in the template):",
         "manifest route POST /my/echo (echo) is not in the OpenAPI document",
         "OpenAPI operation POST /my/echoes (echo) is not a manifest route",
-        "the OpenAPI document in its manifest has 2 problem(s)",
+        ": 2 finding(s), listed above",
     ] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
     }
     assert!(text.contains(&wasm.display().to_string()), "{text}");
+}
+
+/// A copy whose document leaves two of the reasons its `render_problem` sends (429's and
+/// 500's, which no scenario step provokes) out of the `Error` schema: `check` fails on it
+/// with one finding for the six renderings, and strict mode reports the very same line.
+#[test]
+fn check_and_strict_mode_fail_on_render_problem_output_the_document_does_not_describe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (krate, wasm) = build_copy(
+        dir.path(),
+        "render-mismatch-provider",
+        &[(
+            r#""rate_limited", "conflict", "unavailable", "bad_gateway", "internal""#,
+            r#""conflict", "unavailable", "bad_gateway""#,
+        )],
+    );
+    let (ok, text) = check(&wasm);
+    assert!(!ok, "check passed:\n{text}");
+    let finding = "probe rate-limited on greet → 429 against GET /my/greetings/{name} responses.default (and 5 more like it): does not fit the schema: body/error/reason: ";
+    assert!(text.contains(finding), "{finding:?} not in:\n{text}");
+    assert!(text.contains(": 1 finding(s), listed above"), "{text}");
+    assert_eq!(text.matches("does not fit the schema").count(), 1, "{text}");
+
+    let report = harness::run_scenario(&wasm, krate.join("scenarios/my-provider.toml"), &strict());
+    assert!(report.steps.iter().all(|s| s.passed()), "{report}");
+    let checked = text
+        .lines()
+        .find(|l| l.contains(finding))
+        .map(str::trim)
+        .unwrap_or_default();
+    assert_eq!(report.conformance, [checked], "{report}");
 }

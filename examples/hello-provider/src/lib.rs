@@ -10,7 +10,10 @@
 //! SDK's fake host), render the host's problems in your provider's format in
 //! `render_problem`, and describe it all in `src/openapi.json`, which the manifest carries
 //! (`manifest.openapi`): the harness's strict mode checks every response against it, and
-//! `backup-gateway check` that it lists exactly the manifest's routes. Without upload routes
+//! `backup-gateway check` that it lists exactly the manifest's routes and that
+//! `render_problem`'s renderings fit it. Findings cannot name this file (the manifest carries
+//! the document as a string): they say "manifest.openapi, src/openapi.json in the template".
+//! Without upload routes
 //! the SDK's defaults answer `prepare_ingest`/`complete_ingest` (your 404 and 500). See
 //! `examples/README.md`.
 

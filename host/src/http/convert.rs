@@ -10,6 +10,7 @@ use super::Gateway;
 use crate::auth::{Principal, Scheme};
 use crate::plugins::Plugin;
 use crate::plugins::bindings::types;
+use crate::plugins::manifest::wit_method;
 use crate::store::now_micros;
 
 /// Headers a plugin never sees: credentials.
@@ -49,7 +50,7 @@ pub fn request(
         .unwrap_or_default();
     types::Request {
         operation: operation.to_owned(),
-        method: method(&parts.method),
+        method: wit_method(&parts.method),
         path: parts.uri.path().to_owned(),
         params,
         query,
@@ -58,18 +59,6 @@ pub fn request(
         principal: None,
         request_id: request_id.to_owned(),
         received_at: u64::try_from(now_micros()).unwrap_or(0),
-    }
-}
-
-fn method(m: &http::Method) -> types::Method {
-    match *m {
-        http::Method::HEAD => types::Method::Head,
-        http::Method::POST => types::Method::Post,
-        http::Method::PUT => types::Method::Put,
-        http::Method::PATCH => types::Method::Patch,
-        http::Method::DELETE => types::Method::Delete,
-        http::Method::GET => types::Method::Get,
-        ref other => types::Method::Other(other.as_str().to_owned()),
     }
 }
 

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 
 use super::convert;
 use crate::auth::AuthFailure;
@@ -13,6 +12,9 @@ use crate::gateway::Gateway;
 use crate::ingest::IngestError;
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::{CallContext, Plugin};
+
+/// The status a problem means (the runtime's, which the probes of `check` use too).
+pub use crate::plugins::problems::status;
 
 /// The WIT form of an authentication failure.
 pub fn auth_failure(f: AuthFailure) -> types::AuthFailure {
@@ -50,24 +52,6 @@ pub fn of_ingest(e: &IngestError) -> Problem {
             reset_at: u64::try_from(crate::store::now_micros()).unwrap_or(0)
                 + u64::from(IN_FLIGHT_RETRY_SECONDS) * 1_000_000,
         }),
-    }
-}
-
-/// The status a problem means.
-pub fn status(p: &Problem) -> StatusCode {
-    match p {
-        Problem::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Problem::Forbidden(_) => StatusCode::FORBIDDEN,
-        Problem::NotFound => StatusCode::NOT_FOUND,
-        Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Problem::Validation(_) | Problem::LengthMismatch(_) => StatusCode::BAD_REQUEST,
-        Problem::LengthRequired => StatusCode::LENGTH_REQUIRED,
-        Problem::PayloadTooLarge(_) | Problem::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
-        Problem::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        Problem::Conflict(_) => StatusCode::CONFLICT,
-        Problem::StorageUnavailable | Problem::QuotaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Problem::StorageFailed => StatusCode::BAD_GATEWAY,
-        Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -205,6 +205,19 @@ fn method(m: types::Method) -> Result<http::Method, String> {
     })
 }
 
+/// The WIT form of a method (the inverse of [`method`], any method at all).
+pub fn wit_method(m: &http::Method) -> types::Method {
+    match *m {
+        http::Method::HEAD => types::Method::Head,
+        http::Method::POST => types::Method::Post,
+        http::Method::PUT => types::Method::Put,
+        http::Method::PATCH => types::Method::Patch,
+        http::Method::DELETE => types::Method::Delete,
+        http::Method::GET => types::Method::Get,
+        ref other => types::Method::Other(other.as_str().to_owned()),
+    }
+}
+
 fn contract_supported(v: &str) -> bool {
     Contract::parse(v).is_some()
 }

@@ -9,18 +9,23 @@
 //! - [`manifest`]: manifest validation and route-collision checks;
 //! - [`openapi`]: the plugin's OpenAPI document — its response schemas, and whether it agrees
 //!   with the manifest (`check` and the harness's strict mode both use it);
-//! - [`host`]: the capabilities (imports) a plugin may call, scoped to the caller's org.
+//! - [`problems`]: the status each host problem is sent with, and the render-problem probes
+//!   (`check` and strict mode both run them);
+//! - [`host`]: the capabilities (imports) a plugin may call, scoped to the caller's org;
+//! - `check`: `backup-gateway check`.
 //!
 //! Traps are not errors: a plugin's domain error is a response it returns; a trap, a missed
 //! deadline or memory exhaustion is a [`Fault`], which the HTTP layer turns into a
 //! provider-shaped 500.
 
 pub mod bindings;
+mod check;
 pub mod engine;
 pub mod guest;
 pub mod host;
 pub mod manifest;
 pub mod openapi;
+pub mod problems;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +41,7 @@ pub use host::{CallContext, InstanceState};
 pub use manifest::{BodyMode, ManifestError, PluginManifest, RouteSpec};
 
 pub use bindings::Contract;
+pub use check::check;
 pub use guest::Guest;
 use guest::{GuestPre, Linkers};
 
@@ -134,15 +140,34 @@ impl Fault {
         } else if format!("{err:?}").contains("maximum concurrent") {
             Fault::Busy
         } else {
+            // The wasm backtrace (and the panic's own hint at one) go to the debug log only.
+            tracing::debug!(error = ?err, "plugin trapped");
             let out = stderr.contents();
-            let out = String::from_utf8_lossy(&out);
-            Fault::Trap(format!(
-                "{err:#}{}{}",
-                if out.is_empty() { "" } else { "; stderr: " },
-                out.trim()
-            ))
+            Fault::Trap(trap_message(err, &String::from_utf8_lossy(&out)))
         }
     }
+}
+
+/// A trap said on one line: the error chain without its wasm backtrace, then what the guest
+/// wrote to stderr (a panic's message), without the standard library's backtrace hint.
+fn trap_message(err: &wasmtime::Error, stderr: &str) -> String {
+    let chain: Vec<String> = err
+        .chain()
+        .map(|e| e.to_string())
+        .filter(|e| !e.starts_with("error while executing at wasm backtrace"))
+        .map(|e| e.trim_start_matches("wasm trap: ").to_string())
+        .collect();
+    let stderr: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    let mut out = chain.join(": ");
+    if !stderr.is_empty() {
+        out.push_str("; stderr: ");
+        out.push_str(&stderr.join(" "));
+    }
+    out.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 /// The one engine and its linkers, shared by every plugin.
@@ -357,45 +382,5 @@ impl Instances {
     }
 }
 
-/// `backup-gateway check`: load one component with default limits, validate its manifest,
-/// print its routes, and compare its OpenAPI document (when it ships one) with the manifest:
-/// the document must parse, its response schemas compile, and its operations be exactly the
-/// manifest's routes (paths, methods, operation ids). Any finding fails the check.
-pub fn check(path: &Path) -> anyhow::Result<()> {
-    let limits = RuntimeConfig::default();
-    let runtime = PluginRuntime::new(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let cache = std::env::temp_dir().join("backup-gateway-check-cache");
-    let plugin = runtime.load(path, &cache)?;
-    let m = &plugin.manifest;
-    println!(
-        "{} {} (contract {}), sha256 {}",
-        m.name, m.version, m.contract, plugin.sha256
-    );
-    for r in &m.routes {
-        println!(
-            "  {:6} {:45} {:20} scope={} body={:?}",
-            r.method.as_str(),
-            r.template,
-            r.operation,
-            r.scope.as_deref().unwrap_or("-"),
-            r.body
-        );
-    }
-    manifest::check_collisions([m])?;
-    let findings = openapi::document_findings(m);
-    match (&m.openapi, findings.is_empty()) {
-        (None, _) => println!("no OpenAPI document (manifest.openapi is not set)"),
-        (Some(_), true) => println!("OpenAPI document: agrees with the manifest"),
-        (Some(_), false) => {
-            for f in &findings {
-                eprintln!("  {f}");
-            }
-            anyhow::bail!(
-                "{}: the OpenAPI document in its manifest has {} problem(s), listed above",
-                path.display(),
-                findings.len()
-            );
-        }
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests;

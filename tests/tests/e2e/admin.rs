@@ -427,3 +427,40 @@ async fn a_client_delete_is_in_the_audit_log_with_its_principal_and_pages_follow
     }
     assert_eq!(seen, ["org.create", "org.create", "backup.delete"]);
 }
+
+/// Schemathesis over the admin API's own document (served at `/admin/v1/openapi.json`),
+/// with the bootstrap token: no 5xx, every answer as documented, every request that breaks
+/// the document refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_document_describes_the_admin_api() {
+    let gw = gateway("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = gw
+        .client
+        .get(format!("{}/admin/v1/openapi.json", gw.admin_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = dir.path().join("admin-openapi.json");
+    std::fs::write(&doc, &served).unwrap();
+    let auth = [
+        "-H".to_string(),
+        format!("Authorization: Bearer {ADMIN_TOKEN}"),
+    ];
+    let (found, output) =
+        super::openapi::schemathesis("admin", &doc, &gw.admin_url, &auth, dir.path()).await;
+    println!(
+        "admin: {} operations, {} test cases, {} failures",
+        found.operations, found.cases, found.failures
+    );
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(found.operations >= 9 && found.cases > 0, "{found:?}");
+}

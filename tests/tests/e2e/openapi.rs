@@ -217,10 +217,10 @@ fn targets() -> Vec<Target> {
 
 /// What one run found.
 #[derive(Debug, Default)]
-struct Figures {
-    operations: u64,
-    cases: u64,
-    failures: u64,
+pub(crate) struct Figures {
+    pub(crate) operations: u64,
+    pub(crate) cases: u64,
+    pub(crate) failures: u64,
 }
 
 /// Figures from Schemathesis's JSON report (`--report-json-path`): operations tested, test
@@ -237,9 +237,62 @@ fn figures(report: &Path) -> Figures {
     }
 }
 
+/// Run Schemathesis over the document at `doc` against `url` with `auth`, in `dir`; what
+/// it found and how it ended. `name` names the run in its report file and in a timeout.
+pub(crate) async fn schemathesis(
+    name: &str,
+    doc: &Path,
+    url: &str,
+    auth: &[String],
+    dir: &Path,
+) -> (Figures, std::process::Output) {
+    let report = dir.join(format!("report-{name}.json"));
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis.toml");
+    let child = tokio::process::Command::new(schemathesis_bin())
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
+        .arg(doc)
+        .args(["--url", url])
+        .args(auth)
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance,\
+             negative_data_rejection",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            &MAX_EXAMPLES.to_string(),
+            "--seed",
+            &SEED.to_string(),
+            // One worker: Hypothesis on several threads trips CPython 3.11's parser
+            // ("AST constructor recursion depth mismatch").
+            "--workers",
+            "1",
+            "--request-timeout",
+            "30",
+            "--no-color",
+            "--generation-database",
+            "none",
+            "--report",
+            "json",
+            "--report-json-path",
+        ])
+        .arg(&report)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(RUN_LIMIT, child)
+        .await
+        .unwrap_or_else(|_| panic!("schemathesis on {name} ran over {RUN_LIMIT:?}"))
+        .expect("schemathesis runs");
+    (figures(&report), output)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_plugins_document_describes_its_behaviour() {
-    let bin = schemathesis_bin();
+    schemathesis_bin();
     let dir = tempfile::tempdir().unwrap();
     let gw = fleet(dir.path()).await;
     let started = Instant::now();
@@ -250,49 +303,9 @@ async fn every_plugins_document_describes_its_behaviour() {
             .join("../plugins")
             .join(target.plugin)
             .join("src/openapi.json");
-        let report = dir.path().join(format!("report-{}.json", target.plugin));
         let run = Instant::now();
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis.toml");
-        let child = tokio::process::Command::new(&bin)
-            .arg("--config-file")
-            .arg(&config)
-            .arg("run")
-            .arg(&doc)
-            .args(["--url", &gw.url])
-            .args(&target.auth)
-            .args([
-                "--checks",
-                "not_a_server_error,status_code_conformance,content_type_conformance,\
-                 response_headers_conformance,response_schema_conformance,\
-                 negative_data_rejection",
-                "--phases",
-                "examples,coverage,fuzzing",
-                "--max-examples",
-                &MAX_EXAMPLES.to_string(),
-                "--seed",
-                &SEED.to_string(),
-                // One worker: Hypothesis on several threads trips CPython 3.11's parser
-                // ("AST constructor recursion depth mismatch").
-                "--workers",
-                "1",
-                "--request-timeout",
-                "30",
-                "--no-color",
-                "--generation-database",
-                "none",
-                "--report",
-                "json",
-                "--report-json-path",
-            ])
-            .arg(&report)
-            .current_dir(dir.path())
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(RUN_LIMIT, child)
-            .await
-            .unwrap_or_else(|_| panic!("schemathesis on {} ran over {RUN_LIMIT:?}", target.plugin))
-            .expect("schemathesis runs");
-        let found = figures(&report);
+        let (found, output) =
+            schemathesis(target.plugin, &doc, &gw.url, &target.auth, dir.path()).await;
         println!(
             "{}: {} operations, {} test cases, {} failures, {:.1} s",
             target.plugin,

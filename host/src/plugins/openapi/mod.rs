@@ -12,8 +12,10 @@
 //!   operation (exact code, then `4XX`-style range, then `default`), else on any operation.
 //! - [`OpenApi::check_response`] compares a response (media type, body) with it.
 //! - [`OpenApi::agreement`] lists where the manifest's routes and the document's operations
-//!   disagree (paths, methods, operation ids); [`document_findings`] is everything `check`
-//!   reports about a manifest's document.
+//!   disagree (paths, methods, operation ids); [`Document::of`] is everything `check` and
+//!   the strict mode report about a manifest's document itself.
+//! - [`judge`] judges an observed response (a scenario step's, or a render-problem probe's
+//!   from [`crate::plugins::problems`]) by the document, and says each finding once.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +23,7 @@ use serde_json::Value;
 
 use super::manifest::{PluginManifest, RouteSpec};
 
+pub mod judge;
 mod schema;
 
 use schema::{
@@ -136,7 +139,8 @@ impl OpenApi {
     }
 
     /// What is wrong inside the document: references that do not resolve, schemas that do
-    /// not compile. Each is a finding of `check` and of the strict mode.
+    /// not compile. Each is a finding of `check` and of the strict mode, and names the OpenAPI
+    /// document once (`OpenAPI GET /x responses.200 application/json: …`).
     pub fn problems(&self) -> &[String] {
         &self.problems
     }
@@ -178,14 +182,15 @@ impl OpenApi {
     }
 
     /// What is wrong with a response (media type without parameters, lower-case; body)
-    /// against what the document gives for it. Empty when it fits.
+    /// against what the document gives for it. Empty when it fits. The messages do not say
+    /// where the response is documented (`documented.at`), so the same violation on several
+    /// statuses or routes reads the same and is said once ([`judge::Findings::grouped`]).
     pub fn check_response(
         &self,
         documented: &Documented<'_>,
         media_type: Option<&str>,
         body: &[u8],
     ) -> Vec<String> {
-        let at = &documented.at;
         let content = documented
             .response
             .get("content")
@@ -196,7 +201,7 @@ impl OpenApi {
                 Vec::new()
             } else {
                 vec![format!(
-                    "the document ({at}) gives no body, the response has {} bytes of {}",
+                    "the document gives no body, the response has {} bytes of {}",
                     body.len(),
                     media_type.unwrap_or("no content-type")
                 )]
@@ -206,19 +211,19 @@ impl OpenApi {
         let Some(media_type) = media_type else {
             return vec![if body.is_empty() {
                 format!(
-                    "the document ({at}) gives a body ({}), the response has none",
+                    "the document gives a body ({}), the response has none",
                     listed()
                 )
             } else {
                 format!(
-                    "the response has no content-type; the document ({at}) lists {}",
+                    "the response has no content-type; the document lists {}",
                     listed()
                 )
             }];
         };
         let Some((key, entry)) = media_entry(content, media_type) else {
             return vec![format!(
-                "answered with {media_type}, but the document ({at}) lists {}",
+                "answered with {media_type}, but the document lists {}",
                 listed()
             )];
         };
@@ -228,7 +233,7 @@ impl OpenApi {
             escape_token(key)
         );
         match (entry.get("schema"), self.compiled.get(&pointer)) {
-            (Some(_), Some(index)) => self.validate_body(*index, at, media_type, body),
+            (Some(_), Some(index)) => self.validate_body(*index, media_type, body),
             // A schema that did not compile is reported once, by `problems`.
             _ => Vec::new(),
         }
@@ -343,13 +348,13 @@ impl OpenApi {
         }
         if let Err(e) = compiler.add_resource(BASE, doc) {
             self.problems
-                .push(format!("the document cannot be read: {e}"));
+                .push(format!("the OpenAPI document cannot be read: {e}"));
             return;
         }
         let mut schemas = boon::Schemas::new();
         for (at, pointer) in self.schema_locations() {
             match pointer {
-                Err(problem) => self.problems.push(format!("{at}: {problem}")),
+                Err(problem) => self.problems.push(format!("OpenAPI {at}: {problem}")),
                 Ok(pointer) if self.compiled.contains_key(&pointer) => {}
                 Ok(pointer) => {
                     let url = format!("{BASE}#{}", percent_encode(&pointer));
@@ -358,7 +363,7 @@ impl OpenApi {
                             self.compiled.insert(pointer, index);
                         }
                         Err(e) => self.problems.push(format!(
-                            "{at}: the schema does not compile: {}",
+                            "OpenAPI {at}: the schema does not compile: {}",
                             e.to_string().replace(BASE, "")
                         )),
                     }
@@ -399,7 +404,6 @@ impl OpenApi {
     fn validate_body(
         &self,
         index: boon::SchemaIndex,
-        at: &str,
         media_type: &str,
         body: &[u8],
     ) -> Vec<String> {
@@ -430,10 +434,12 @@ impl OpenApi {
                 let mut out: Vec<String> = leaves
                     .into_iter()
                     .take(MAX_VIOLATIONS)
-                    .map(|l| format!("does not fit the schema of {at}: {l}"))
+                    .map(|l| format!("does not fit the schema: {l}"))
                     .collect();
                 if more > 0 {
-                    out.push(format!("… and {more} more violation(s) of {at}"));
+                    out.push(format!(
+                        "does not fit the schema: … and {more} more violation(s)"
+                    ));
                 }
                 out
             }
@@ -441,20 +447,40 @@ impl OpenApi {
     }
 }
 
-/// Everything `backup-gateway check` reports about a manifest's document: that it parses,
-/// its problems, and where it disagrees with the manifest's routes. Empty when the plugin
-/// ships no document or the document is sound and agrees.
-pub fn document_findings(manifest: &PluginManifest) -> Vec<String> {
-    let Some(text) = manifest.openapi.as_deref() else {
-        return Vec::new();
-    };
-    match OpenApi::parse(text) {
-        Err(e) => vec![e.to_string()],
-        Ok(api) => {
-            let mut out: Vec<String> = api.problems().to_vec();
-            out.extend(api.agreement(&manifest.routes));
-            out
-        }
+/// Where an author fixes the document, for messages. The manifest carries the document as a
+/// string, so neither `check` nor the harness can know the file it was read from; the
+/// template keeps it in `src/openapi.json` (`include_str!`).
+pub const SOURCE: &str = "manifest.openapi, src/openapi.json in the template";
+
+/// A manifest's document as `check` and the strict mode both read it.
+#[derive(Debug)]
+pub struct Document {
+    /// The document, when it parses.
+    pub api: Option<OpenApi>,
+    /// What is wrong with it: why it does not parse, or its [`OpenApi::problems`] and where it
+    /// disagrees with the manifest's routes ([`OpenApi::agreement`]). Each names the OpenAPI
+    /// document once.
+    pub findings: Vec<String>,
+}
+
+impl Document {
+    /// The manifest's document; `None` when the plugin ships none.
+    pub fn of(manifest: &PluginManifest) -> Option<Document> {
+        let text = manifest.openapi.as_deref()?;
+        Some(match OpenApi::parse(text) {
+            Err(e) => Document {
+                api: None,
+                findings: vec![e.to_string()],
+            },
+            Ok(api) => {
+                let mut findings: Vec<String> = api.problems().to_vec();
+                findings.extend(api.agreement(&manifest.routes));
+                Document {
+                    api: Some(api),
+                    findings,
+                }
+            }
+        })
     }
 }
 

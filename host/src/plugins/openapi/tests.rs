@@ -116,7 +116,6 @@ fn bodies_are_validated_against_the_full_schema() {
             r#"{"code": "400"}"#,
         )
         .join("\n");
-        assert!(found.contains("GET /a/{id} responses.default"), "{found}");
         assert!(
             found.contains("body: missing properties 'message'"),
             "{found}"
@@ -138,9 +137,7 @@ fn media_types_and_bodies_must_be_the_documented_ones() {
     let found = check(&api, "GET", 404, Some("text/html"), "<p>");
     assert_eq!(
         found,
-        [
-            "answered with text/html, but the document (GET /a/{id} responses.404) lists application/json"
-        ]
+        ["answered with text/html, but the document lists application/json"]
     );
     let found = check(&api, "GET", 404, Some("application/json"), "{not json");
     assert!(
@@ -150,17 +147,13 @@ fn media_types_and_bodies_must_be_the_documented_ones() {
     let found = check(&api, "GET", 404, None, "");
     assert_eq!(
         found,
-        [
-            "the document (GET /a/{id} responses.404) gives a body (application/json), the response has none"
-        ]
+        ["the document gives a body (application/json), the response has none"]
     );
     assert!(check(&api, "DELETE", 204, None, "").is_empty());
     let found = check(&api, "DELETE", 204, Some("application/json"), "{}");
     assert_eq!(
         found,
-        [
-            "the document (DELETE /a/{id} responses.204) gives no body, the response has 2 bytes of application/json"
-        ]
+        ["the document gives no body, the response has 2 bytes of application/json"]
     );
 }
 
