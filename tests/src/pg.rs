@@ -18,6 +18,7 @@ pub struct PgCluster {
     /// Its port on 127.0.0.1.
     pub port: u16,
     as_postgres: bool,
+    frozen: std::cell::Cell<bool>,
 }
 
 fn is_root() -> bool {
@@ -55,6 +56,7 @@ impl PgCluster {
             dir,
             port,
             as_postgres,
+            frozen: std::cell::Cell::new(false),
         };
         let data = c.data();
         c.run(
@@ -96,6 +98,44 @@ impl PgCluster {
     /// Start the server again after [`PgCluster::take_down`].
     pub fn bring_back(&self) {
         self.start_server();
+    }
+
+    /// Stall the server: every one of its processes stopped (`SIGSTOP`), so connections stay
+    /// open and queries go unanswered, as with a hung server or a network partition; until
+    /// [`PgCluster::thaw`] (or drop).
+    pub fn freeze(&self) {
+        self.signal("STOP");
+        self.frozen.set(true);
+    }
+
+    /// Let a frozen server run again.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+        self.frozen.set(false);
+    }
+
+    /// Send `sig` to the postmaster and its children (read from `/proc`).
+    fn signal(&self, sig: &str) {
+        let pidfile = self.dir.path().join("data/postmaster.pid");
+        let text = std::fs::read_to_string(&pidfile).expect("postmaster.pid");
+        let postmaster = text.lines().next().unwrap_or_default().trim().to_owned();
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: the fields after the last ')'
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1));
+            if ppid == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .args(&pids)
+            .status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill -{sig} {pids:?} failed");
     }
 
     fn data(&self) -> String {
@@ -144,6 +184,9 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
+        if self.frozen.get() {
+            self.thaw();
+        }
         let data = self.data();
         let exe = pg_bin().join("pg_ctl");
         let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];

@@ -1,5 +1,5 @@
 //! Request parts of the admin API, refused as problems: a JSON body (`application/json`,
-//! at most 64 KiB, unknown fields refused, a pointer to the faulty field), query
+//! at most 64 KiB, an object, unknown fields refused, a pointer to the faulty field), query
 //! parameters, path segments.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -42,8 +42,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                     format!("the body is larger than {MAX_BODY} bytes or was cut short"),
                 )
             })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::invalid("/", format!("not JSON: {e}")))?;
+        if !value.is_object() {
+            // (serde would take an array for a struct, field by field)
+            return Err(Problem::invalid("/", "the body must be a JSON object"));
+        }
+        serde_path_to_error::deserialize(value)
             .map(Body)
             .map_err(|e| Problem::invalid(pointer(e.path()), e.inner().to_string()))
     }

@@ -822,12 +822,13 @@ pub(crate) async fn post_capture(gw: &TestGateway, vps: &str) -> String {
         .to_owned()
 }
 
-/// A database outage while HostUp lists a VPS's backups is HostUp's own 503 problem, within
-/// the plugin's deadline (the rate-limit window and the read each give up in time instead of
-/// waiting out sqlx's 30 s connection timeout, which used to run the plugin past its
-/// deadline into the host's 500); once the database is back the same request succeeds.
+/// A stalled database (the server's processes stopped: connections open, queries never
+/// answered) while HostUp lists a VPS's backups is HostUp's own 503 problem, within the
+/// plugin's deadline: the rate-limit window gives up after its budget and lets the request
+/// through, the read gives up after half the deadline (without them the request hung until
+/// the client gave up); once the database is back the same request succeeds.
 #[tokio::test]
-async fn a_database_outage_during_a_read_is_hostups_503_problem() {
+async fn a_stalled_database_during_a_read_is_hostups_503_problem() {
     let pg = PgCluster::start();
     let (gw, _, _src) = on_postgres(&pg, "outage").await;
     let list = || {
@@ -837,7 +838,7 @@ async fn a_database_outage_during_a_read_is_hostups_503_problem() {
             .send()
     };
     assert_eq!(list().await.unwrap().status(), 200);
-    pg.take_down();
+    pg.freeze();
     let r = list().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -852,7 +853,7 @@ async fn a_database_outage_during_a_read_is_hostups_503_problem() {
         format!("/api/v2/vps/{VPS}/backups"),
         "{body}"
     );
-    pg.bring_back();
+    pg.thaw();
     let mut status = 0;
     for _ in 0..50 {
         status = list().await.unwrap().status().as_u16();
