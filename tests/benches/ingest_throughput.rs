@@ -102,10 +102,15 @@ resource_bytes = 0
 resource_slots = 0
 rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, upload-hour = { window_seconds = 3600, max_requests = 100000 } }
 "#;
-    let mut gateway = gateway_tests::GatewayProcess::start(
+    // no caps on uploads in flight: the RSS measurement below runs 32 at once
+    let mut gateway = gateway_tests::GatewayProcess::start_with_env(
         dir.path(),
         &[gateway_tests::provider_plugin("appliance_collect")],
         extra,
+        &[
+            ("BACKUP_GATEWAY_SERVER__MAX_UPLOADS_PER_CREDENTIAL", "0"),
+            ("BACKUP_GATEWAY_SERVER__MAX_UPLOADS_PER_ORG", "0"),
+        ],
     )
     .await?;
     let url = format!("{}/api/systems/backups", gateway.url);
@@ -195,6 +200,7 @@ rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, 
         after as f64 / 1024.0,
         before as f64 / 1024.0
     );
+    anyhow::ensure!(ok == 32, "only {ok} of the 32 concurrent uploads were stored");
     gateway.kill()?;
     Ok(())
 }
