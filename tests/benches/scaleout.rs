@@ -110,7 +110,13 @@ async fn start_nodes(n: usize, config: &str, db: &str) -> anyhow::Result<Nodes> 
                 dir.path(),
                 &plugins,
                 config,
-                &[("BACKUP_GATEWAY_SERVER__NODE_ID", &name)],
+                &[
+                    ("BACKUP_GATEWAY_SERVER__NODE_ID", &name),
+                    // the benchmark's concurrent uploads share one credential: no cap on
+                    // uploads in flight (the default would refuse most as 429s)
+                    ("BACKUP_GATEWAY_SERVER__MAX_UPLOADS_PER_CREDENTIAL", "0"),
+                    ("BACKUP_GATEWAY_SERVER__MAX_UPLOADS_PER_ORG", "0"),
+                ],
             )
             .await?,
         );
