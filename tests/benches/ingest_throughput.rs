@@ -200,7 +200,10 @@ rate_limits = { upload-minute = { window_seconds = 60, max_requests = 100000 }, 
         after as f64 / 1024.0,
         before as f64 / 1024.0
     );
-    anyhow::ensure!(ok == 32, "only {ok} of the 32 concurrent uploads were stored");
+    anyhow::ensure!(
+        ok == 32,
+        "only {ok} of the 32 concurrent uploads were stored"
+    );
     gateway.kill()?;
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The admin listener (`[admin] listen`): a JSON API under `/admin/v1` over the control
-//! plane — orgs with their usage, admin tokens, the audit log — with its OpenAPI document
-//! at `/admin/v1/openapi.json`. Every endpoint but the document takes an admin bearer
-//! token and a scope (`read` to look, `write` to change); errors are RFC 7807 problems
-//! ([`problem`]). Nothing is trusted for coming from loopback.
+//! plane — orgs with their usage, client credentials, admin tokens, the audit log — with
+//! its OpenAPI document at `/admin/v1/openapi.json`. Every endpoint but the document takes
+//! an admin bearer token and a scope (`read` to look, `write` to change); errors are
+//! RFC 7807 problems ([`problem`]). Nothing is trusted for coming from loopback.
 
 mod audit;
+mod credentials;
 mod extract;
 mod orgs;
 pub mod problem;
@@ -32,6 +33,18 @@ pub fn app(gw: Arc<Gateway>) -> Router {
         .route(
             "/admin/v1/orgs/{id}",
             get(orgs::get).patch(orgs::update).delete(orgs::delete),
+        )
+        .route(
+            "/admin/v1/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/admin/v1/credentials/{id}",
+            get(credentials::get).delete(credentials::revoke),
+        )
+        .route(
+            "/admin/v1/credentials/{id}/rotate",
+            axum::routing::post(credentials::rotate),
         )
         .route("/admin/v1/tokens", get(tokens::list).post(tokens::create))
         .route(

@@ -1,7 +1,9 @@
 //! Credential store and authentication: bearer tokens (opaque, or JWTs where a plugin has a
 //! verifier — see [`jwt`]), HTTP Basic key/secret pairs and tokens in a named header, each
 //! valid for one plugin and one org. Secrets are kept only as SHA-256 digests; a plugin
-//! receives the resulting [`Principal`], never a secret.
+//! receives the resulting [`Principal`], never a secret. The configuration's credentials
+//! never expire; those issued at runtime ([`Issued`]) may, and a rotated one accepts its
+//! previous secret until the end of its grace.
 
 pub mod jwt;
 
@@ -94,6 +96,49 @@ type Digest32 = [u8; 32];
 struct Credential {
     principal: Principal,
     digest: Digest32,
+    /// When this secret stops working (µs since the epoch); none: never.
+    until: Option<i64>,
+    /// Whether `until` is the credential's expiry (an expired credential is said to be so),
+    /// not the end of a rotated-out secret's grace.
+    expires: bool,
+}
+
+impl Credential {
+    /// The principal, if the secret is still valid at `now` (µs).
+    fn valid_at(&self, now: i64) -> Result<Principal, AuthFailure> {
+        match self.until {
+            Some(u) if now >= u && self.expires => Err(AuthFailure::ExpiredCredentials),
+            Some(u) if now >= u => Err(AuthFailure::InvalidCredentials),
+            _ => Ok(self.principal.clone()),
+        }
+    }
+}
+
+/// A credential issued at runtime (through the admin API), with each secret digest it
+/// accepts and until when: the current one until the credential's expiry, and after a
+/// rotation the previous one until the end of its grace.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The org it acts for.
+    pub org: String,
+    /// The plugin it is valid for.
+    pub plugin: String,
+    /// How it is presented.
+    pub scheme: SchemeConfig,
+    /// The header of the `header` scheme.
+    pub header: Option<String>,
+    /// Basic: the user name.
+    pub key: String,
+    /// The subject the plugin sees.
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The credential's expiry (µs), if any.
+    pub expires_at: Option<i64>,
+    /// The current secret's digest.
+    pub digest: [u8; 32],
+    /// The previous secret's digest and the end of its grace (µs).
+    pub previous: Option<([u8; 32], i64)>,
 }
 
 /// Every configured credential, indexed for lookup; built once at start-up.
@@ -101,8 +146,8 @@ struct Credential {
 pub struct CredentialStore {
     /// (plugin, carrier, sha256(token)) for bearer and header tokens.
     tokens: HashMap<(String, Carrier, Digest32), Credential>,
-    /// (plugin, key) for basic credentials.
-    basic: HashMap<(String, String), Credential>,
+    /// (plugin, key) for basic credentials (two while a rotation's grace runs).
+    basic: HashMap<(String, String), Vec<Credential>>,
     /// JWT verifiers by plugin.
     jwt: HashMap<String, jwt::JwtVerifier>,
 }
@@ -154,29 +199,85 @@ impl CredentialStore {
                 subject: c.subject.clone().unwrap_or_else(|| c.key.clone()),
                 scopes: c.scopes.clone(),
             };
-            let cred = Credential { principal, digest };
-            let dup = match c.scheme {
-                SchemeConfig::Basic => store
-                    .basic
-                    .insert((c.plugin.clone(), c.key.clone()), cred)
-                    .is_some(),
-                SchemeConfig::Bearer => store
-                    .tokens
-                    .insert((c.plugin.clone(), Carrier::Bearer, digest), cred)
-                    .is_some(),
-                SchemeConfig::Header => {
-                    let name = c.header.as_deref().unwrap_or_default().to_ascii_lowercase();
-                    store
-                        .tokens
-                        .insert((c.plugin.clone(), Carrier::Header(name), digest), cred)
-                        .is_some()
-                }
+            let cred = Credential {
+                principal,
+                digest,
+                until: None,
+                expires: false,
             };
-            if dup {
+            let taken = c.scheme == SchemeConfig::Basic
+                && store.basic.contains_key(&(c.plugin.clone(), c.key.clone()));
+            if taken || !store.insert(&c.plugin, c.scheme, c.header.as_deref(), &c.key, cred) {
                 return Err(err("duplicate credential for this plugin"));
             }
         }
         Ok(store)
+    }
+
+    /// Index credentials issued at runtime; one that clashes with an earlier one (another
+    /// with the same basic key, or the same token, for the plugin) is left out, logged.
+    pub fn issued(list: &[Issued]) -> CredentialStore {
+        let mut store = CredentialStore::default();
+        for c in list {
+            let principal = Principal {
+                org: c.org.clone(),
+                subject: c.subject.clone(),
+                scopes: c.scopes.clone(),
+            };
+            let mut secrets = vec![(c.digest, c.expires_at, true)];
+            if let Some((d, until)) = c.previous {
+                secrets.push((d, Some(until), false));
+            }
+            for (digest, until, expires) in secrets {
+                let cred = Credential {
+                    principal: principal.clone(),
+                    digest,
+                    until,
+                    expires,
+                };
+                if !store.insert(&c.plugin, c.scheme, c.header.as_deref(), &c.key, cred) {
+                    tracing::warn!(plugin = %c.plugin, key = %c.key, "issued credential clashes with another; left out");
+                }
+            }
+        }
+        store
+    }
+
+    /// Index one secret; false when it clashes with one already there.
+    fn insert(
+        &mut self,
+        plugin: &str,
+        scheme: SchemeConfig,
+        header: Option<&str>,
+        key: &str,
+        cred: Credential,
+    ) -> bool {
+        let carrier = match scheme {
+            SchemeConfig::Basic => {
+                let same = self
+                    .basic
+                    .entry((plugin.to_owned(), key.to_owned()))
+                    .or_default();
+                if same
+                    .iter()
+                    .any(|c| c.digest == cred.digest || c.principal != cred.principal)
+                {
+                    return false;
+                }
+                same.push(cred);
+                return true;
+            }
+            SchemeConfig::Bearer => Carrier::Bearer,
+            SchemeConfig::Header => {
+                Carrier::Header(header.unwrap_or_default().to_ascii_lowercase())
+            }
+        };
+        let slot = (plugin.to_owned(), carrier, cred.digest);
+        if self.tokens.contains_key(&slot) {
+            return false;
+        }
+        self.tokens.insert(slot, cred);
+        true
     }
 
     /// Accept JWTs for `plugin`, verified by `verifier`.
@@ -251,8 +352,8 @@ impl CredentialStore {
     fn token(&self, plugin: &str, carrier: Carrier, token: &str) -> Result<Principal, AuthFailure> {
         self.tokens
             .get(&(plugin.to_owned(), carrier, sha256(token.as_bytes())))
-            .map(|c| c.principal.clone())
-            .ok_or(AuthFailure::InvalidCredentials)
+            .ok_or(AuthFailure::InvalidCredentials)?
+            .valid_at(crate::store::now_micros())
     }
 
     fn basic(&self, plugin: &str, value: &str) -> Result<Principal, AuthFailure> {
@@ -263,15 +364,14 @@ impl CredentialStore {
         let (key, secret) = decoded
             .split_once(':')
             .ok_or(AuthFailure::MalformedCredentials)?;
-        let cred = self
-            .basic
+        let presented = sha256(secret.as_bytes());
+        self.basic
             .get(&(plugin.to_owned(), key.to_owned()))
-            .ok_or(AuthFailure::InvalidCredentials)?;
-        if bool::from(cred.digest.ct_eq(&sha256(secret.as_bytes()))) {
-            Ok(cred.principal.clone())
-        } else {
-            Err(AuthFailure::InvalidCredentials)
-        }
+            .ok_or(AuthFailure::InvalidCredentials)?
+            .iter()
+            .find(|c| bool::from(c.digest.ct_eq(&presented)))
+            .ok_or(AuthFailure::InvalidCredentials)?
+            .valid_at(crate::store::now_micros())
     }
 }
 

@@ -1,4 +1,6 @@
-//! What every request consults, kept in memory: the suspended orgs. A watcher polls the
+//! What every request consults, kept in memory: the suspended orgs and the credentials
+//! issued at runtime (as a [`CredentialStore`]: authenticating costs no database round
+//! trip). A watcher polls the
 //! database's control version and reloads the directory when it moved, on every node; a
 //! failed poll keeps the last good state (logged) and tries again.
 
@@ -8,7 +10,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Db, DbError};
+use crate::auth::{CredentialStore, Issued};
+use crate::config::SchemeConfig;
+use crate::store::{CredentialRecord, Db, DbError};
 
 /// How often each node asks whether the control plane changed.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -17,6 +21,7 @@ pub const POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Default)]
 pub struct Directory {
     suspended: RwLock<HashSet<String>>,
+    issued: RwLock<Arc<CredentialStore>>,
     version: RwLock<Option<i64>>,
 }
 
@@ -27,6 +32,11 @@ impl Directory {
             .read()
             .map(|s| s.contains(org))
             .unwrap_or(false)
+    }
+
+    /// The credentials issued at runtime, as of the last reload.
+    pub fn issued(&self) -> Arc<CredentialStore> {
+        self.issued.read().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Reload from the database if its control version moved since the last load.
@@ -42,14 +52,54 @@ impl Directory {
             .filter(|o| o.suspended)
             .map(|o| o.id)
             .collect();
+        let issued: Vec<Issued> = db
+            .credentials(None, true)
+            .await?
+            .iter()
+            .filter_map(issued)
+            .collect();
         if let Ok(mut s) = self.suspended.write() {
             *s = suspended;
+        }
+        if let Ok(mut s) = self.issued.write() {
+            *s = Arc::new(CredentialStore::issued(&issued));
         }
         if let Ok(mut v) = self.version.write() {
             *v = Some(version);
         }
         Ok(true)
     }
+}
+
+/// A stored credential as the authenticator takes it (`None`, logged, if its row is not
+/// one this version wrote).
+fn issued(c: &CredentialRecord) -> Option<Issued> {
+    let digest = |h: &str| <[u8; 32]>::try_from(hex::decode(h).ok()?).ok();
+    let scheme = match c.scheme.as_str() {
+        "basic" => SchemeConfig::Basic,
+        "bearer" => SchemeConfig::Bearer,
+        "header" => SchemeConfig::Header,
+        _ => {
+            tracing::warn!(credential = %c.id, scheme = %c.scheme, "unknown scheme; credential left out");
+            return None;
+        }
+    };
+    let previous = match (&c.previous_sha256, c.previous_until) {
+        (Some(h), Some(until)) => digest(h).map(|d| (d, until)),
+        _ => None,
+    };
+    Some(Issued {
+        org: c.org.clone(),
+        plugin: c.plugin.clone(),
+        scheme,
+        header: c.header.clone(),
+        key: c.key.clone(),
+        subject: c.subject.clone(),
+        scopes: c.scopes.clone(),
+        expires_at: c.expires_at,
+        digest: digest(&c.secret_sha256)?,
+        previous,
+    })
 }
 
 /// Keep `directory` current until `stop`.

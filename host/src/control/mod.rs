@@ -1,4 +1,4 @@
-//! The control plane: orgs, admin tokens and the audit log, changed at runtime (through the
+//! The control plane: orgs, client credentials, admin tokens and the audit log, changed at runtime (through the
 //! admin API, see `crate::admin`) and seen by every node. State lives in the database; each
 //! node keeps what requests consult on every call (which orgs are suspended) in memory, as a
 //! [`Directory`] that a watcher reloads when the database's control version moves (polled
@@ -7,12 +7,14 @@
 //! Provider-neutral and unaware of HTTP: operations take typed input and return
 //! [`ControlError`], which the admin listener maps to RFC 7807 problems once.
 
+mod credentials;
 mod directory;
 mod orgs;
 mod tokens;
 
 use crate::store::{AuditEntry, Db, DbError};
 
+pub use credentials::NewCredential;
 pub use directory::{Directory, POLL, spawn_watcher};
 pub use orgs::{NewOrg, OrgUpdate, OrgView};
 pub use tokens::{Actor, AdminScope, NewToken, TOKEN_PREFIX, hash_token};

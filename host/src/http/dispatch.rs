@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 
 use super::guard::Refusal;
 use super::{REQUEST_ID, convert, problem};
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, AuthFailure, Principal};
 use crate::gateway::Gateway;
 use crate::plugins::bindings::types::{self, Problem};
 use crate::plugins::manifest::Segment;
@@ -139,10 +139,17 @@ fn authenticate(
         return Ok(None);
     }
     let plugin = &entry.plugin;
-    match gw
-        .credentials
-        .authenticate(&plugin.name, &plugin.manifest.auth, headers)
-    {
+    let (name, schemes) = (&plugin.name, &plugin.manifest.auth);
+    let found = match gw.credentials.authenticate(name, schemes, headers) {
+        // not one of the file's: perhaps one issued at runtime
+        Err(AuthError::Failed(AuthFailure::InvalidCredentials)) => gw
+            .control
+            .directory()
+            .issued()
+            .authenticate(name, schemes, headers),
+        other => other,
+    };
+    match found {
         Ok(p) if gw.control.directory().is_suspended(&p.org) => {
             // refused as the provider refuses a disabled account: its 401
             tracing::info!(org = %p.org, plugin = %plugin.name, "request of a suspended org refused");

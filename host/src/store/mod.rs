@@ -14,8 +14,8 @@ mod pool;
 
 pub use db::{
     AdminTokenRecord, Admission, AuditEntry, AuditQuery, AuditRecord, BackupQuery, BackupRecord,
-    Db, Deleted, DocumentDeleted, DocumentRecord, Engine, OrgChange, OrgDeleted, OrgRecord,
-    ProviderUsage, Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
+    CredentialRecord, Db, Deleted, DocumentDeleted, DocumentRecord, Engine, OrgChange, OrgDeleted,
+    OrgRecord, ProviderUsage, Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
 };
 pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};

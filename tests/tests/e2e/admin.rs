@@ -433,6 +433,186 @@ async fn a_client_delete_is_in_the_audit_log_with_its_principal_and_pages_follow
     assert_eq!(seen, ["org.create", "org.create", "backup.delete"]);
 }
 
+/// The status of acme's collect list with HTTP Basic `who`.
+async fn list_as(gw: &TestGateway, who: (&str, &str)) -> u16 {
+    gw.client
+        .get(gw.at("/api/systems/backups"))
+        .basic_auth(who.0, Some(who.1))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Poll until `who`'s list answers `want` (a change reaches a node within a poll); the
+/// last status.
+async fn until_as(gw: &TestGateway, who: (&str, &str), want: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..100 {
+        status = list_as(gw, who).await;
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn credentials_are_issued_rotated_with_a_grace_and_revoked_at_runtime() {
+    let gw = gateway("").await;
+    let issue = json!({"org": "acme", "plugin": "appliance-collect", "scheme": "basic",
+                       "key": "NETH-NEW-1"});
+    let (s, made) = call(
+        &gw,
+        Method::POST,
+        "/credentials",
+        ADMIN_TOKEN,
+        Some(issue.clone()),
+    )
+    .await;
+    assert_eq!(s, 201, "{made}");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let first = made["secret"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("bgc_") && first.len() == 68, "{first}");
+    // it authenticates on the client route (collect's format for the rest), within a poll
+    assert_eq!(until_as(&gw, ("NETH-NEW-1", &first), 200).await, 200);
+    assert_eq!(list_as(&gw, ("NETH-NEW-1", "wrong")).await, 401);
+    // the same basic key again is a conflict; unknown org and plugin are the fields' fault
+    let (s, _) = call(
+        &gw,
+        Method::POST,
+        "/credentials",
+        ADMIN_TOKEN,
+        Some(issue.clone()),
+    )
+    .await;
+    assert_eq!(s, 409);
+    for (field, value) in [("org", "nope"), ("plugin", "nope"), ("scheme", "digest")] {
+        let mut bad = issue.clone();
+        bad[field] = value.into();
+        bad["key"] = "NETH-OTHER".into();
+        let (s, p) = call(&gw, Method::POST, "/credentials", ADMIN_TOKEN, Some(bad)).await;
+        assert_eq!(
+            (s, &p["errors"][0]["pointer"]),
+            (400, &json!(format!("/{field}"))),
+            "{p}"
+        );
+    }
+    // never a secret after creation, nor a digest
+    let (_, listed) = call(&gw, Method::GET, "/credentials?org=acme", ADMIN_TOKEN, None).await;
+    let (_, one) = call(
+        &gw,
+        Method::GET,
+        &format!("/credentials/{id}"),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    for shown in [listed.to_string(), one.to_string()] {
+        assert!(!shown.contains(&first), "{shown}");
+        assert!(
+            !shown.contains(&gateway_tests::sha256_hex(first.as_bytes())),
+            "{shown}"
+        );
+    }
+    assert_eq!(one["key"], "NETH-NEW-1");
+    // rotated with a 2 s grace: both secrets work, then only the new one
+    let (s, rotated) = call(
+        &gw,
+        Method::POST,
+        &format!("/credentials/{id}/rotate"),
+        ADMIN_TOKEN,
+        Some(json!({"grace_seconds": 2})),
+    )
+    .await;
+    assert_eq!(s, 200, "{rotated}");
+    let second = rotated["secret"].as_str().unwrap().to_owned();
+    assert_eq!(until_as(&gw, ("NETH-NEW-1", &second), 200).await, 200);
+    assert_eq!(
+        list_as(&gw, ("NETH-NEW-1", &first)).await,
+        200,
+        "the old secret, in its grace"
+    );
+    assert_eq!(
+        until_as(&gw, ("NETH-NEW-1", &first), 401).await,
+        401,
+        "the grace ended"
+    );
+    assert_eq!(list_as(&gw, ("NETH-NEW-1", &second)).await, 200);
+    // revoked: refused within a poll; a revoked credential cannot be rotated
+    let (s, _) = call(
+        &gw,
+        Method::DELETE,
+        &format!("/credentials/{id}"),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(until_as(&gw, ("NETH-NEW-1", &second), 401).await, 401);
+    let (s, _) = call(
+        &gw,
+        Method::POST,
+        &format!("/credentials/{id}/rotate"),
+        ADMIN_TOKEN,
+        Some(json!({"grace_seconds": 0})),
+    )
+    .await;
+    assert_eq!(s, 409);
+    // every step audited, no secret in the log
+    let (_, audit) = call(&gw, Method::GET, "/audit?org=acme", ADMIN_TOKEN, None).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("credential."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "credential.create",
+            "credential.rotate",
+            "credential.revoke"
+        ]
+    );
+    for secret in [&first, &second] {
+        assert!(!audit.to_string().contains(secret.as_str()));
+    }
+    let rows: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT before, after FROM audit_log")
+            .fetch_all(gw.gateway.services.db.pool())
+            .await
+            .unwrap();
+    for secret in [&first, &second] {
+        assert!(!format!("{rows:?}").contains(secret.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_credential_expires_and_a_chosen_secret_is_taken_by_its_hash() {
+    let gw = gateway("").await;
+    let chosen = "my-own-secret-for-NETH-H";
+    let (s, made) = call(
+        &gw,
+        Method::POST,
+        "/credentials",
+        ADMIN_TOKEN,
+        Some(
+            json!({"org": "acme", "plugin": "appliance-collect", "scheme": "basic",
+                    "key": "NETH-H", "expires_in_seconds": 2,
+                    "secret_sha256": gateway_tests::sha256_hex(chosen.as_bytes())}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{made}");
+    assert!(made.get("secret").is_none(), "{made}");
+    assert_eq!(until_as(&gw, ("NETH-H", chosen), 200).await, 200);
+    assert_eq!(until_as(&gw, ("NETH-H", chosen), 401).await, 401, "expired");
+}
+
 /// Schemathesis over the admin API's own document (served at `/admin/v1/openapi.json`),
 /// with the bootstrap token: no 5xx, every answer as documented, every request that breaks
 /// the document refused.
@@ -467,5 +647,5 @@ async fn the_admin_document_describes_the_admin_api() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(found.operations >= 9 && found.cases > 0, "{found:?}");
+    assert!(found.operations >= 14 && found.cases > 0, "{found:?}");
 }

@@ -179,7 +179,8 @@ async fn a_database_outage_during_a_list_is_collects_503_envelope() {
 
 /// Two nodes on one PostgreSQL database: an org suspended through node A's admin API is
 /// refused on node B (which learns of it by polling the control version), in collect's own
-/// format, and served again on both once resumed; an org created on B is listed by A.
+/// format, and served again on both once resumed; a credential issued on A authenticates on
+/// B and, revoked on B, is refused on both; an org created on B is listed by A.
 #[tokio::test]
 async fn a_control_plane_change_on_one_node_reaches_the_other() {
     use super::admin::{list_status, until_list_status};
@@ -208,6 +209,53 @@ async fn a_control_plane_change_on_one_node_reaches_the_other() {
     );
     suspend(false).await;
     until_list_status(&b, 200).await;
+    // a credential issued on A authenticates on B; revoked on B, it is refused on A
+    let issued: Value = a
+        .admin(reqwest::Method::POST, "/credentials", ADMIN_TOKEN)
+        .json(
+            &serde_json::json!({"org": "acme", "plugin": "appliance-collect",
+                                  "scheme": "basic", "key": "NETH-PG"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = issued["secret"].as_str().unwrap();
+    let on = async |gw: &gateway_tests::TestGateway, want: u16| {
+        let mut status = 0;
+        for _ in 0..100 {
+            status = gw
+                .client
+                .get(gw.at("/api/systems/backups"))
+                .basic_auth("NETH-PG", Some(secret))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if status == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        status
+    };
+    assert_eq!(on(&b, 200).await, 200);
+    let id = issued["id"].as_str().unwrap();
+    let r = b
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/credentials/{id}"),
+            ADMIN_TOKEN,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(on(&a, 401).await, 401);
+    assert_eq!(on(&b, 401).await, 401);
     let made = b
         .admin(reqwest::Method::POST, "/orgs", ADMIN_TOKEN)
         .json(&serde_json::json!({ "id": "initech" }))

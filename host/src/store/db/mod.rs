@@ -15,7 +15,7 @@
 //!
 //! One file per table: `resources`, `backups`, `ingests` (reservations, the
 //! quota and the commit of a backup), `documents` (with per-org sequences), `windows` (rate
-//! windows), and the control plane's `orgs`, `admin_tokens`, `audit` (the audit log and the
+//! windows), and the control plane's `orgs`, `admin_tokens`, `credentials`, `audit` (the audit log and the
 //! control version); the rows themselves in `types`. This file holds the connection, the writer, the
 //! migrations, batches and the clock.
 
@@ -32,9 +32,11 @@ use super::now_micros;
 mod admin_tokens;
 mod audit;
 mod backups;
+mod credentials;
 mod documents;
 pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord};
+pub use credentials::CredentialRecord;
 pub use documents::DocumentDeleted;
 pub use orgs::{OrgChange, OrgDeleted, OrgRecord, ProviderUsage};
 mod ingests;
@@ -85,6 +87,7 @@ const MIGRATIONS: &[(i64, For, &str)] = &[
     (6, For::Both, migration!("0006_admission.sql")),
     (7, For::Postgres, migration!("0007_batch.pg.sql")),
     (8, For::Both, migration!("0008_control.sql")),
+    (9, For::Both, migration!("0009_credentials.sql")),
 ];
 
 /// Every SQLite connection's settings.

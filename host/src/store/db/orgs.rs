@@ -155,7 +155,8 @@ impl Db {
     }
 
     /// Delete an org that holds nothing (no backups, resources or uploads in flight; its
-    /// documents, jobs and usage rows go with it). Audited; durable on return.
+    /// documents, jobs and usage rows go with it, its issued credentials are revoked).
+    /// Audited; durable on return.
     pub async fn delete_org(&self, id: &str, audit: AuditEntry) -> Result<OrgDeleted, DbError> {
         self.audited(audit, async |tx| {
             let Some(before) = org_in(tx, id).await? else {
@@ -172,6 +173,14 @@ impl Db {
             if held > 0 {
                 return Ok(Outcome::Unchanged(OrgDeleted::NotEmpty(held)));
             }
+            // its credentials stop working with it (kept, revoked, for the audit trail)
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE credentials SET revoked_at = {} WHERE org = $1 AND revoked_at IS NULL",
+                self.now_sql()
+            )))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
             for (table, column) in [
                 ("documents", "org"),
                 ("jobs", "org"),
