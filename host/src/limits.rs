@@ -1,5 +1,6 @@
 //! Limits: the storage quotas and rate windows a plugin's manifest declares, the operator's
-//! overrides merged over them ([`EffectiveLimits`]), and the caps on a client's uploads in
+//! overrides merged over them ([`EffectiveLimits`]), each org's own quota overrides
+//! ([`OrgQuotas`], set through the control plane), and the caps on a client's uploads in
 //! flight. Provider-neutral: the manifest parses into these, the core enforces them.
 
 use std::collections::{BTreeMap, HashMap};
@@ -71,6 +72,61 @@ impl EffectiveLimits {
 /// The storage quotas in force for `plugin` (none for one not loaded).
 pub fn quotas_of(limits: &HashMap<String, EffectiveLimits>, plugin: &str) -> Quotas {
     limits.get(plugin).map(|l| l.quotas).unwrap_or_default()
+}
+
+/// One org's quotas with one plugin, set through the control plane; each field given
+/// replaces the plugin's (0 = unlimited), each absent one leaves it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuotaOverride {
+    /// Org bytes.
+    pub org_bytes: Option<u64>,
+    /// Per upload.
+    pub upload_bytes: Option<u64>,
+    /// Per resource, count.
+    pub resource_slots: Option<u32>,
+    /// Per resource, bytes.
+    pub resource_bytes: Option<u64>,
+}
+
+impl QuotaOverride {
+    /// `base` with this override's fields.
+    pub fn over(&self, base: Quotas) -> Quotas {
+        Quotas {
+            org_bytes: self.org_bytes.unwrap_or(base.org_bytes),
+            upload_bytes: self.upload_bytes.unwrap_or(base.upload_bytes),
+            resource_slots: self.resource_slots.unwrap_or(base.resource_slots),
+            resource_bytes: self.resource_bytes.unwrap_or(base.resource_bytes),
+        }
+    }
+}
+
+/// Every org's quota overrides, by (org, plugin): shared by the requests and the workers of
+/// a node, replaced whole when the control plane changes.
+#[derive(Debug, Default)]
+pub struct OrgQuotas(std::sync::RwLock<HashMap<(String, String), QuotaOverride>>);
+
+impl OrgQuotas {
+    /// The quotas in force for `org` with `plugin`: the plugin's, with the org's override.
+    pub fn quotas(
+        &self,
+        limits: &HashMap<String, EffectiveLimits>,
+        org: &str,
+        plugin: &str,
+    ) -> Quotas {
+        let base = quotas_of(limits, plugin);
+        self.0
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(org.to_owned(), plugin.to_owned())).copied())
+            .map_or(base, |o| o.over(base))
+    }
+
+    /// Replace every override.
+    pub fn replace(&self, all: HashMap<(String, String), QuotaOverride>) {
+        if let Ok(mut m) = self.0.write() {
+            *m = all;
+        }
+    }
 }
 
 /// Caps on a client's uploads in flight (0: none), checked when the quota is reserved: one

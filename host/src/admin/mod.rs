@@ -46,6 +46,10 @@ pub fn app(gw: Arc<Gateway>) -> Router {
             "/admin/v1/credentials/{id}/rotate",
             axum::routing::post(credentials::rotate),
         )
+        .route(
+            "/admin/v1/orgs/{id}/limits/{plugin}",
+            axum::routing::put(orgs::set_limits).delete(orgs::clear_limits),
+        )
         .route("/admin/v1/tokens", get(tokens::list).post(tokens::create))
         .route(
             "/admin/v1/tokens/{id}",

@@ -15,6 +15,7 @@ use super::extract::Body;
 use super::problem::Problem;
 use crate::control::{AdminScope, NewOrg, OrgUpdate};
 use crate::gateway::Gateway;
+use crate::limits::QuotaOverride;
 
 /// `POST /admin/v1/orgs`.
 #[derive(Debug, Deserialize)]
@@ -93,5 +94,56 @@ pub async fn delete(
 ) -> Result<Response, Problem> {
     let who = actor(&gw, &headers, AdminScope::Write).await?;
     gw.control.delete_org(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/v1/orgs/{id}/limits/{plugin}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default)]
+    org_bytes: Option<u64>,
+    #[serde(default)]
+    upload_bytes: Option<u64>,
+    #[serde(default)]
+    resource_slots: Option<u32>,
+    #[serde(default)]
+    resource_bytes: Option<u64>,
+}
+
+pub async fn set_limits(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, plugin)): Path<(String, String)>,
+    Body(b): Body<Limits>,
+) -> Result<Response, Problem> {
+    let who = actor(&gw, &headers, AdminScope::Write).await?;
+    if !gw.plugins.iter().any(|p| *p.name == plugin) {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no plugin {plugin:?} is loaded"),
+        ));
+    }
+    let limits = QuotaOverride {
+        org_bytes: b.org_bytes,
+        upload_bytes: b.upload_bytes,
+        resource_slots: b.resource_slots,
+        resource_bytes: b.resource_bytes,
+    };
+    let rec = gw
+        .control
+        .set_org_limits(&who, &id, &plugin, limits)
+        .await?;
+    Ok(Json(rec).into_response())
+}
+
+pub async fn clear_limits(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, plugin)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let who = actor(&gw, &headers, AdminScope::Write).await?;
+    gw.control.clear_org_limits(&who, &id, &plugin).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,4 +1,5 @@
-//! What every request consults, kept in memory: the suspended orgs and the credentials
+//! What every request consults, kept in memory: the suspended orgs, each org's quota
+//! overrides and the credentials
 //! issued at runtime (as a [`CredentialStore`]: authenticating costs no database round
 //! trip). A watcher polls the
 //! database's control version and reloads the directory when it moved, on every node; a
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{CredentialStore, Issued};
 use crate::config::SchemeConfig;
+use crate::limits::{OrgQuotas, QuotaOverride};
 use crate::store::{CredentialRecord, Db, DbError};
 
 /// How often each node asks whether the control plane changed.
@@ -21,6 +23,7 @@ pub const POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Default)]
 pub struct Directory {
     suspended: RwLock<HashSet<String>>,
+    quotas: Arc<OrgQuotas>,
     issued: RwLock<Arc<CredentialStore>>,
     version: RwLock<Option<i64>>,
 }
@@ -32,6 +35,11 @@ impl Directory {
             .read()
             .map(|s| s.contains(org))
             .unwrap_or(false)
+    }
+
+    /// Every org's quota overrides (shared with the job workers).
+    pub fn quotas(&self) -> &Arc<OrgQuotas> {
+        &self.quotas
     }
 
     /// The credentials issued at runtime, as of the last reload.
@@ -58,6 +66,13 @@ impl Directory {
             .iter()
             .filter_map(issued)
             .collect();
+        let overrides = db
+            .all_org_limits()
+            .await?
+            .into_iter()
+            .map(|l| ((l.org.clone(), l.plugin.clone()), quota_override(&l)))
+            .collect();
+        self.quotas.replace(overrides);
         if let Ok(mut s) = self.suspended.write() {
             *s = suspended;
         }
@@ -68,6 +83,18 @@ impl Directory {
             *v = Some(version);
         }
         Ok(true)
+    }
+}
+
+/// A stored override as the core takes it (a negative number, which the API never
+/// writes, reads as unlimited).
+pub fn quota_override(l: &crate::store::OrgLimitsRecord) -> QuotaOverride {
+    let bytes = |v: Option<i64>| v.map(|n| u64::try_from(n).unwrap_or(0));
+    QuotaOverride {
+        org_bytes: bytes(l.org_bytes),
+        upload_bytes: bytes(l.upload_bytes),
+        resource_slots: l.resource_slots.map(|n| u32::try_from(n).unwrap_or(0)),
+        resource_bytes: bytes(l.resource_bytes),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Orgs through the control plane: create, list, read with usage, rename, suspend and
-//! resume, delete (refused while the org holds anything). Each change is audited in its own
+//! resume, delete (refused while the org holds anything), and their quota overrides per
+//! plugin. Each change is audited in its own
 //! transaction and reaches every node's [`super::Directory`] within a poll.
 
 use std::collections::HashMap;
@@ -8,8 +9,8 @@ use serde::Serialize;
 
 use super::{Actor, Control, ControlError, audit};
 use crate::config::is_key_segment;
-use crate::limits::{EffectiveLimits, quotas_of};
-use crate::store::{OrgChange, OrgDeleted, OrgRecord, ProviderUsage};
+use crate::limits::{EffectiveLimits, QuotaOverride};
+use crate::store::{OrgChange, OrgDeleted, OrgLimitsRecord, OrgRecord, ProviderUsage};
 
 /// An org to create.
 #[derive(Debug, Clone)]
@@ -101,7 +102,11 @@ impl Control {
             .await?
             .into_iter()
             .map(|usage| UsageView {
-                limit_bytes: quotas_of(limits, &usage.provider).org_bytes,
+                limit_bytes: self
+                    .directory
+                    .quotas()
+                    .quotas(limits, id, &usage.provider)
+                    .org_bytes,
                 usage,
             })
             .collect();
@@ -142,6 +147,61 @@ impl Control {
             OrgDeleted::Missing => Err(ControlError::NotFound(format!("org {id:?}"))),
             OrgDeleted::NotEmpty(n) => Err(ControlError::Conflict(format!(
                 "org {id:?} still holds {n} backup(s), resource(s) or upload(s) in flight: delete them first"
+            ))),
+        }
+    }
+
+    /// Set an org's quotas with a plugin (each given field replaces the plugin's; 0 is
+    /// unlimited); applies to the next upload or capture on every node within a poll.
+    pub async fn set_org_limits(
+        &self,
+        actor: &Actor,
+        org: &str,
+        plugin: &str,
+        limits: QuotaOverride,
+    ) -> Result<OrgLimitsRecord, ControlError> {
+        if self.db.org(org).await?.is_none() {
+            return Err(ControlError::NotFound(format!("org {org:?}")));
+        }
+        let big = |v: Option<u64>, pointer: &str| match v.map(i64::try_from) {
+            Some(Err(_)) => Err(ControlError::invalid(pointer, "too large")),
+            Some(Ok(n)) => Ok(Some(n)),
+            None => Ok(None),
+        };
+        let rec = OrgLimitsRecord {
+            org: org.to_owned(),
+            plugin: plugin.to_owned(),
+            org_bytes: big(limits.org_bytes, "/org_bytes")?,
+            upload_bytes: big(limits.upload_bytes, "/upload_bytes")?,
+            resource_slots: limits.resource_slots.map(i64::from),
+            resource_bytes: big(limits.resource_bytes, "/resource_bytes")?,
+        };
+        let entry = audit(
+            actor,
+            Some(org),
+            "org.limits.set",
+            format!("org/{org}/limits/{plugin}"),
+        );
+        Ok(self.db.set_org_limits(&rec, entry).await?)
+    }
+
+    /// Remove an org's override with a plugin: the plugin's quotas apply again.
+    pub async fn clear_org_limits(
+        &self,
+        actor: &Actor,
+        org: &str,
+        plugin: &str,
+    ) -> Result<(), ControlError> {
+        let entry = audit(
+            actor,
+            Some(org),
+            "org.limits.clear",
+            format!("org/{org}/limits/{plugin}"),
+        );
+        match self.db.clear_org_limits(org, plugin, entry).await? {
+            true => Ok(()),
+            false => Err(ControlError::NotFound(format!(
+                "limits of org {org:?} with {plugin:?}"
             ))),
         }
     }

@@ -52,9 +52,13 @@ impl Gateway {
         self.limits.get(plugin)
     }
 
-    /// The storage quotas in force for a plugin (none for one not loaded).
-    pub fn quotas(&self, plugin: &str) -> Quotas {
-        crate::limits::quotas_of(&self.limits, plugin)
+    /// The storage quotas in force for `org` with a plugin: the plugin's (none for one not
+    /// loaded) with the org's override.
+    pub fn quotas(&self, org: &str, plugin: &str) -> Quotas {
+        self.control
+            .directory()
+            .quotas()
+            .quotas(&self.limits, org, plugin)
     }
 
     /// What the job workers need of the gateway: storage, limits, the source idle timeout.
@@ -62,6 +66,7 @@ impl Gateway {
         WorkerEnv {
             services: self.services.clone(),
             limits: self.limits.clone(),
+            org_quotas: self.control.directory().quotas().clone(),
             body_idle_timeout: self.body_idle_timeout,
         }
     }

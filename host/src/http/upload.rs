@@ -65,7 +65,7 @@ async fn run(
 ) -> Response {
     let plugin = &entry.plugin;
     let refuse = async |p: Problem| problem::render(&gw, plugin, p, &call).await;
-    let quotas = gw.quotas(&plugin.name);
+    let quotas = gw.quotas(&principal.org, &plugin.name);
     let declared = match admit(&gw, &entry, &principal, &parts, quotas).await {
         Ok(n) => n,
         Err(p) => return refuse(p).await,

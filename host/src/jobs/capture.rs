@@ -100,7 +100,7 @@ pub(super) async fn prepare(
     {
         return Ok(Prepared::Done(b.id));
     }
-    let quotas = env.quotas(&job.provider);
+    let quotas = env.quotas(&job.org, &job.provider);
     let opened = open_source(env, db, job, quotas, cancel).await?;
     let target = target(job, opened.extension);
     let ingest = match ingest::reserve(

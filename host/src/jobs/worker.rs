@@ -28,14 +28,16 @@ pub struct WorkerEnv {
     pub services: Arc<Services>,
     /// Limits per plugin name.
     pub limits: Arc<HashMap<String, EffectiveLimits>>,
+    /// Each org's quota overrides.
+    pub org_quotas: Arc<crate::limits::OrgQuotas>,
     /// How long a source may go without a byte.
     pub body_idle_timeout: Duration,
 }
 
 impl WorkerEnv {
-    /// The storage quotas in force for a plugin.
-    pub(super) fn quotas(&self, plugin: &str) -> Quotas {
-        crate::limits::quotas_of(&self.limits, plugin)
+    /// The storage quotas in force for `org` with a plugin.
+    pub(super) fn quotas(&self, org: &str, plugin: &str) -> Quotas {
+        self.org_quotas.quotas(&self.limits, org, plugin)
     }
 }
 

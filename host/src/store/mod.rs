@@ -15,7 +15,8 @@ mod pool;
 pub use db::{
     AdminTokenRecord, Admission, AuditEntry, AuditQuery, AuditRecord, BackupQuery, BackupRecord,
     CredentialRecord, Db, Deleted, DocumentDeleted, DocumentRecord, Engine, OrgChange, OrgDeleted,
-    OrgRecord, ProviderUsage, Reservation, Reserved, ResourceRecord, Scoped, StaleIngest,
+    OrgLimitsRecord, OrgRecord, ProviderUsage, Reservation, Reserved, ResourceRecord, Scoped,
+    StaleIngest,
 };
 pub use error::DbError;
 pub use objects::{ObjectError, Objects, TempObject};

@@ -613,6 +613,100 @@ async fn a_credential_expires_and_a_chosen_secret_is_taken_by_its_hash() {
     assert_eq!(until_as(&gw, ("NETH-H", chosen), 401).await, 401, "expired");
 }
 
+#[tokio::test]
+async fn an_orgs_quota_set_through_the_api_applies_to_the_next_upload() {
+    let gw = gateway("").await;
+    assert_eq!(
+        upload(&gw, A1, Some("a.tar.gz"), vec![1; 1000])
+            .await
+            .status(),
+        201
+    );
+    let limits = "/orgs/acme/limits/appliance-collect";
+    let (s, set) = call(
+        &gw,
+        Method::PUT,
+        limits,
+        ADMIN_TOKEN,
+        Some(json!({"org_bytes": 1500})),
+    )
+    .await;
+    assert_eq!(s, 200, "{set}");
+    assert_eq!(set["org_bytes"], 1500);
+    // the node sees it within a poll (its usage view and its uploads read the same cache)
+    let limit = async || {
+        let (_, acme) = call(&gw, Method::GET, "/orgs/acme", ADMIN_TOKEN, None).await;
+        acme["usage"][0]["limit_bytes"].as_u64()
+    };
+    for _ in 0..100 {
+        if limit().await == Some(1500) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(limit().await, Some(1500));
+    // the next upload past 1500 bytes is collect's own 413, and nothing is charged for it
+    let r = upload(&gw, A1, Some("b.tar.gz"), vec![2; 1000]).await;
+    assert_eq!(r.status(), 413);
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["code"], 413, "{refused}");
+    let (_, acme) = call(&gw, Method::GET, "/orgs/acme", ADMIN_TOKEN, None).await;
+    assert_eq!(acme["usage"][0]["used_bytes"], 1000, "{acme}");
+    assert_eq!(acme["usage"][0]["reserved_bytes"], 0, "{acme}");
+    // cleared, acme's upload goes in again
+    let (s, _) = call(&gw, Method::DELETE, limits, ADMIN_TOKEN, None).await;
+    assert_eq!(s, 204);
+    let mut status = 0;
+    for _ in 0..100 {
+        status = upload(&gw, A1, Some("c.tar.gz"), vec![3; 1000])
+            .await
+            .status()
+            .as_u16();
+        if status == 201 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 201);
+    // bad input: an unknown plugin, an unknown org, a negative quota
+    let (s, _) = call(
+        &gw,
+        Method::PUT,
+        "/orgs/acme/limits/nope",
+        ADMIN_TOKEN,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        &gw,
+        Method::PUT,
+        "/orgs/nope/limits/appliance-collect",
+        ADMIN_TOKEN,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, p) = call(
+        &gw,
+        Method::PUT,
+        limits,
+        ADMIN_TOKEN,
+        Some(json!({"org_bytes": -1})),
+    )
+    .await;
+    assert_eq!((s, &p["errors"][0]["pointer"]), (400, &json!("/org_bytes")));
+    let (_, audit) = call(
+        &gw,
+        Method::GET,
+        "/audit?action=org.limits.set",
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 1);
+}
+
 /// Schemathesis over the admin API's own document (served at `/admin/v1/openapi.json`),
 /// with the bootstrap token: no 5xx, every answer as documented, every request that breaks
 /// the document refused.
@@ -647,5 +741,5 @@ async fn the_admin_document_describes_the_admin_api() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(found.operations >= 14 && found.cases > 0, "{found:?}");
+    assert!(found.operations >= 16 && found.cases > 0, "{found:?}");
 }

@@ -15,7 +15,7 @@
 //!
 //! One file per table: `resources`, `backups`, `ingests` (reservations, the
 //! quota and the commit of a backup), `documents` (with per-org sequences), `windows` (rate
-//! windows), and the control plane's `orgs`, `admin_tokens`, `credentials`, `audit` (the audit log and the
+//! windows), and the control plane's `orgs`, `org_limits`, `admin_tokens`, `credentials`, `audit` (the audit log and the
 //! control version); the rows themselves in `types`. This file holds the connection, the writer, the
 //! migrations, batches and the clock.
 
@@ -38,8 +38,10 @@ pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord};
 pub use credentials::CredentialRecord;
 pub use documents::DocumentDeleted;
+pub use org_limits::OrgLimitsRecord;
 pub use orgs::{OrgChange, OrgDeleted, OrgRecord, ProviderUsage};
 mod ingests;
+mod org_limits;
 mod orgs;
 mod resources;
 mod scoped;
@@ -88,6 +90,7 @@ const MIGRATIONS: &[(i64, For, &str)] = &[
     (7, For::Postgres, migration!("0007_batch.pg.sql")),
     (8, For::Both, migration!("0008_control.sql")),
     (9, For::Both, migration!("0009_credentials.sql")),
+    (10, For::Both, migration!("0010_org_limits.sql")),
 ];
 
 /// Every SQLite connection's settings.
