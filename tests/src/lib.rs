@@ -128,6 +128,20 @@ lease_seconds = 3
     )
 }
 
+/// Call `f` every 100 ms until it returns `want` (a change reaching a node within a poll,
+/// a grace running out), for at most 10 s; what it last returned.
+pub async fn eventually<T: PartialEq>(want: T, mut f: impl AsyncFnMut() -> T) -> T {
+    let mut got = f().await;
+    for _ in 0..100 {
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = f().await;
+    }
+    got
+}
+
 /// The bootstrap admin token every test gateway accepts on its admin listener.
 pub const ADMIN_TOKEN: &str = "bgat_test-bootstrap-token";
 

@@ -62,12 +62,7 @@ pub async fn list(
         after: f.cursor.as_deref().map(cursor).transpose()?,
         limit: i64::from(limit),
     };
-    let entries = gw
-        .control
-        .db()
-        .audit_entries(&q)
-        .await
-        .map_err(crate::control::ControlError::from)?;
+    let entries = gw.control.audit(&q).await?;
     let next = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| format!("{}.{}", e.at, e.id)))
         .flatten();

@@ -12,7 +12,7 @@ mod directory;
 mod orgs;
 mod tokens;
 
-use crate::store::{AuditEntry, Db, DbError};
+use crate::store::{AuditEntry, AuditQuery, AuditRecord, Db, DbError};
 
 pub use credentials::NewCredential;
 pub use directory::{Directory, POLL, spawn_watcher};
@@ -77,6 +77,11 @@ impl Control {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Audit entries matching `q`, oldest first.
+    pub async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, ControlError> {
+        Ok(self.db.audit_entries(q).await?)
     }
 }
 

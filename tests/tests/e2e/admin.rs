@@ -3,13 +3,11 @@
 //! format, on every node), deleted; admin tokens with scopes, expiry and revocation; the
 //! audit log; and every refusal an RFC 7807 problem pointing at the field.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::appliance::{A1, gateway, list, upload};
-use gateway_tests::{ADMIN_TOKEN, TestGateway};
+use gateway_tests::{ADMIN_TOKEN, TestGateway, eventually};
 
 /// Send `body` (JSON) with `token` and return status and parsed body.
 async fn call(
@@ -49,14 +47,8 @@ async fn list_response(gw: &TestGateway) -> reqwest::Response {
 /// Acme's list body once the call answers `want` (a change reaches a node within a poll
 /// of the control version); panics after 10 s.
 pub(crate) async fn until_list_status(gw: &TestGateway, want: u16) -> Value {
-    for _ in 0..100 {
-        let r = list_response(gw).await;
-        if r.status().as_u16() == want {
-            return r.json().await.unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the list never answered {want}");
+    assert_eq!(eventually(want, async || list_status(gw).await).await, want);
+    list_response(gw).await.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -288,15 +280,10 @@ async fn tokens_have_scopes_expire_and_are_revoked() {
     )
     .await;
     let brief = brief["token"].as_str().unwrap().to_owned();
-    let mut status = 200;
-    for _ in 0..50 {
-        status = call(&gw, Method::GET, "/orgs", &brief, None).await.0;
-        if status == 401 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 401, "the token expired");
+    let status = eventually(401, async || {
+        call(&gw, Method::GET, "/orgs", &brief, None).await.0
+    });
+    assert_eq!(status.await, 401, "the token expired");
     // no secret is in the audit log
     let (_, audit) = call(&gw, Method::GET, "/audit", ADMIN_TOKEN, None).await;
     assert!(!audit.to_string().contains(&reader));
@@ -434,7 +421,7 @@ async fn a_client_delete_is_in_the_audit_log_with_its_principal_and_pages_follow
 }
 
 /// The status of acme's collect list with HTTP Basic `who`.
-async fn list_as(gw: &TestGateway, who: (&str, &str)) -> u16 {
+pub(crate) async fn list_as(gw: &TestGateway, who: (&str, &str)) -> u16 {
     gw.client
         .get(gw.at("/api/systems/backups"))
         .basic_auth(who.0, Some(who.1))
@@ -447,16 +434,8 @@ async fn list_as(gw: &TestGateway, who: (&str, &str)) -> u16 {
 
 /// Poll until `who`'s list answers `want` (a change reaches a node within a poll); the
 /// last status.
-async fn until_as(gw: &TestGateway, who: (&str, &str), want: u16) -> u16 {
-    let mut status = 0;
-    for _ in 0..100 {
-        status = list_as(gw, who).await;
-        if status == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    status
+pub(crate) async fn until_as(gw: &TestGateway, who: (&str, &str), want: u16) -> u16 {
+    eventually(want, async || list_as(gw, who).await).await
 }
 
 #[tokio::test]
@@ -638,13 +617,7 @@ async fn an_orgs_quota_set_through_the_api_applies_to_the_next_upload() {
         let (_, acme) = call(&gw, Method::GET, "/orgs/acme", ADMIN_TOKEN, None).await;
         acme["usage"][0]["limit_bytes"].as_u64()
     };
-    for _ in 0..100 {
-        if limit().await == Some(1500) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(limit().await, Some(1500));
+    assert_eq!(eventually(Some(1500), limit).await, Some(1500));
     // the next upload past 1500 bytes is collect's own 413, and nothing is charged for it
     let r = upload(&gw, A1, Some("b.tar.gz"), vec![2; 1000]).await;
     assert_eq!(r.status(), 413);
@@ -656,18 +629,11 @@ async fn an_orgs_quota_set_through_the_api_applies_to_the_next_upload() {
     // cleared, acme's upload goes in again
     let (s, _) = call(&gw, Method::DELETE, limits, ADMIN_TOKEN, None).await;
     assert_eq!(s, 204);
-    let mut status = 0;
-    for _ in 0..100 {
-        status = upload(&gw, A1, Some("c.tar.gz"), vec![3; 1000])
-            .await
-            .status()
-            .as_u16();
-        if status == 201 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 201);
+    let again = async || {
+        let r = upload(&gw, A1, Some("c.tar.gz"), vec![3; 1000]).await;
+        r.status().as_u16()
+    };
+    assert_eq!(eventually(201, again).await, 201);
     // bad input: an unknown plugin, an unknown org, a negative quota
     let (s, _) = call(
         &gw,

@@ -224,23 +224,7 @@ async fn a_control_plane_change_on_one_node_reaches_the_other() {
         .unwrap();
     let secret = issued["secret"].as_str().unwrap();
     let on = async |gw: &gateway_tests::TestGateway, want: u16| {
-        let mut status = 0;
-        for _ in 0..100 {
-            status = gw
-                .client
-                .get(gw.at("/api/systems/backups"))
-                .basic_auth("NETH-PG", Some(secret))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            if status == want {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        status
+        super::admin::until_as(gw, ("NETH-PG", secret), want).await
     };
     assert_eq!(on(&b, 200).await, 200);
     let id = issued["id"].as_str().unwrap();
